@@ -1,0 +1,45 @@
+# Intraday trader: every target creates the virtualenv and installs the project on first use.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYX := $(wildcard engine_core/*.pyx engine_core/*.pxd)
+BUILT := engine_core/.built
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): setup.py pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.26"
+	@$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test]'
+	@touch $(STAMP)
+
+$(BUILT): $(STAMP) $(PYX) setup.py
+	@$(PY) setup.py -q build_ext --inplace -j 2 >/dev/null
+	@touch $(BUILT)
+
+install: $(BUILT) ## create .venv, install the project and compile the Cython core
+
+mock: $(BUILT) ## run a whole mock trading session on the synthetic market and print its summary
+	@$(PY) -m mockmarket demo
+
+test: $(BUILT) ## lint, then run the whole test suite (unit, integration, e2e)
+	@$(PY) -m ruff check .
+	@$(PY) -m pytest
+
+bench: $(BUILT) ## run every benchmark under bench/ and print the figures
+	@$(PY) -m bench
+
+lint: $(STAMP) ## ruff check and format check
+	@$(PY) -m ruff check .
+
+clean: ## remove builds (keeps .venv, data and logs)
+	rm -rf build engine_core/*.c engine_core/*.so engine_core/*.html $(BUILT)
+
+.PHONY: help install mock test bench lint clean

@@ -1,0 +1,199 @@
+"""Readers and writers of the two bar CSV formats of design.md §4.
+
+- History ``{SYMBOL}_RTH_NH.csv``: ``ts_utc,ts_nyt_epoch,open,high,low,close,volume``;
+  ``ts_utc`` is ISO-8601 of the bar start with its New York offset, ``ts_nyt_epoch``
+  Unix seconds (the authority; the two must agree).
+- Today ``{SYMBOL}_today.csv``: ``timestamp,open,high,low,close,volume``, Unix ms.
+
+Writers merge with what is on disk (new rows win for the same minute), keep
+regular hours only, dedupe and sort, and replace the file atomically: a
+download never truncates history. Readers raise :class:`CsvFormatError` naming
+file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from common.bars import Bar, BarError
+from common.calendar import TradingCalendar, iso_ny, nyse, parse_rfc3339, to_ms
+
+HISTORY_HEADER = ["ts_utc", "ts_nyt_epoch", "open", "high", "low", "close", "volume"]
+TODAY_HEADER = ["timestamp", "open", "high", "low", "close", "volume"]
+HISTORY_SUFFIX = "_RTH_NH.csv"
+TODAY_SUFFIX = "_today.csv"
+
+
+class CsvFormatError(ValueError):
+    """A bar file that cannot be read; the message names the file and line."""
+
+
+def history_path(directory: str | Path, symbol: str) -> Path:
+    return Path(directory) / f"{symbol}{HISTORY_SUFFIX}"
+
+
+def today_path(directory: str | Path, symbol: str) -> Path:
+    return Path(directory) / f"{symbol}{TODAY_SUFFIX}"
+
+
+def symbol_of(path: str | Path) -> str:
+    name = Path(path).name
+    for suffix in (HISTORY_SUFFIX, TODAY_SUFFIX):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    raise CsvFormatError(f"{path}: file name is neither SYMBOL{HISTORY_SUFFIX} nor SYMBOL{TODAY_SUFFIX}")
+
+
+def history_symbols(directory: str | Path) -> list[str]:
+    """Symbols that have a history file in ``directory``, sorted."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    return sorted(p.name[: -len(HISTORY_SUFFIX)] for p in d.glob(f"*{HISTORY_SUFFIX}"))
+
+
+def _num(text: str, field: str, where: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise CsvFormatError(f"{where}: {field}={text!r} is not a number") from None
+    if not math.isfinite(v):
+        raise CsvFormatError(f"{where}: {field}={text!r} is not finite")
+    return v
+
+
+def _rows(path: Path, header: list[str]) -> Iterable[tuple[str, list[str]]]:
+    if not path.is_file():
+        raise CsvFormatError(f"{path}: no such file")
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        try:
+            first = next(reader, None)
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise CsvFormatError(f"{path}:1: {e}") from None
+        if first is None:
+            return
+        if [c.strip() for c in first] != header:
+            raise CsvFormatError(f"{path}:1: header {first!r}, expected {','.join(header)}")
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except (csv.Error, UnicodeDecodeError) as e:
+                raise CsvFormatError(f"{path}:{reader.line_num}: {e}") from None
+            if not row or all(not c.strip() for c in row):
+                continue
+            where = f"{path}:{reader.line_num}"
+            if len(row) != len(header):
+                raise CsvFormatError(f"{where}: {len(row)} fields, expected {len(header)} ({','.join(header)})")
+            yield where, row
+
+
+def _bar(symbol: str, t_ms: int, ohlcv: list[str], where: str) -> Bar:
+    vals = [_num(x, f, where) for x, f in zip(ohlcv, ("open", "high", "low", "close", "volume"), strict=True)]
+    try:
+        return Bar(symbol, t_ms, *vals).validate()
+    except BarError as e:
+        raise CsvFormatError(f"{where}: {e}") from None
+
+
+def _finish(bars: list[Bar]) -> list[Bar]:
+    """Sort by time; for a repeated minute keep the last row."""
+    return sorted({b.t: b for b in bars}.values(), key=lambda b: b.t)
+
+
+def read_history(path: str | Path, symbol: str | None = None) -> list[Bar]:
+    """Bars of a history file, sorted and unique by minute."""
+    path = Path(path)
+    symbol = symbol or symbol_of(path)
+    out: list[Bar] = []
+    for where, row in _rows(path, HISTORY_HEADER):
+        epoch_text = row[1].strip()
+        try:
+            epoch = int(epoch_text)
+        except ValueError:
+            raise CsvFormatError(f"{where}: ts_nyt_epoch={epoch_text!r} is not whole Unix seconds") from None
+        try:
+            iso_ms = to_ms(parse_rfc3339(row[0]))
+        except ValueError:
+            raise CsvFormatError(f"{where}: ts_utc={row[0]!r} is not an ISO-8601 time with offset") from None
+        if iso_ms != epoch * 1000:
+            raise CsvFormatError(f"{where}: ts_utc {row[0]} and ts_nyt_epoch {epoch} disagree")
+        out.append(_bar(symbol, epoch * 1000, row[2:], where))
+    return _finish(out)
+
+
+def read_today(path: str | Path, symbol: str | None = None) -> list[Bar]:
+    """Bars of a today file, sorted and unique by minute."""
+    path = Path(path)
+    symbol = symbol or symbol_of(path)
+    out: list[Bar] = []
+    for where, row in _rows(path, TODAY_HEADER):
+        text = row[0].strip()
+        try:
+            t_ms = int(text)
+        except ValueError:
+            raise CsvFormatError(f"{where}: timestamp={text!r} is not whole Unix milliseconds") from None
+        out.append(_bar(symbol, t_ms, row[1:], where))
+    return _finish(out)
+
+
+def regular_hours(bars: Iterable[Bar], calendar: TradingCalendar | None = None) -> list[Bar]:
+    """Bars whose start lies on a session grid (09:30 to close−1, half days honoured)."""
+    cal = calendar or nyse()
+    return [b for b in bars if cal.session_of_minute(b.t) is not None]
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _write_atomic(path: Path, header: list[str], rows: Iterable[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(header)
+            w.writerows(rows)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _merged(path: Path, new: Iterable[Bar], reader, calendar: TradingCalendar | None) -> list[Bar]:
+    old = reader(path) if path.exists() else []
+    return _finish(regular_hours([*old, *new], calendar))
+
+
+def write_history(path: str | Path, bars: Iterable[Bar], calendar: TradingCalendar | None = None) -> int:
+    """Merge ``bars`` into a history file (new rows win); returns the row count written."""
+    path = Path(path)
+    merged = _merged(path, bars, read_history, calendar)
+    _write_atomic(
+        path,
+        HISTORY_HEADER,
+        ([iso_ny(b.t), str(b.t // 1000), _fmt(b.open), _fmt(b.high), _fmt(b.low), _fmt(b.close), _fmt(b.volume)] for b in merged),
+    )
+    return len(merged)
+
+
+def write_today(path: str | Path, bars: Iterable[Bar], calendar: TradingCalendar | None = None) -> int:
+    """Merge ``bars`` into a today file (new rows win); returns the row count written."""
+    path = Path(path)
+    merged = _merged(path, bars, read_today, calendar)
+    _write_atomic(
+        path,
+        TODAY_HEADER,
+        ([str(b.t), _fmt(b.open), _fmt(b.high), _fmt(b.low), _fmt(b.close), _fmt(b.volume)] for b in merged),
+    )
+    return len(merged)

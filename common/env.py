@@ -1,0 +1,76 @@
+"""Endpoints and keys from the environment or ``config.env`` (design.md §2).
+
+The environment wins over the file, so a supervisor can point its children at
+another market (mock mode) without touching the operator's file. Secrets are
+never part of a repr or an error message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from common.errors import ConfigError
+
+KEY_VAR = "ALPACA_PAPER_API_KEY"
+SECRET_VAR = "ALPACA_PAPER_SECRET_KEY"
+DEFAULTS = {
+    "ALPACA_TRADING_URL": "https://paper-api.alpaca.markets",
+    "ALPACA_DATA_URL": "https://data.alpaca.markets",
+    "ALPACA_STREAM_URL": "wss://stream.data.alpaca.markets/v2/iex",
+}
+
+
+@dataclass(frozen=True)
+class AlpacaEndpoints:
+    """Where the broker lives and the keys to speak to it."""
+
+    key_id: str = field(repr=False)
+    secret: str = field(repr=False)
+    trading_url: str = DEFAULTS["ALPACA_TRADING_URL"]
+    data_url: str = DEFAULTS["ALPACA_DATA_URL"]
+    stream_url: str = DEFAULTS["ALPACA_STREAM_URL"]
+
+    def __repr__(self) -> str:
+        return (
+            f"AlpacaEndpoints(trading_url={self.trading_url!r}, data_url={self.data_url!r}, "
+            f"stream_url={self.stream_url!r}, keys from {KEY_VAR}/{SECRET_VAR})"
+        )
+
+    def secrets(self) -> tuple[str, str]:
+        """Values a log redaction filter must hide."""
+        return (self.key_id, self.secret)
+
+
+def read_settings(env_file: str | Path | None = "config.env", environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``config.env`` (if it exists) overlaid by the environment."""
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return values
+
+
+def load_endpoints(env_file: str | Path | None = "config.env", environ: Mapping[str, str] | None = None) -> AlpacaEndpoints:
+    """Endpoints and keys; ConfigError names any missing variable (never a value)."""
+    s = read_settings(env_file, environ)
+    missing = [v for v in (KEY_VAR, SECRET_VAR) if not s.get(v, "").strip()]
+    if missing:
+        where = f" or {env_file}" if env_file else ""
+        raise ConfigError(f"missing {' and '.join(missing)}: set them in the environment{where}")
+    urls = {k: s.get(k, "").strip() or d for k, d in DEFAULTS.items()}
+    for k, u in urls.items():
+        scheme = ("ws://", "wss://") if k == "ALPACA_STREAM_URL" else ("http://", "https://")
+        if not u.startswith(scheme):
+            raise ConfigError(f"{k}={u!r} must start with {' or '.join(scheme)}")
+    return AlpacaEndpoints(
+        key_id=s[KEY_VAR].strip(),
+        secret=s[SECRET_VAR].strip(),
+        trading_url=urls["ALPACA_TRADING_URL"].rstrip("/"),
+        data_url=urls["ALPACA_DATA_URL"].rstrip("/"),
+        stream_url=urls["ALPACA_STREAM_URL"],
+    )

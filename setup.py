@@ -1,0 +1,97 @@
+"""Build and dependency declaration for the intraday trader.
+
+Cython directives live here, in one place. Environment switches:
+  ENGINE_CORE_PROFILE=1   compile with profiling and line tracing
+  ENGINE_CORE_ANNOTATE=1  write Cython's HTML annotation next to each .pyx
+  ENGINE_CORE_DEBUG=1     compile with -O0 -g instead of -O3
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from setuptools import Extension, find_packages, setup
+
+HERE = Path(__file__).parent
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "no")
+
+
+def engine_core_extensions() -> list:
+    """One extension per engine_core/*.pyx, compiled with the project's directives."""
+    sources = sorted((HERE / "engine_core").glob("*.pyx"))
+    if not sources:
+        return []
+    import numpy
+    from Cython.Build import cythonize
+
+    profile = _flag("ENGINE_CORE_PROFILE")
+    directives = {
+        "language_level": 3,
+        "cdivision": True,
+        "embedsignature": True,
+        "initializedcheck": False,
+        "profile": profile,
+        "linetrace": profile,
+    }
+    opt = ["-O0", "-g"] if _flag("ENGINE_CORE_DEBUG") else ["-O3"]
+    macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+    if profile:
+        macros.append(("CYTHON_TRACE_NOGIL", "1"))
+    extensions = [
+        Extension(
+            f"engine_core.{src.stem}",
+            [str(src.relative_to(HERE))],
+            include_dirs=[numpy.get_include()],
+            define_macros=macros,
+            extra_compile_args=opt,
+        )
+        for src in sources
+    ]
+    return cythonize(
+        extensions,
+        compiler_directives=directives,
+        annotate=_flag("ENGINE_CORE_ANNOTATE"),
+        quiet=True,
+    )
+
+
+RUNTIME = [
+    "numpy>=1.26",
+    "pandas>=2.1",
+    "exchange_calendars>=4.5",
+    "requests>=2.31",
+    "pydantic>=2.6",
+    "python-dotenv>=1.0",
+    "click>=8.1",
+    "aiohttp>=3.9",
+    "websockets>=14.0",
+    "msgpack>=1.0",
+    "optuna>=3.6",
+]
+
+TEST = [
+    "pytest>=8.0",
+    "pytest-timeout>=2.2",
+    "hypothesis>=6.100",
+    "alpaca-py>=0.30",
+    "ta>=0.11",
+    "backtrader>=1.9.78",
+    "ruff>=0.6",
+]
+
+setup(
+    name="intraday-trader",
+    version="0.1.0",
+    description="Self-restarting intraday trader for US equities on Alpaca, with a local market simulator",
+    python_requires=">=3.11",
+    packages=find_packages(include=["common*", "mockmarket*", "engine_core*", "bridge*", "engine*", "launch*"]),
+    package_data={"engine_core": ["*.pxd", "*.pyx"]},
+    ext_modules=engine_core_extensions(),
+    install_requires=RUNTIME,
+    extras_require={"test": TEST},
+    zip_safe=False,
+)
