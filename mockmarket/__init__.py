@@ -1,0 +1,1 @@
+"""mockmarket: a local Alpaca-compatible market (REST, data websocket, trade updates)."""
