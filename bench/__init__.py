@@ -1,0 +1,1 @@
+"""Benchmarks: each ``bench_<name>.py`` has a ``main()`` printing its figures (``make bench``)."""
