@@ -17,7 +17,7 @@ $(STAMP): setup.py pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	@$(PY) -m pip install -q --disable-pip-version-check "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.26"
-	@$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test]'
+	@$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation --config-settings editable_mode=compat -e '.[test]'
 	@touch $(STAMP)
 
 $(BUILT): $(STAMP) $(PYX) setup.py
