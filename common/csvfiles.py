@@ -70,7 +70,8 @@ def _num(text: str, field: str, where: str) -> float:
 def _rows(path: Path, header: list[str]) -> Iterable[tuple[str, list[str]]]:
     if not path.is_file():
         raise CsvFormatError(f"{path}: no such file")
-    with open(path, newline="", encoding="utf-8") as fh:
+    # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the header
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         try:
             first = next(reader, None)
@@ -171,8 +172,10 @@ def _write_atomic(path: Path, header: list[str], rows: Iterable[list[str]]) -> N
 
 
 def _merged(path: Path, new: Iterable[Bar], reader, calendar: TradingCalendar | None) -> list[Bar]:
+    """What is on disk plus ``new`` (validated first: a bad bar must not make the file unreadable)."""
+    fresh = [b.validate() for b in new]
     old = reader(path) if path.exists() else []
-    return _finish(regular_hours([*old, *new], calendar))
+    return _finish(regular_hours([*old, *fresh], calendar))
 
 
 def write_history(path: str | Path, bars: Iterable[Bar], calendar: TradingCalendar | None = None) -> int:

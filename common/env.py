@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -67,6 +68,10 @@ def load_endpoints(env_file: str | Path | None = "config.env", environ: Mapping[
         scheme = ("ws://", "wss://") if k == "ALPACA_STREAM_URL" else ("http://", "https://")
         if not u.startswith(scheme):
             raise ConfigError(f"{k}={u!r} must start with {' or '.join(scheme)}")
+        if not urlsplit(u).hostname:
+            raise ConfigError(f"{k}={u!r} has no host")
+        if k != "ALPACA_STREAM_URL" and u.rstrip("/").endswith("/v2"):
+            raise ConfigError(f"{k}={u!r} must not end with /v2 (the client adds it)")
     return AlpacaEndpoints(
         key_id=s[KEY_VAR].strip(),
         secret=s[SECRET_VAR].strip(),

@@ -28,6 +28,10 @@ class NetworkError(TemporaryError):
     """No answer: connection refused or reset, or a timeout."""
 
 
+class ResponseFormatError(TemporaryError):
+    """A success answer the client cannot read (not JSON, or a field missing or malformed)."""
+
+
 class AlpacaAPIError(TraderError):
     """An error answer from Alpaca: HTTP status, Alpaca's numeric code and message."""
 

@@ -12,18 +12,29 @@ DATEFMT = "%Y-%m-%dT%H:%M:%S"
 
 
 class RedactFilter(logging.Filter):
-    """Replaces every registered secret in a record's final message with ``***``."""
+    """Replaces every registered secret in a record's final message, traceback and
+    stack with ``***``."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets = {s for s in secrets if s and len(s) >= 4}
+        # longest first, so a secret that contains another is hidden whole
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def _redact(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, "***")
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            msg = record.getMessage()
-            for s in self.secrets:
-                msg = msg.replace(s, "***")
-            record.msg, record.args = msg, None
+            record.msg, record.args = self._redact(record.getMessage()), None
+            if record.exc_info and not record.exc_text:
+                # format the traceback now, so the handler prints the redacted copy
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self._redact(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self._redact(record.stack_info)
         return True
 
 
@@ -35,12 +46,20 @@ def setup_process_logging(
     secrets: Iterable[str] = (),
     stderr: bool = True,
     now: float | None = None,
+    filename: str | Path | None = None,
 ) -> Path:
-    """Log to ``log_dir/<process>_<YYYYmmdd_HHMMSS>.log`` (and stderr); return the file's path."""
-    log_dir = Path(log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(time.time() if now is None else now))
-    path = log_dir / f"{process}_{stamp}.log"
+    """Log to ``log_dir/<process>_<YYYYmmdd_HHMMSS>.log`` (and stderr); return the file's path.
+
+    ``filename`` names the log file exactly instead (``log_dir`` is then ignored).
+    """
+    if filename is not None:
+        path = Path(filename)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        log_dir = Path(log_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(time.time() if now is None else now))
+        path = log_dir / f"{process}_{stamp}.log"
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)

@@ -1,0 +1,227 @@
+"""Typed views of Alpaca's REST answers: clock, positions, orders and bars.
+
+Alpaca sends money and quantities as JSON strings; these parsers turn them into
+floats (None where Alpaca sends null) and keep the original object in ``raw``.
+A shape they cannot read raises :class:`ResponseFormatError` naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from common.bars import Bar
+from common.calendar import parse_rfc3339, to_ms
+from common.errors import ResponseFormatError
+
+
+def _object(obj: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(obj, Mapping):
+        raise ResponseFormatError(f"{what}: expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def _field(obj: Mapping[str, Any], name: str, what: str) -> Any:
+    _object(obj, what)
+    if name not in obj:
+        raise ResponseFormatError(f"{what}: field {name!r} is missing")
+    return obj[name]
+
+
+def num(value: Any, name: str, what: str) -> float:
+    """A finite float from Alpaca's string or number."""
+    if isinstance(value, bool) or value is None:
+        raise ResponseFormatError(f"{what}: {name}={value!r} is not a number")
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ResponseFormatError(f"{what}: {name}={value!r} is not a number") from None
+    if not math.isfinite(x):
+        raise ResponseFormatError(f"{what}: {name}={value!r} is not finite")
+    return x
+
+
+def opt_num(value: Any, name: str, what: str) -> float | None:
+    return None if value is None or value == "" else num(value, name, what)
+
+
+def instant(value: Any, name: str, what: str) -> datetime:
+    """An aware datetime from an RFC 3339 string."""
+    if not isinstance(value, str):
+        raise ResponseFormatError(f"{what}: {name}={value!r} is not an RFC 3339 time")
+    try:
+        return parse_rfc3339(value)
+    except ValueError:
+        raise ResponseFormatError(f"{what}: {name}={value!r} is not an RFC 3339 time") from None
+
+
+def opt_instant(value: Any, name: str, what: str) -> datetime | None:
+    return None if value is None or value == "" else instant(value, name, what)
+
+
+def _str(obj: Mapping[str, Any], name: str, what: str) -> str:
+    v = _field(obj, name, what)
+    if not isinstance(v, str):
+        raise ResponseFormatError(f"{what}: {name}={v!r} is not a string")
+    return v
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerClock:
+    """GET /v2/clock: the broker's now and the next open/close (aware datetimes)."""
+
+    timestamp: datetime
+    is_open: bool
+    next_open: datetime
+    next_close: datetime
+
+    @property
+    def timestamp_ms(self) -> int:
+        return to_ms(self.timestamp)
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> BrokerClock:
+        what = "clock"
+        _object(obj, what)
+        is_open = _field(obj, "is_open", what)
+        if not isinstance(is_open, bool):
+            raise ResponseFormatError(f"{what}: is_open={is_open!r} is not true/false")
+        return cls(
+            timestamp=instant(_field(obj, "timestamp", what), "timestamp", what),
+            is_open=is_open,
+            next_open=instant(_field(obj, "next_open", what), "next_open", what),
+            next_close=instant(_field(obj, "next_close", what), "next_close", what),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One open position; ``qty`` is negative for a short."""
+
+    symbol: str
+    qty: float
+    side: str
+    avg_entry_price: float
+    market_value: float | None
+    current_price: float | None
+    cost_basis: float | None
+    unrealized_pl: float | None
+    unrealized_plpc: float | None
+    unrealized_intraday_pl: float | None
+    lastday_price: float | None
+    change_today: float | None
+    qty_available: float | None
+    asset_id: str | None
+    exchange: str | None
+    raw: dict = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Position:
+        what = f"position {_object(obj, 'position').get('symbol', '?')}"
+        optional = (
+            "market_value",
+            "current_price",
+            "cost_basis",
+            "unrealized_pl",
+            "unrealized_plpc",
+            "unrealized_intraday_pl",
+            "lastday_price",
+            "change_today",
+            "qty_available",
+        )
+        return cls(
+            symbol=_str(obj, "symbol", what),
+            qty=num(_field(obj, "qty", what), "qty", what),
+            side=_str(obj, "side", what),
+            avg_entry_price=num(_field(obj, "avg_entry_price", what), "avg_entry_price", what),
+            **{k: opt_num(obj.get(k), k, what) for k in optional},
+            asset_id=obj.get("asset_id"),
+            exchange=obj.get("exchange"),
+            raw=dict(obj),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One order as the broker reports it; prices and quantities are floats or None."""
+
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: float | None
+    filled_qty: float
+    filled_avg_price: float | None
+    status: str
+    type: str
+    time_in_force: str
+    created_at: datetime
+    filled_at: datetime | None
+    limit_price: float | None
+    raw: dict = field(repr=False, compare=False)
+
+    @property
+    def is_open(self) -> bool:
+        """Still working at the broker (can fill or be canceled)."""
+        return self.status in OPEN_STATUSES
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Order:
+        what = f"order {_object(obj, 'order').get('id', '?')}"
+        filled_qty = opt_num(obj.get("filled_qty"), "filled_qty", what)
+        return cls(
+            id=_str(obj, "id", what),
+            client_order_id=_str(obj, "client_order_id", what),
+            symbol=_str(obj, "symbol", what),
+            side=_str(obj, "side", what),
+            qty=opt_num(obj.get("qty"), "qty", what),
+            filled_qty=0.0 if filled_qty is None else filled_qty,
+            filled_avg_price=opt_num(obj.get("filled_avg_price"), "filled_avg_price", what),
+            status=_str(obj, "status", what),
+            type=_str(obj, "type", what) if "type" in obj else _str(obj, "order_type", what),
+            time_in_force=_str(obj, "time_in_force", what),
+            created_at=instant(_field(obj, "created_at", what), "created_at", what),
+            filled_at=opt_instant(obj.get("filled_at"), "filled_at", what),
+            limit_price=opt_num(obj.get("limit_price"), "limit_price", what),
+            raw=dict(obj),
+        )
+
+
+OPEN_STATUSES = frozenset(
+    {
+        "new",
+        "partially_filled",
+        "accepted",
+        "pending_new",
+        "accepted_for_bidding",
+        "pending_cancel",
+        "pending_replace",
+        "held",
+        "calculated",
+        "stopped",
+        "suspended",
+    }
+)
+
+
+def bar_from_alpaca(symbol: str, obj: Mapping[str, Any]) -> Bar:
+    """A :class:`Bar` from Alpaca's ``{"t","o","h","l","c","v","n","vw"}`` (not validated)."""
+    what = f"bar of {symbol}"
+    _object(obj, what)
+    t = to_ms(instant(_field(obj, "t", what), "t", what))
+    n = obj.get("n")
+    vw = obj.get("vw")
+    return Bar(
+        symbol=symbol,
+        t=t,
+        open=num(_field(obj, "o", what), "o", what),
+        high=num(_field(obj, "h", what), "h", what),
+        low=num(_field(obj, "l", what), "l", what),
+        close=num(_field(obj, "c", what), "c", what),
+        volume=num(_field(obj, "v", what), "v", what),
+        vwap=None if vw is None else num(vw, "vw", what),
+        trade_count=None if n is None else int(num(n, "n", what)),
+    )

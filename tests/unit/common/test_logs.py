@@ -1,0 +1,86 @@
+"""common.logs: one file per process, secrets redacted in what reaches the file."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+import pytest
+
+from common.logs import RedactFilter, setup_process_logging
+
+SECRET = "sk-very-secret-0123456789"
+KEY = "PKKEY987654"
+
+
+@pytest.fixture
+def restore_root():
+    """setup_process_logging replaces the root handlers: put pytest's back afterwards."""
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    yield
+    for h in list(root.handlers):
+        root.removeHandler(h)
+        if h not in saved:
+            h.close()
+    for h in saved:
+        root.addHandler(h)
+    root.setLevel(level)
+
+
+def test_the_file_is_named_process_and_timestamp(tmp_path, restore_root):
+    now = time.mktime((2025, 10, 16, 9, 25, 7, 0, 0, -1))
+    path = setup_process_logging("bridge", tmp_path / "logs", stderr=False, now=now)
+    assert path.parent == tmp_path / "logs"
+    assert path.name == "bridge_20251016_092507.log"
+    logging.getLogger("x").info("hello %s", "world")
+    assert "hello world" in path.read_text()
+
+
+def test_the_name_without_an_injected_time_has_the_same_shape(tmp_path, restore_root):
+    path = setup_process_logging("trader", tmp_path, stderr=False)
+    assert re.fullmatch(r"trader_\d{8}_\d{6}\.log", path.name)
+
+
+def test_secrets_are_redacted_in_the_file_and_on_stderr(tmp_path, restore_root, capfd):
+    path = setup_process_logging("engine", tmp_path, secrets=[KEY, SECRET], stderr=True)
+    log = logging.getLogger("engine.test")
+    log.warning("auth with %s / %s failed", KEY, SECRET)
+    log.info("header APCA-API-SECRET-KEY: " + SECRET)
+    try:
+        raise RuntimeError(f"boom with {SECRET}")
+    except RuntimeError:
+        log.exception("request failed for key %s", KEY)
+    for h in logging.getLogger().handlers:
+        h.flush()
+    text = path.read_text()
+    err = capfd.readouterr().err
+    for out in (text, err):
+        assert SECRET not in out and KEY not in out
+        assert "auth with *** / *** failed" in out
+        assert "RuntimeError: boom with ***" in out
+    assert "Traceback" in text
+
+
+def test_levels_are_honoured(tmp_path, restore_root):
+    path = setup_process_logging("x", tmp_path, level=logging.WARNING, stderr=False)
+    logging.getLogger("y").info("quiet")
+    logging.getLogger("y").warning("loud")
+    text = path.read_text()
+    assert "loud" in text and "quiet" not in text
+
+
+def test_redact_filter_hides_the_longer_secret_whole_and_ignores_tiny_ones():
+    f = RedactFilter(["abcd", "abcdefgh", "", "xy"])
+    rec = logging.LogRecord(
+        "n", logging.INFO, __file__, 1, "k=%s s=%s xy", ("abcdefgh", "abcd"), None
+    )
+    assert f.filter(rec) is True
+    assert rec.getMessage() == "k=*** s=*** xy"
+
+
+def test_a_filter_without_secrets_leaves_records_alone():
+    rec = logging.LogRecord("n", logging.INFO, __file__, 1, "a %s", ("b",), None)
+    RedactFilter([]).filter(rec)
+    assert rec.msg == "a %s" and rec.args == ("b",)
