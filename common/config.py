@@ -1,0 +1,596 @@
+"""Typed, frozen strategy configuration, loaded from ``config/<strategy>_strategy.json``.
+
+Each JSON section maps to one frozen pydantic model; every knob has its default and a
+validated range. Files are validated strictly: an unknown key, a value of the wrong type
+(``"0.5"`` for a number, ``1`` for a boolean), NaN/Infinity or an out-of-range value raises
+:class:`common.errors.ConfigError` whose message names the file, the dotted key and the value.
+
+``config/best_params.json`` holds the optimizer's output per strategy::
+
+    {"rotation": {"params": {"oes_config.buy_threshold": 0.54, ...},
+                  "provenance": {"data_start": "2025-09-02", "data_end": "2025-10-15",
+                                 "trials": 100, "score": 0.12,
+                                 "created_at": "2025-10-16T09:41:00-04:00"}},
+     "psm": {...}}
+
+Its params override the strategy file by dotted key (``section.knob`` or
+``section.mapping.KEY``); an override naming no existing knob is an error, and the
+resulting config is validated like the file itself.
+
+Semantics shared by both strategies: ``oes_config.buy_threshold``/``sell_threshold`` are
+the one place thresholds live (the PSM ladder's b and s; rotation's entry and signal-exit
+probabilities), so the optimizer's ``oes_config.*`` keys reach either strategy. Fractions
+named ``*_pct`` are fractions (0.03 means 3 %).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from common.errors import ConfigError
+
+STRATEGIES = ("rotation", "psm")
+DEFAULT_CONFIG_DIR = Path("config")
+BEST_PARAMS_FILE = "best_params.json"
+SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
+
+ROTATION_SYMBOLS = (
+    "ERX", "ERY", "FAS", "FAZ", "SDS", "SSO", "SQQQ", "SVXY", "TNA", "TQQQ", "TZA", "UVXY",
+)  # fmt: skip
+PSM_SYMBOLS = ("SPY", "SPXL", "SH", "SDS")
+DEFAULT_BOOSTS = {
+    "ERX": 1.4, "ERY": 1.4, "FAS": 1.5, "FAZ": 1.5, "SDS": 1.3, "SSO": 1.3,
+    "SQQQ": 1.6, "SVXY": 1.3, "TNA": 1.5, "TQQQ": 1.6, "TZA": 1.5, "UVXY": 1.4,
+}  # fmt: skip
+MAX_PROBABILITY = 0.95  # the predictor clamps p to [0.05, 0.95]
+
+
+class Section(BaseModel):
+    """Base of every config model: frozen, unknown keys forbidden.
+
+    Files are validated in strict mode (see :func:`validate_strategy_config`); Python
+    callers may build models with ordinary values (lists for tuples).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OesConfig(Section):
+    """Predictor and signal knobs (engine_core's EWRLS ensemble and probability mapping)."""
+
+    ewrls_lambda: float = Field(0.98, gt=0.9, le=1.0)
+    initial_variance: float = Field(10.0, gt=0.0, le=1e6)
+    regularization: float = Field(0.1, ge=0.0, le=10.0)
+    warmup_samples: int = Field(100, ge=0, le=100_000)
+    horizons: tuple[int, ...] = Field((1, 5, 10), min_length=1, max_length=8)
+    horizon_weights: tuple[float, ...] = Field((0.3, 0.5, 0.2), min_length=1, max_length=8)
+    probability_scale: float = Field(50.0, gt=0.0, le=1000.0)
+    buy_threshold: float = Field(0.53, ge=0.5, lt=MAX_PROBABILITY)
+    sell_threshold: float = Field(0.47, gt=0.05, le=0.5)
+    bb_period: int = Field(20, ge=2, le=400)
+    bb_std: float = Field(2.0, gt=0.0, le=5.0)
+    bb_proximity: float = Field(0.30, gt=0.0, le=0.5)
+    bb_amplification: float = Field(0.10, ge=0.0, le=0.5)
+
+    @model_validator(mode="after")
+    def _check(self) -> OesConfig:
+        h = self.horizons
+        if any(x < 1 or x > 390 for x in h) or list(h) != sorted(set(h)):
+            raise ValueError(f"horizons={list(h)} must be distinct, increasing, within 1..390")
+        w = self.horizon_weights
+        if len(w) != len(h):
+            raise ValueError(f"horizon_weights={list(w)} needs one weight per horizon ({len(h)})")
+        if any(not (0.0 <= x <= 1.0) for x in w) or abs(sum(w) - 1.0) > 1e-6:
+            raise ValueError(f"horizon_weights={list(w)} must be within 0..1 and sum to 1")
+        if self.buy_threshold - self.sell_threshold < 0.01 - 1e-12:
+            raise ValueError(
+                f"buy_threshold={self.buy_threshold} must exceed "
+                f"sell_threshold={self.sell_threshold} by at least 0.01"
+            )
+        return self
+
+
+class SignalAggregatorConfig(Section):
+    """Rotation: turning per-symbol signals into smoothed strengths."""
+
+    min_probability: float = Field(0.51, ge=0.5, lt=MAX_PROBABILITY)
+    min_confidence: float = Field(0.01, ge=0.0, lt=1.0)
+    min_strength: float = Field(0.005, ge=0.0, le=5.0)
+    smoothing_alpha: float = Field(0.3, gt=0.0, le=1.0)
+    max_signal_age_bars: int = Field(15, ge=0, le=390)
+    default_boost: float = Field(1.0, ge=0.1, le=5.0)
+    leverage_boosts: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_BOOSTS))
+
+    @model_validator(mode="after")
+    def _check(self) -> SignalAggregatorConfig:
+        for sym, b in self.leverage_boosts.items():
+            if not SYMBOL_RE.match(sym):
+                raise ValueError(f"leverage_boosts key {sym!r} is not a ticker symbol")
+            if not (0.1 <= b <= 5.0) or not math.isfinite(b):
+                raise ValueError(f"leverage_boosts.{sym}={b} must be within 0.1..5")
+        return self
+
+    def boost(self, symbol: str) -> float:
+        return self.leverage_boosts.get(symbol, self.default_boost)
+
+
+class RotationManagerConfig(Section):
+    """Rotation: which ranked symbols to hold, when to enter, exit and rotate."""
+
+    max_positions: int = Field(3, ge=1, le=50)
+    min_strength_to_enter: float = Field(0.008, ge=0.0, le=5.0)
+    min_strength_to_exit: float = Field(0.006, ge=0.0, le=5.0)
+    rotation_strength_delta: float = Field(0.10, ge=0.0, le=5.0)
+    min_hold_bars: int = Field(5, ge=0, le=390)
+    profit_target: float = Field(0.03, gt=0.0, le=1.0)
+    stop_loss: float = Field(0.015, gt=0.0, le=1.0)
+    min_rank_to_hold: int = Field(5, ge=1, le=50)
+    cooldown_bars: int = Field(10, ge=0, le=390)
+    eod_liquidation: bool = True
+    eod_exit_time_minutes: int = Field(388, ge=1, le=389)
+
+    @model_validator(mode="after")
+    def _check(self) -> RotationManagerConfig:
+        if self.min_strength_to_exit > self.min_strength_to_enter:
+            raise ValueError(
+                f"min_strength_to_exit={self.min_strength_to_exit} must not exceed "
+                f"min_strength_to_enter={self.min_strength_to_enter}"
+            )
+        if self.min_rank_to_hold < self.max_positions:
+            raise ValueError(
+                f"min_rank_to_hold={self.min_rank_to_hold} must be >= max_positions="
+                f"{self.max_positions} (a full book would rank itself out)"
+            )
+        return self
+
+
+class PsmSection(Section):
+    """PSM: the probability ladder's offsets, hold and exits (thresholds are in oes_config)."""
+
+    signal_symbol: str = "SPY"
+    ladder_offsets: tuple[float, float] = (0.05, 0.13)
+    min_hold_bars: int = Field(3, ge=0, le=390)
+    profit_target: float = Field(0.02, gt=0.0, le=1.0)
+    stop_loss: float = Field(0.015, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _check(self) -> PsmSection:
+        a, b = self.ladder_offsets
+        if not (0.0 < a < b <= 0.45):
+            raise ValueError(f"ladder_offsets={[a, b]} must satisfy 0 < first < second <= 0.45")
+        return self
+
+
+class RiskConfig(Section):
+    """Limits applied to every order, whatever the strategy decided."""
+
+    daily_loss_limit_pct: float = Field(0.03, gt=0.0, le=0.5)
+    max_position_pct: float = Field(0.40, gt=0.0, le=1.0)
+    max_orders_per_minute: int = Field(20, ge=1, le=200)
+    capital_fraction: float = Field(0.95, gt=0.0, le=1.0)
+    allocated_capital: float | None = Field(None, gt=0.0, le=1e9)
+
+
+class SessionConfig(Section):
+    """Session rules from the calendar: end of day and the no-entry window."""
+
+    eod_minutes_before_close: int = Field(2, ge=1, le=30)
+    no_entry_minutes_before_close: int = Field(30, ge=0, le=389)
+
+    @model_validator(mode="after")
+    def _check(self) -> SessionConfig:
+        if self.no_entry_minutes_before_close < self.eod_minutes_before_close:
+            raise ValueError(
+                f"no_entry_minutes_before_close={self.no_entry_minutes_before_close} must be >= "
+                f"eod_minutes_before_close={self.eod_minutes_before_close}"
+            )
+        return self
+
+
+class ReconciliationConfig(Section):
+    """How broker positions/orders found at start-up become strategy state."""
+
+    policy: Literal["flatten", "adopt", "halt"] = "flatten"
+    rebalance_tolerance: float = Field(0.10, ge=0.0, le=1.0)
+    restore_journal_state: bool = True
+
+
+class BacktestConfig(Section):
+    """The fill rule shared with mockmarket: next minute's open, plus slippage and fees."""
+
+    slippage_bps: float = Field(0.0, ge=0.0, le=100.0)
+    fee_per_share: float = Field(0.0, ge=0.0, le=0.1)
+    starting_cash: float = Field(100_000.0, gt=0.0, le=1e9)
+
+
+def _check_symbols(symbols: tuple[str, ...]) -> None:
+    bad = [s for s in symbols if not SYMBOL_RE.match(s)]
+    if bad:
+        raise ValueError(f"symbols {bad} are not ticker symbols (A-Z, 0-9, '.')")
+    if len(set(symbols)) != len(symbols):
+        raise ValueError(f"symbols {list(symbols)} contain duplicates")
+
+
+class RotationStrategyConfig(Section):
+    """``config/rotation_strategy.json``."""
+
+    strategy: Literal["rotation"] = "rotation"
+    symbols: tuple[str, ...] = Field(ROTATION_SYMBOLS, min_length=1, max_length=50)
+    oes_config: OesConfig = OesConfig()
+    signal_aggregator_config: SignalAggregatorConfig = SignalAggregatorConfig()
+    rotation_manager_config: RotationManagerConfig = RotationManagerConfig()
+    risk: RiskConfig = RiskConfig()
+    session: SessionConfig = SessionConfig()
+    reconciliation: ReconciliationConfig = ReconciliationConfig()
+    backtest: BacktestConfig = BacktestConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> RotationStrategyConfig:
+        _check_symbols(self.symbols)
+        agg, mgr = self.signal_aggregator_config, self.rotation_manager_config
+        foreign = sorted(set(agg.leverage_boosts) - set(self.symbols))
+        if foreign:
+            raise ValueError(
+                f"signal_aggregator_config.leverage_boosts has symbols {foreign} not in symbols"
+            )
+        if mgr.max_positions > len(self.symbols):
+            raise ValueError(
+                f"rotation_manager_config.max_positions={mgr.max_positions} exceeds the "
+                f"{len(self.symbols)} symbols"
+            )
+        best = MAX_PROBABILITY * max(agg.boost(s) for s in self.symbols)
+        if mgr.min_strength_to_enter >= best:
+            raise ValueError(
+                f"rotation_manager_config.min_strength_to_enter={mgr.min_strength_to_enter} is "
+                f"unreachable: strength = probability x confidence x boost is below {best:.3f}"
+            )
+        return self
+
+
+class PsmStrategyConfig(Section):
+    """``config/psm_strategy.json``."""
+
+    strategy: Literal["psm"] = "psm"
+    symbols: tuple[str, ...] = PSM_SYMBOLS
+    oes_config: OesConfig = OesConfig(buy_threshold=0.55, sell_threshold=0.45)
+    psm_config: PsmSection = PsmSection()
+    risk: RiskConfig = RiskConfig(max_position_pct=1.0)
+    session: SessionConfig = SessionConfig()
+    reconciliation: ReconciliationConfig = ReconciliationConfig()
+    backtest: BacktestConfig = BacktestConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> PsmStrategyConfig:
+        _check_symbols(self.symbols)
+        if set(self.symbols) != set(PSM_SYMBOLS):
+            raise ValueError(f"symbols={list(self.symbols)} must be exactly {list(PSM_SYMBOLS)}")
+        if self.psm_config.signal_symbol not in self.symbols:
+            raise ValueError(
+                f"psm_config.signal_symbol={self.psm_config.signal_symbol!r} is not in symbols"
+            )
+        return self
+
+
+StrategyConfig = RotationStrategyConfig | PsmStrategyConfig
+MODELS: dict[str, type[RotationStrategyConfig] | type[PsmStrategyConfig]] = {
+    "rotation": RotationStrategyConfig,
+    "psm": PsmStrategyConfig,
+}
+
+
+class Provenance(Section):
+    """Where a set of optimized parameters came from."""
+
+    data_start: date
+    data_end: date
+    trials: int = Field(ge=1)
+    score: float
+    created_at: datetime
+    held_out_score: float | None = None
+    baseline_score: float | None = None
+    sessions_scored: int | None = Field(None, ge=1)
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Provenance:
+        if self.data_end < self.data_start:
+            raise ValueError(f"data_end={self.data_end} is before data_start={self.data_start}")
+        if not math.isfinite(self.score):
+            raise ValueError(f"score={self.score} is not finite")
+        return self
+
+
+ParamValue = bool | int | float | str | list[int] | list[float]
+
+
+class BestParams(Section):
+    """One strategy's entry in ``best_params.json``: dotted-key overrides and their provenance."""
+
+    params: dict[str, ParamValue]
+    provenance: Provenance
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in a config file")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except ValueError as e:
+        raise ConfigError(f"{path}: not valid JSON: {e}") from None
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _lookup(data: Any, loc: tuple[int | str, ...]) -> Any:
+    cur = data
+    for p in loc:
+        if (
+            isinstance(cur, Mapping)
+            and p in cur
+            or isinstance(cur, list | tuple)
+            and isinstance(p, int)
+            and 0 <= p < len(cur)
+        ):
+            cur = cur[p]
+        else:
+            return None
+    return cur
+
+
+def _format_errors(
+    path: Path, err: ValidationError, data: Any, overrides: Mapping[str, Path]
+) -> str:
+    lines = []
+    for e in err.errors(include_url=False):
+        loc = tuple(e["loc"])
+        key = _dotted(loc) or "<top level>"
+        source = path
+        for okey, opath in overrides.items():
+            if key == okey or key.startswith(okey + "."):
+                source = opath
+        value = e.get("input") if loc else None
+        if e["type"].startswith("value_error") or e["type"] == "assertion_error":
+            value = _lookup(data, loc)
+            shown = "" if isinstance(value, dict) else f"={value!r}"
+        else:
+            shown = f"={value!r}"
+        msg = e["msg"].removeprefix("Value error, ")
+        named = re.match(r"^([a-z_][\w.]*)=", msg) if e["type"] == "value_error" else None
+        if named:  # a cross-field rule whose message starts with the knob it is about
+            knob = named.group(1)
+            full = f"{_dotted(loc)}.{knob}" if loc else knob
+            for okey, opath in overrides.items():
+                if full == okey or full.startswith(okey + "."):
+                    source = opath
+            lines.append(f"{source}: {full}{msg[len(knob) :]}")
+            continue
+        lines.append(f"{source}: {key}{shown}: {msg}")
+    return "; ".join(lines)
+
+
+def validate_strategy_config(
+    strategy: str,
+    data: Any,
+    *,
+    source: Path | str = "<config>",
+    overrides: Mapping[str, Path] | None = None,
+) -> StrategyConfig:
+    """Validate a parsed config dict; ConfigError names the source, dotted key and value."""
+    model = _model_for(strategy)
+    path = Path(source)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object at the top level")
+    file_strategy = data.get("strategy", strategy)
+    if file_strategy != strategy:
+        raise ConfigError(f"{path}: strategy={file_strategy!r} but {strategy!r} was asked for")
+    try:
+        return model.model_validate_json(json.dumps(data), strict=True)
+    except ValidationError as e:
+        raise ConfigError(_format_errors(path, e, data, overrides or {})) from None
+
+
+def _model_for(strategy: str) -> type[RotationStrategyConfig] | type[PsmStrategyConfig]:
+    try:
+        return MODELS[strategy]
+    except KeyError:
+        raise ConfigError(
+            f"unknown strategy {strategy!r}: expected one of {', '.join(STRATEGIES)}"
+        ) from None
+
+
+def strategy_config_path(strategy: str, config_dir: Path | str = DEFAULT_CONFIG_DIR) -> Path:
+    _model_for(strategy)
+    return Path(config_dir) / f"{strategy}_strategy.json"
+
+
+def load_best_params(path: Path | str, strategy: str) -> BestParams | None:
+    """The strategy's entry of a best-params file, or None if the file has none for it."""
+    _model_for(strategy)
+    path = Path(path)
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object keyed by strategy")
+    unknown = sorted(set(data) - set(STRATEGIES))
+    if unknown:
+        raise ConfigError(f"{path}: unknown strategy key(s) {unknown}: expected {list(STRATEGIES)}")
+    entry = data.get(strategy)
+    if entry is None:
+        return None
+    try:
+        return BestParams.model_validate_json(json.dumps(entry), strict=True)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors(include_url=False):
+            key = _dotted((strategy, *err["loc"]))
+            lines.append(
+                f"{path}: {key}={err.get('input')!r}: {err['msg'].removeprefix('Value error, ')}"
+            )
+        raise ConfigError("; ".join(lines)) from None
+
+
+def apply_params(
+    data: dict, params: Mapping[str, Any], *, source: Path | str, strategy: str
+) -> dict:
+    """A copy of ``data`` with each dotted key of ``params`` set; unknown keys are errors.
+
+    A key is ``section.knob`` (the knob must exist in the model, even if the file leaves it
+    at its default) or ``section.mapping.KEY`` for a mapping knob such as
+    ``signal_aggregator_config.leverage_boosts.TQQQ``. The result still has to validate.
+    """
+    out = json.loads(json.dumps(data))
+    defaults = default_config_json(strategy)
+    for key, value in params.items():
+        parts = key.split(".")
+        where = f"{source}: {strategy}.params[{key!r}]={value!r}"
+        if not (2 <= len(parts) <= 3) or not all(parts):
+            raise ConfigError(f"{where}: a key is 'section.knob' or 'section.mapping.KEY'")
+        section, knob = parts[0], parts[1]
+        if not isinstance(defaults.get(section), dict):
+            raise ConfigError(f"{where}: no config section {section!r}")
+        if knob not in defaults[section]:
+            raise ConfigError(f"{where}: no config key {section}.{knob}")
+        node = out.setdefault(section, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{where}: {section} is not an object in the config file")
+        if len(parts) == 2:
+            node[knob] = value
+            continue
+        if not isinstance(defaults[section][knob], dict):
+            raise ConfigError(f"{where}: {section}.{knob} is not a mapping")
+        mapping = node.setdefault(knob, dict(defaults[section][knob]))
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"{where}: {section}.{knob} is not an object in the config file")
+        mapping[parts[2]] = value
+    return out
+
+
+def load_strategy_config(
+    strategy: str,
+    path: Path | str | None = None,
+    params_path: Path | str | None = None,
+    *,
+    config_dir: Path | str = DEFAULT_CONFIG_DIR,
+) -> StrategyConfig:
+    """Load ``config/<strategy>_strategy.json`` (or ``path``), then apply best params.
+
+    ``params_path`` None means no overrides; a params file that has no entry for this
+    strategy also means none. Every error is a :class:`ConfigError` naming file and key.
+    """
+    cfg_path = Path(path) if path is not None else strategy_config_path(strategy, config_dir)
+    data = _read_json(cfg_path)
+    overrides: dict[str, Path] = {}
+    if params_path is not None:
+        best = load_best_params(params_path, strategy)
+        if best is not None:
+            if not isinstance(data, dict):
+                raise ConfigError(f"{cfg_path}: expected a JSON object at the top level")
+            data = apply_params(data, best.params, source=params_path, strategy=strategy)
+            overrides = {k: Path(params_path) for k in best.params}
+    return validate_strategy_config(strategy, data, source=cfg_path, overrides=overrides)
+
+
+def strategy_symbols(strategy: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> tuple[str, ...]:
+    """The symbols a strategy trades, from its validated config file in ``config_dir``."""
+    return load_strategy_config(strategy, config_dir=config_dir).symbols
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"{value!r} is not JSON serializable")
+
+
+def save_best_params(
+    path: Path | str, strategy: str, params: Mapping[str, Any], provenance: Mapping[str, Any]
+) -> None:
+    """Write (merge) one strategy's entry into a best-params file, atomically.
+
+    The params are checked against the strategy's default config first, so a file this
+    writes always loads.
+    """
+    path = Path(path)
+    try:
+        entry = BestParams.model_validate_json(
+            json.dumps({"params": dict(params), "provenance": dict(provenance)}, default=_iso),
+            strict=True,
+        )
+    except ValidationError as e:
+        raise ConfigError(f"{path}: {strategy}: {e}") from None
+    base = default_config_json(strategy)
+    validate_strategy_config(
+        strategy,
+        apply_params(base, entry.params, source=path, strategy=strategy),
+        source=path,
+        overrides={k: path for k in entry.params},
+    )
+    data: dict[str, Any] = {}
+    if path.exists():
+        existing = _read_json(path)
+        if isinstance(existing, dict):
+            data = {k: v for k, v in existing.items() if k in STRATEGIES}
+    data[strategy] = json.loads(entry.model_dump_json())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def default_config_json(strategy: str) -> dict:
+    """The full default config of a strategy as a JSON-ready dict (what config/*.json holds)."""
+    return json.loads(_model_for(strategy)().model_dump_json())
+
+
+__all__ = [
+    "BacktestConfig",
+    "BestParams",
+    "OesConfig",
+    "PsmSection",
+    "PsmStrategyConfig",
+    "Provenance",
+    "ReconciliationConfig",
+    "RiskConfig",
+    "RotationManagerConfig",
+    "RotationStrategyConfig",
+    "SessionConfig",
+    "SignalAggregatorConfig",
+    "StrategyConfig",
+    "apply_params",
+    "default_config_json",
+    "load_best_params",
+    "load_strategy_config",
+    "save_best_params",
+    "strategy_config_path",
+    "strategy_symbols",
+    "validate_strategy_config",
+]

@@ -1,0 +1,737 @@
+"""The engine's journal: SQLite in WAL mode with ``synchronous=FULL``.
+
+Every write commits before the call returns, so what the journal says survived a
+``kill -9``. Tables:
+
+- ``decisions`` — one row per decided minute: summary, targets, reasons, details;
+- ``orders`` — one row per client_order_id: written as status ``intent`` *before* the
+  order is sent, then updated (``sent``, the broker's statuses, ``lost`` when the broker
+  confirms it never got it). A terminal status (filled, canceled, expired, rejected,
+  replaced, done_for_day, lost) never goes back to an open one, and ``filled_qty`` only grows;
+- ``fills`` — one row per execution, unique by ``execution_id`` *and* by the order's
+  cumulative filled quantity after it, so the trade-updates stream and REST polling can
+  both report the same fill without counting it twice (a poll records only the part of
+  the cumulative quantity not journaled yet);
+- ``strategy_states`` — the strategy's JSON state after each decided minute;
+- ``events`` — reconciliations, halts, alerts (``kind`` + JSON detail).
+
+One Journal object is used from one thread. Times (``created_ms``) come from the injected
+clock, so mock mode journals simulated time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+QTY_EPS = 1e-9
+TERMINAL_STATUSES = frozenset(
+    {"filled", "canceled", "expired", "rejected", "replaced", "done_for_day", "lost"}
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    strategy TEXT NOT NULL,
+    session_date TEXT NOT NULL,
+    t_ms INTEGER NOT NULL,
+    summary TEXT NOT NULL,
+    targets TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    details TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_by_minute ON decisions (strategy, session_date, t_ms);
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY,
+    strategy TEXT NOT NULL,
+    session_date TEXT NOT NULL,
+    t_ms INTEGER NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    qty REAL NOT NULL CHECK (qty > 0),
+    reason TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    broker_order_id TEXT,
+    filled_qty REAL NOT NULL DEFAULT 0,
+    filled_avg_price REAL,
+    detail TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_minute ON orders (strategy, session_date, t_ms);
+CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status);
+CREATE TABLE IF NOT EXISTS fills (
+    execution_id TEXT PRIMARY KEY,
+    client_order_id TEXT NOT NULL,
+    broker_order_id TEXT,
+    strategy TEXT NOT NULL,
+    session_date TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+    qty REAL NOT NULL CHECK (qty > 0),
+    price REAL NOT NULL CHECK (price > 0),
+    cum_qty REAL NOT NULL,
+    t_ms INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    UNIQUE (client_order_id, cum_qty)
+);
+CREATE INDEX IF NOT EXISTS fills_by_session ON fills (strategy, session_date, t_ms);
+CREATE TABLE IF NOT EXISTS strategy_states (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    strategy TEXT NOT NULL,
+    session_date TEXT NOT NULL,
+    t_ms INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS states_by_session ON strategy_states (strategy, session_date, id);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    strategy TEXT NOT NULL,
+    session_date TEXT NOT NULL,
+    t_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_kind ON events (strategy, session_date, kind);
+"""
+
+
+class JournalError(RuntimeError):
+    """A journal operation that cannot be done (e.g. an intent journaled twice)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    client_order_id: str
+    strategy: str
+    session_date: date
+    t_ms: int
+    symbol: str
+    side: str
+    qty: float
+    reason: str
+    status: str
+    broker_order_id: str | None
+    filled_qty: float
+    filled_avg_price: float | None
+    detail: str
+    created_ms: int
+    updated_ms: int
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in TERMINAL_STATUSES
+
+    @property
+    def remaining_qty(self) -> float:
+        return max(0.0, self.qty - self.filled_qty)
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    execution_id: str
+    client_order_id: str
+    broker_order_id: str | None
+    strategy: str
+    session_date: date
+    symbol: str
+    side: str
+    qty: float
+    price: float
+    cum_qty: float
+    t_ms: int
+    source: str
+
+    @property
+    def signed_qty(self) -> float:
+        return self.qty if self.side == "buy" else -self.qty
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    strategy: str
+    session_date: date
+    t_ms: int
+    summary: str
+    targets: dict[str, int]
+    reasons: dict[str, str]
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StateRecord:
+    strategy: str
+    session_date: date
+    t_ms: int
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    strategy: str
+    session_date: date
+    t_ms: int
+    kind: str
+    detail: dict[str, Any]
+
+
+def _wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, allow_nan=False, default=str)
+
+
+def _positive(name: str, x: float) -> float:
+    if not (isinstance(x, int | float) and math.isfinite(x) and x > 0):
+        raise ValueError(f"{name}={x!r} is not a positive finite number")
+    return float(x)
+
+
+class Journal:
+    """The SQLite journal at ``path`` (created with its schema on first open)."""
+
+    def __init__(self, path: str | Path, *, now_ms: Callable[[], int] = _wall_ms) -> None:
+        self.path = Path(path)
+        self.now_ms = now_ms
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
+        self._db.row_factory = sqlite3.Row
+        mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise JournalError(f"{self.path}: cannot switch to WAL (journal_mode={mode})")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        with self._tx():
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    self._db.execute(stmt)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                self._db.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise JournalError(
+                    f"{self.path}: schema version {row[0]}, expected {SCHEMA_VERSION}"
+                )
+
+    # ------------------------------------------------------------------ plumbing
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def pragma(self, name: str) -> Any:
+        """A PRAGMA's current value (for checks and tests)."""
+        if not name.isidentifier():
+            raise ValueError(f"not a pragma name: {name!r}")
+        return self._db.execute(f"PRAGMA {name}").fetchone()[0]
+
+    # ------------------------------------------------------------------ decisions and state
+
+    def record_decision(
+        self,
+        strategy: str,
+        session_date: date,
+        t_ms: int,
+        summary: str,
+        targets: Mapping[str, int],
+        reasons: Mapping[str, str],
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO decisions (strategy, session_date, t_ms, summary, targets, reasons,"
+                " details, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    strategy,
+                    session_date.isoformat(),
+                    t_ms,
+                    summary,
+                    _dumps(dict(targets)),
+                    _dumps(dict(reasons)),
+                    _dumps(dict(details or {})),
+                    self.now_ms(),
+                ),
+            )
+
+    def record_minute(
+        self,
+        strategy: str,
+        session_date: date,
+        t_ms: int,
+        summary: str,
+        targets: Mapping[str, int],
+        reasons: Mapping[str, str],
+        details: Mapping[str, Any] | None,
+        state: Mapping[str, Any],
+    ) -> None:
+        """A decision and the strategy state after it, in one transaction (one fsync)."""
+        now = self.now_ms()
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO decisions (strategy, session_date, t_ms, summary, targets, reasons,"
+                " details, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    strategy,
+                    session_date.isoformat(),
+                    t_ms,
+                    summary,
+                    _dumps(dict(targets)),
+                    _dumps(dict(reasons)),
+                    _dumps(dict(details or {})),
+                    now,
+                ),
+            )
+            db.execute(
+                "INSERT INTO strategy_states (strategy, session_date, t_ms, state, created_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (strategy, session_date.isoformat(), t_ms, _dumps(dict(state)), now),
+            )
+
+    def decisions(self, strategy: str, session_date: date) -> list[DecisionRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM decisions WHERE strategy=? AND session_date=? ORDER BY t_ms, id",
+            (strategy, session_date.isoformat()),
+        ).fetchall()
+        return [
+            DecisionRecord(
+                r["strategy"],
+                date.fromisoformat(r["session_date"]),
+                r["t_ms"],
+                r["summary"],
+                json.loads(r["targets"]),
+                json.loads(r["reasons"]),
+                json.loads(r["details"]),
+            )
+            for r in rows
+        ]
+
+    def last_decided_minute(self, strategy: str, session_date: date) -> int | None:
+        row = self._db.execute(
+            "SELECT MAX(t_ms) FROM decisions WHERE strategy=? AND session_date=?",
+            (strategy, session_date.isoformat()),
+        ).fetchone()
+        return row[0]
+
+    def save_state(
+        self, strategy: str, session_date: date, t_ms: int, state: Mapping[str, Any]
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO strategy_states (strategy, session_date, t_ms, state, created_ms)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (strategy, session_date.isoformat(), t_ms, _dumps(dict(state)), self.now_ms()),
+            )
+
+    def last_state(self, strategy: str, session_date: date | None = None) -> StateRecord | None:
+        """The most recently saved state of ``strategy`` (of that session, if given)."""
+        if session_date is None:
+            row = self._db.execute(
+                "SELECT * FROM strategy_states WHERE strategy=? ORDER BY id DESC LIMIT 1",
+                (strategy,),
+            ).fetchone()
+        else:
+            row = self._db.execute(
+                "SELECT * FROM strategy_states WHERE strategy=? AND session_date=?"
+                " ORDER BY id DESC LIMIT 1",
+                (strategy, session_date.isoformat()),
+            ).fetchone()
+        if row is None:
+            return None
+        return StateRecord(
+            row["strategy"],
+            date.fromisoformat(row["session_date"]),
+            row["t_ms"],
+            json.loads(row["state"]),
+        )
+
+    # ------------------------------------------------------------------ orders
+
+    def record_intent(
+        self,
+        client_order_id: str,
+        *,
+        strategy: str,
+        session_date: date,
+        t_ms: int,
+        symbol: str,
+        side: str,
+        qty: float,
+        reason: str = "",
+    ) -> None:
+        """Journal an order before it is sent; JournalError if that id was journaled already."""
+        if side not in ("buy", "sell"):
+            raise ValueError(f"side={side!r} is not buy or sell")
+        _positive("qty", qty)
+        now = self.now_ms()
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO orders (client_order_id, strategy, session_date, t_ms, symbol, side,"
+                    " qty, reason, status, created_ms, updated_ms)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?)",
+                    (
+                        client_order_id,
+                        strategy,
+                        session_date.isoformat(),
+                        t_ms,
+                        symbol,
+                        side,
+                        qty,
+                        reason,
+                        now,
+                        now,
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            raise JournalError(f"order intent {client_order_id} is already journaled") from None
+
+    def update_order(
+        self,
+        client_order_id: str,
+        status: str,
+        *,
+        broker_order_id: str | None = None,
+        filled_qty: float | None = None,
+        filled_avg_price: float | None = None,
+        detail: str | None = None,
+    ) -> bool:
+        """Move an order to ``status``; False (and no change) if it is unknown or already terminal
+        and ``status`` is an open one. ``filled_qty`` never decreases."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT * FROM orders WHERE client_order_id=?", (client_order_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            if row["status"] in TERMINAL_STATUSES and status not in TERMINAL_STATUSES:
+                return False
+            new_filled = row["filled_qty"]
+            new_avg = row["filled_avg_price"]
+            if filled_qty is not None and filled_qty > new_filled + QTY_EPS:
+                new_filled = filled_qty
+                if filled_avg_price is not None:
+                    new_avg = filled_avg_price
+            db.execute(
+                "UPDATE orders SET status=?, broker_order_id=COALESCE(?, broker_order_id),"
+                " filled_qty=?, filled_avg_price=?, detail=COALESCE(?, detail), updated_ms=?"
+                " WHERE client_order_id=?",
+                (
+                    status,
+                    broker_order_id,
+                    new_filled,
+                    new_avg,
+                    detail,
+                    self.now_ms(),
+                    client_order_id,
+                ),
+            )
+            return True
+
+    def order(self, client_order_id: str) -> OrderRecord | None:
+        row = self._db.execute(
+            "SELECT * FROM orders WHERE client_order_id=?", (client_order_id,)
+        ).fetchone()
+        return None if row is None else _order(row)
+
+    def open_orders(self, strategy: str | None = None) -> list[OrderRecord]:
+        """Orders not in a terminal status (``intent`` included): what a restart must resolve."""
+        marks = ",".join("?" for _ in TERMINAL_STATUSES)
+        sql = f"SELECT * FROM orders WHERE status NOT IN ({marks})"
+        args: list[Any] = sorted(TERMINAL_STATUSES)
+        if strategy is not None:
+            sql += " AND strategy=?"
+            args.append(strategy)
+        rows = self._db.execute(sql + " ORDER BY t_ms, client_order_id", args).fetchall()
+        return [_order(r) for r in rows]
+
+    def orders_for_session(self, strategy: str, session_date: date) -> list[OrderRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM orders WHERE strategy=? AND session_date=? ORDER BY t_ms, client_order_id",
+            (strategy, session_date.isoformat()),
+        ).fetchall()
+        return [_order(r) for r in rows]
+
+    def ids_for_minute(self, strategy: str, t_ms: int) -> set[str]:
+        """client_order_ids journaled for the decision on bar ``t_ms`` (for seq and rate caps)."""
+        rows = self._db.execute(
+            "SELECT client_order_id FROM orders WHERE strategy=? AND t_ms=?", (strategy, t_ms)
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    # ------------------------------------------------------------------ fills
+
+    def record_fill(
+        self,
+        client_order_id: str,
+        *,
+        execution_id: str,
+        cum_qty: float,
+        t_ms: int,
+        price: float | None = None,
+        qty: float | None = None,
+        avg_price: float | None = None,
+        broker_order_id: str | None = None,
+        symbol: str | None = None,
+        side: str | None = None,
+        strategy: str | None = None,
+        session_date: date | None = None,
+        source: str = "stream",
+    ) -> FillRecord | None:
+        """Journal an execution; None if it (or a later cumulative quantity) is journaled already.
+
+        ``t_ms`` is the execution's time (Unix ms).
+
+        ``cum_qty`` is the order's cumulative filled quantity after this execution; the row's
+        quantity is what it adds to the journal's cumulative figure. Its price is the
+        execution's ``price`` when ``qty`` matches that addition, else derived from the
+        order's cumulative ``avg_price``, else ``price``. Symbol, side, strategy and session
+        come from the journaled order; for an order the journal does not know they must be given.
+        """
+        _positive("cum_qty", cum_qty)
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM fills WHERE execution_id=?", (execution_id,)).fetchone():
+                return None
+            order = db.execute(
+                "SELECT * FROM orders WHERE client_order_id=?", (client_order_id,)
+            ).fetchone()
+            prev = db.execute(
+                "SELECT COALESCE(MAX(cum_qty), 0) FROM fills WHERE client_order_id=?",
+                (client_order_id,),
+            ).fetchone()[0]
+            if cum_qty <= prev + QTY_EPS:
+                return None
+            delta = cum_qty - prev
+            prev_avg = _avg_of_fills(db, client_order_id) if prev > QTY_EPS else None
+            if price is not None and qty is not None and abs(qty - delta) <= 1e-6:
+                px = price
+            elif avg_price is not None:
+                px = (avg_price * cum_qty - (prev_avg or 0.0) * prev) / delta
+            elif price is not None:
+                px = price
+            else:
+                raise ValueError(f"fill of {client_order_id}: neither price nor avg_price given")
+            _positive(f"fill price of {client_order_id}", px)
+            if order is not None:
+                symbol, side = order["symbol"], order["side"]
+                strategy, sd = order["strategy"], order["session_date"]
+            else:
+                if symbol is None or side is None or strategy is None or session_date is None:
+                    raise ValueError(
+                        f"fill of unjournaled order {client_order_id}: symbol, side, strategy and "
+                        "session_date are needed"
+                    )
+                sd = session_date.isoformat()
+            if side not in ("buy", "sell"):
+                raise ValueError(f"fill of {client_order_id}: side={side!r} is not buy or sell")
+            db.execute(
+                "INSERT INTO fills (execution_id, client_order_id, broker_order_id, strategy,"
+                " session_date, symbol, side, qty, price, cum_qty, t_ms, source, created_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    execution_id,
+                    client_order_id,
+                    broker_order_id,
+                    strategy,
+                    sd,
+                    symbol,
+                    side,
+                    delta,
+                    px,
+                    cum_qty,
+                    t_ms,
+                    source,
+                    self.now_ms(),
+                ),
+            )
+            if order is not None:
+                avg = ((prev_avg or 0.0) * prev + px * delta) / cum_qty
+                status = order["status"]
+                if cum_qty >= order["qty"] - QTY_EPS:
+                    status = "filled"
+                elif status not in TERMINAL_STATUSES:
+                    status = "partially_filled"
+                if order["filled_qty"] > cum_qty + QTY_EPS:  # the broker reported more already
+                    cum_avg = (order["filled_qty"], order["filled_avg_price"])
+                else:
+                    cum_avg = (cum_qty, avg)
+                db.execute(
+                    "UPDATE orders SET filled_qty=?, filled_avg_price=?, status=?,"
+                    " broker_order_id=COALESCE(broker_order_id, ?), updated_ms=? WHERE client_order_id=?",
+                    (*cum_avg, status, broker_order_id, self.now_ms(), client_order_id),
+                )
+        return FillRecord(
+            execution_id,
+            client_order_id,
+            broker_order_id,
+            str(strategy),
+            date.fromisoformat(sd),
+            str(symbol),
+            str(side),
+            delta,
+            px,
+            cum_qty,
+            t_ms,
+            source,
+        )
+
+    def record_fill_progress(
+        self,
+        client_order_id: str,
+        *,
+        cum_qty: float,
+        avg_price: float,
+        t_ms: int,
+        broker_order_id: str | None = None,
+        **order_fields: Any,
+    ) -> FillRecord | None:
+        """Journal what a polled order's cumulative fill adds (no execution id from REST)."""
+        key = broker_order_id or client_order_id
+        return self.record_fill(
+            client_order_id,
+            execution_id=f"poll:{key}:{cum_qty:.9g}",
+            cum_qty=cum_qty,
+            t_ms=t_ms,
+            avg_price=avg_price,
+            broker_order_id=broker_order_id,
+            source="poll",
+            **order_fields,
+        )
+
+    def fills_for_session(self, strategy: str, session_date: date) -> list[FillRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM fills WHERE strategy=? AND session_date=? ORDER BY t_ms, rowid",
+            (strategy, session_date.isoformat()),
+        ).fetchall()
+        return [_fill(r) for r in rows]
+
+    def net_positions(self, strategy: str, session_date: date) -> dict[str, float]:
+        """Signed shares bought minus sold today by ``strategy``, per symbol (from fills)."""
+        out: dict[str, float] = {}
+        for f in self.fills_for_session(strategy, session_date):
+            out[f.symbol] = out.get(f.symbol, 0.0) + f.signed_qty
+        return {s: q for s, q in out.items() if abs(q) > QTY_EPS}
+
+    # ------------------------------------------------------------------ events
+
+    def record_event(
+        self,
+        strategy: str,
+        session_date: date,
+        t_ms: int,
+        kind: str,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO events (strategy, session_date, t_ms, kind, detail, created_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    strategy,
+                    session_date.isoformat(),
+                    t_ms,
+                    kind,
+                    _dumps(dict(detail or {})),
+                    self.now_ms(),
+                ),
+            )
+
+    def events(
+        self, strategy: str, session_date: date, kind: str | None = None
+    ) -> list[EventRecord]:
+        sql = "SELECT * FROM events WHERE strategy=? AND session_date=?"
+        args: list[Any] = [strategy, session_date.isoformat()]
+        if kind is not None:
+            sql += " AND kind=?"
+            args.append(kind)
+        rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
+        return [
+            EventRecord(
+                r["strategy"],
+                date.fromisoformat(r["session_date"]),
+                r["t_ms"],
+                r["kind"],
+                json.loads(r["detail"]),
+            )
+            for r in rows
+        ]
+
+    def is_halted(self, strategy: str, session_date: date) -> bool:
+        """Whether a ``halt`` event was journaled for that strategy and session."""
+        return bool(self.events(strategy, session_date, "halt"))
+
+
+def _avg_of_fills(db: sqlite3.Connection, client_order_id: str) -> float | None:
+    row = db.execute(
+        "SELECT SUM(qty * price), SUM(qty) FROM fills WHERE client_order_id=?", (client_order_id,)
+    ).fetchone()
+    return None if not row[1] else row[0] / row[1]
+
+
+def _order(r: sqlite3.Row) -> OrderRecord:
+    return OrderRecord(
+        r["client_order_id"],
+        r["strategy"],
+        date.fromisoformat(r["session_date"]),
+        r["t_ms"],
+        r["symbol"],
+        r["side"],
+        r["qty"],
+        r["reason"],
+        r["status"],
+        r["broker_order_id"],
+        r["filled_qty"],
+        r["filled_avg_price"],
+        r["detail"],
+        r["created_ms"],
+        r["updated_ms"],
+    )
+
+
+def _fill(r: sqlite3.Row) -> FillRecord:
+    return FillRecord(
+        r["execution_id"],
+        r["client_order_id"],
+        r["broker_order_id"],
+        r["strategy"],
+        date.fromisoformat(r["session_date"]),
+        r["symbol"],
+        r["side"],
+        r["qty"],
+        r["price"],
+        r["cum_qty"],
+        r["t_ms"],
+        r["source"],
+    )

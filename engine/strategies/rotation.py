@@ -1,0 +1,360 @@
+"""The rotation strategy: hold the strongest few of a leveraged-ETF universe, long only.
+
+Each minute, after the aggregator has updated strengths and ranks:
+
+1. end of day → every target 0. EOD is the calendar's (``MinuteInput.is_eod``: close − 2
+   min) or, with ``eod_liquidation``, the decision time reaching ``eod_exit_time_minutes``
+   after the open (388 → 15:58), whichever comes first;
+2. exits of held symbols, in this order: stop loss and profit target (any time, on the
+   broker's average entry price), then — only after ``min_hold_bars`` — signal exit
+   (``prob <= oes_config.sell_threshold``), strength exit (smoothed <
+   ``min_strength_to_exit``), rank exit (unranked or rank > ``min_rank_to_hold``). An exit
+   starts a re-entry cooldown of ``cooldown_bars`` minutes;
+3. entries (only when entries are allowed): candidates are ranked, unfiltered, not held,
+   not cooling down, with ``prob >= oes_config.buy_threshold`` and smoothed strength >=
+   ``min_strength_to_enter``; they fill free slots up to ``max_positions``, strongest first;
+4. rotation (only when entries are allowed): while the best remaining candidate's smoothed
+   strength beats the weakest holding past its minimum hold by ``rotation_strength_delta``,
+   that holding is exited and the candidate entered.
+
+Sizing is equal weight: trading capital / ``max_positions`` per entry, in whole shares,
+fixed while held. Hold clocks and cooldowns are bar times, so they survive restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from common.calendar import ny_date
+from common.config import RotationStrategyConfig
+from engine.strategies.aggregator import SignalAggregator, Strength
+from engine.strategies.base import (
+    MINUTE_MS,
+    Decision,
+    MinuteInput,
+    Signal,
+    StateError,
+    Strategy,
+    check_header,
+    state_header,
+    state_int,
+    state_price,
+)
+from engine.strategies.sizing import trading_capital, whole_shares
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One holding of the rotation book."""
+
+    qty: int
+    entry_t_ms: int
+    entry_price: float
+
+    def bars_held(self, t_ms: int) -> int:
+        return max(0, (t_ms - self.entry_t_ms) // MINUTE_MS)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"qty": self.qty, "entry_t_ms": self.entry_t_ms, "entry_price": self.entry_price}
+
+
+class RotationStrategy(Strategy):
+    """Rotation over ``config.symbols``."""
+
+    name = "rotation"
+
+    def __init__(self, config: RotationStrategyConfig) -> None:
+        self.config = config
+        self.symbols = tuple(config.symbols)
+        self.mgr = config.rotation_manager_config
+        self.aggregator = SignalAggregator(config.signal_aggregator_config, self.symbols)
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+
+    def reset(self, session_date: date | None = None) -> None:
+        self.session_date = session_date
+        self.last_t_ms: int | None = None
+        self.seen_t_ms: int | None = None
+        self.book: dict[str, Slot] = {}
+        self.cooldown_until: dict[str, int] = {}
+        self.aggregator.reset()
+
+    def targets(self) -> dict[str, int]:
+        t = dict.fromkeys(self.symbols, 0)
+        t.update({s: slot.qty for s, slot in self.book.items()})
+        return t
+
+    def state_dict(self) -> dict[str, Any]:
+        d = state_header(self.name, self.session_date, self.last_t_ms)
+        d.update(
+            seen_t_ms=self.seen_t_ms,
+            book={s: slot.to_json() for s, slot in sorted(self.book.items())},
+            cooldown_until=dict(sorted(self.cooldown_until.items())),
+            smoothed=self.aggregator.state_dict(),
+        )
+        return d
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        session_date, last = check_header(self.name, state)
+        seen = state.get("seen_t_ms")
+        if seen is not None:
+            state_int("rotation", "seen_t_ms", seen)
+        book_raw = state.get("book")
+        if not isinstance(book_raw, Mapping):
+            raise StateError(f"rotation state: book={book_raw!r} is not an object")
+        book: dict[str, Slot] = {}
+        for sym, s in book_raw.items():
+            if sym not in self.symbols:
+                raise StateError(f"rotation state: book.{sym} is not a rotation symbol")
+            if not isinstance(s, Mapping):
+                raise StateError(f"rotation state: book.{sym}={s!r} is not an object")
+            book[sym] = Slot(
+                state_int("rotation", f"book.{sym}.qty", s.get("qty"), minimum=1),
+                state_int("rotation", f"book.{sym}.entry_t_ms", s.get("entry_t_ms")),
+                state_price("rotation", f"book.{sym}.entry_price", s.get("entry_price")),
+            )
+        cd_raw = state.get("cooldown_until", {})
+        if not isinstance(cd_raw, Mapping):
+            raise StateError(f"rotation state: cooldown_until={cd_raw!r} is not an object")
+        cooldown = {}
+        for sym, t in cd_raw.items():
+            if sym not in self.symbols:
+                raise StateError(f"rotation state: cooldown_until.{sym} is not a rotation symbol")
+            cooldown[sym] = state_int("rotation", f"cooldown_until.{sym}", t)
+        self.aggregator.load_state(state.get("smoothed", {}))
+        self.session_date, self.last_t_ms, self.seen_t_ms = session_date, last, seen
+        self.book, self.cooldown_until = book, cooldown
+
+    def assume(
+        self,
+        book: Mapping[str, Slot],
+        *,
+        session_date: date | None,
+        cooldown_until: Mapping[str, int] | None = None,
+        smoothed: Mapping[str, float] | None = None,
+        last_t_ms: int | None = None,
+        seen_t_ms: int | None = None,
+    ) -> None:
+        """Take a book decided elsewhere (reconciliation); validated like :meth:`load_state`."""
+        d = state_header(self.name, session_date, last_t_ms)
+        d.update(
+            seen_t_ms=seen_t_ms,
+            book={s: slot.to_json() for s, slot in book.items()},
+            cooldown_until=dict(cooldown_until or {}),
+            smoothed=dict(smoothed or {}),
+        )
+        self.load_state(d)
+
+    # ------------------------------------------------------------------ deciding
+
+    def observe(self, t_ms: int, signals: Mapping[str, Signal]) -> None:
+        """Update the smoothed strengths with a minute that is not decided (warm-up replay)."""
+        day = ny_date(t_ms)
+        if self.session_date != day:
+            self.reset(day)
+        if self.seen_t_ms is None or t_ms > self.seen_t_ms:
+            self.aggregator.update(signals)
+            self.seen_t_ms = t_ms
+
+    def _strengths(self, m: MinuteInput) -> dict[str, Strength]:
+        if self.seen_t_ms is not None and m.t_ms <= self.seen_t_ms:
+            raise ValueError(
+                f"rotation: minute {m.t_ms} already aggregated (last {self.seen_t_ms})"
+            )
+        self.seen_t_ms = m.t_ms
+        return self.aggregator.update(m.signals)
+
+    def is_strategy_eod(self, m: MinuteInput) -> bool:
+        """EOD by the config's minute: decision time (bar end) >= open + eod_exit_time_minutes."""
+        return self.mgr.eod_liquidation and m.minute_index + 1 >= self.mgr.eod_exit_time_minutes
+
+    def decide(self, m: MinuteInput) -> Decision:
+        if self.session_date != m.session_date:
+            self.reset(m.session_date)
+        if self.last_t_ms is not None and m.t_ms <= self.last_t_ms:
+            raise ValueError(f"rotation: minute {m.t_ms} already decided (last {self.last_t_ms})")
+        strengths = self._strengths(m)
+        self.last_t_ms = m.t_ms
+        self.cooldown_until = {s: t for s, t in self.cooldown_until.items() if t > m.t_ms}
+        reasons: dict[str, str] = {}
+        exited: set[str] = set()
+
+        if m.is_eod or self.is_strategy_eod(m):
+            why = (
+                "end of day (calendar)" if m.is_eod else f"end of day (minute {m.minute_index + 1})"
+            )
+            for sym in sorted(self.book):
+                reasons[sym] = f"exit: {why}"
+                exited.add(sym)
+            self.book.clear()
+            return self._decision(m, strengths, reasons, exited, entered=[])
+
+        for sym in sorted(self.book):
+            why = self._exit_reason(sym, self.book[sym], m, strengths[sym])
+            if why is None:
+                continue
+            if why.startswith("hold"):
+                reasons[sym] = why
+                continue
+            self._exit(sym, m.t_ms, reasons, why)
+            exited.add(sym)
+
+        entered: list[str] = []
+        if m.entries_allowed:
+            entered = self._enter_and_rotate(m, strengths, reasons, exited)
+        else:
+            for sym in self.symbols:
+                reasons.setdefault(sym, "flat: no entries before the close")
+        return self._decision(m, strengths, reasons, exited, entered)
+
+    def _exit_reason(self, sym: str, slot: Slot, m: MinuteInput, st: Strength) -> str | None:
+        mgr, bars = self.mgr, slot.bars_held(m.t_ms)
+        price = m.price(sym)
+        if price is None:
+            return f"hold: no price ({bars} bars)"
+        h = m.positions.get(sym)
+        entry = (
+            h.entry_price if h is not None and h.qty > 0 and h.entry_price > 0 else slot.entry_price
+        )
+        ret = price / entry - 1.0
+        if ret <= -mgr.stop_loss:
+            return f"exit: stop loss {ret:+.4f} after {bars} bars"
+        if ret >= mgr.profit_target:
+            return f"exit: profit target {ret:+.4f} after {bars} bars"
+        if bars < mgr.min_hold_bars:
+            return f"hold: min hold {bars}/{mgr.min_hold_bars} bars, return {ret:+.4f}"
+        sell = self.config.oes_config.sell_threshold
+        if st.prob is not None and st.prob <= sell:
+            return f"exit: signal p={st.prob:.4f} <= {sell} after {bars} bars"
+        if st.smoothed < mgr.min_strength_to_exit:
+            return (
+                f"exit: strength {st.smoothed:.4f} < {mgr.min_strength_to_exit} after {bars} bars"
+            )
+        if st.rank is None or st.rank > mgr.min_rank_to_hold:
+            return f"exit: rank {st.rank} > {mgr.min_rank_to_hold} after {bars} bars"
+        return f"hold: rank {st.rank} strength {st.smoothed:.4f} {bars} bars return {ret:+.4f}"
+
+    def _exit(self, sym: str, t_ms: int, reasons: dict[str, str], why: str) -> None:
+        del self.book[sym]
+        self.cooldown_until[sym] = t_ms + self.mgr.cooldown_bars * MINUTE_MS
+        reasons[sym] = why
+
+    def _candidates(
+        self,
+        m: MinuteInput,
+        strengths: Mapping[str, Strength],
+        reasons: dict[str, str],
+        exited: set[str],
+    ) -> list[str]:
+        mgr, buy = self.mgr, self.config.oes_config.buy_threshold
+        ranked = sorted(
+            (s for s in strengths.values() if s.rank is not None), key=lambda s: s.rank or 0
+        )
+        out = []
+        for st in ranked:
+            sym = st.symbol
+            if sym in self.book or sym in exited:
+                continue
+            if m.t_ms < self.cooldown_until.get(sym, 0):
+                reasons[sym] = (
+                    f"flat: cooldown {(self.cooldown_until[sym] - m.t_ms) // MINUTE_MS} more bars"
+                )
+            elif st.filtered is not None:
+                reasons[sym] = f"flat: rank {st.rank} but {st.filtered}"
+            elif st.prob is None or st.prob < buy:
+                reasons[sym] = f"flat: rank {st.rank} p={st.prob} < buy {buy}"
+            elif st.smoothed < mgr.min_strength_to_enter:
+                reasons[sym] = (
+                    f"flat: strength {st.smoothed:.4f} < enter {mgr.min_strength_to_enter}"
+                )
+            elif m.price(sym) is None:
+                reasons[sym] = "flat: no price"
+            else:
+                out.append(sym)
+        for sym in self.symbols:
+            if sym not in self.book and sym not in reasons:
+                st = strengths[sym]
+                reasons[sym] = f"flat: {st.filtered or f'strength {st.smoothed:.4f} unranked'}"
+        return out
+
+    def _enter_and_rotate(
+        self,
+        m: MinuteInput,
+        strengths: Mapping[str, Strength],
+        reasons: dict[str, str],
+        exited: set[str],
+    ) -> list[str]:
+        mgr = self.mgr
+        per_slot = trading_capital(m.equity, self.config.risk) / mgr.max_positions
+        entered: list[str] = []
+        queue = self._candidates(m, strengths, reasons, exited)
+
+        def enter(sym: str, why: str) -> bool:
+            price = m.prices[sym]
+            qty = whole_shares(per_slot, price)
+            if qty <= 0:
+                reasons[sym] = f"flat: ${per_slot:.0f} buys no share at {price}"
+                return False
+            self.book[sym] = Slot(qty, m.t_ms, price)
+            entered.append(sym)
+            st = strengths[sym]
+            reasons[sym] = f"enter: {why} rank {st.rank} strength {st.smoothed:.4f} p={st.prob:.4f}"
+            return True
+
+        while queue and len(self.book) < mgr.max_positions:
+            enter(queue.pop(0), "free slot")
+        while queue:
+            cand = queue[0]
+            movable = [
+                s
+                for s in self.book
+                if s not in entered and self.book[s].bars_held(m.t_ms) >= mgr.min_hold_bars
+            ]
+            if not movable:
+                break
+            weakest = min(movable, key=lambda s: (strengths[s].smoothed, s))
+            gap = strengths[cand].smoothed - strengths[weakest].smoothed
+            if gap < mgr.rotation_strength_delta:
+                reasons[cand] = (
+                    f"flat: rank {strengths[cand].rank} beats {weakest} by {gap:.4f} < "
+                    f"delta {mgr.rotation_strength_delta}"
+                )
+                break
+            queue.pop(0)
+            self._exit(weakest, m.t_ms, reasons, f"exit: rotated out for {cand} (+{gap:.4f})")
+            exited.add(weakest)
+            if not enter(cand, f"rotation over {weakest}"):
+                break
+        return entered
+
+    def _decision(
+        self,
+        m: MinuteInput,
+        strengths: Mapping[str, Strength],
+        reasons: dict[str, str],
+        exited: set[str],
+        entered: list[str],
+    ) -> Decision:
+        for sym in self.symbols:
+            reasons.setdefault(sym, "flat" if sym not in self.book else "hold")
+        held = sorted(self.book)
+        summary = f"ROTATION[{','.join(held)}]" if held else "ROTATION[]"
+        details = {
+            "entered": entered,
+            "exited": sorted(exited),
+            "bars_held": {s: self.book[s].bars_held(m.t_ms) for s in held},
+            "strengths": {
+                s: {
+                    "raw": st.raw,
+                    "smoothed": st.smoothed,
+                    "rank": st.rank,
+                    "filtered": st.filtered,
+                }
+                for s, st in strengths.items()
+            },
+        }
+        return Decision(m.t_ms, self.targets(), reasons, summary, details)

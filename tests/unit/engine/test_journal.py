@@ -1,0 +1,231 @@
+"""SQLite journal: durability settings, intents before sending, fills without double counting."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from engine.journal import Journal, JournalError
+
+DAY = date(2025, 10, 16)
+T = 1_760_621_400_000  # 09:30 of DAY
+REPO = Path(__file__).resolve().parents[3]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000
+
+    def __call__(self) -> int:
+        self.now += 1
+        return self.now
+
+
+@pytest.fixture
+def journal(tmp_path: Path):
+    j = Journal(tmp_path / "journal.sqlite", now_ms=Clock())
+    yield j
+    j.close()
+
+
+def intent(
+    j: Journal, cid: str = "it-rot-20251016-0930-TQQQ-b-0", qty: float = 100, side: str = "buy"
+) -> str:
+    j.record_intent(
+        cid,
+        strategy="rotation",
+        session_date=DAY,
+        t_ms=T,
+        symbol="TQQQ",
+        side=side,
+        qty=qty,
+        reason="enter",
+    )
+    return cid
+
+
+def test_wal_and_synchronous_full(journal: Journal) -> None:
+    assert journal.pragma("journal_mode") == "wal"
+    assert journal.pragma("synchronous") == 2  # FULL
+
+
+def test_intent_is_durable_before_sending(journal: Journal, tmp_path: Path) -> None:
+    cid = intent(journal)
+    other = sqlite3.connect(tmp_path / "journal.sqlite")  # e.g. a relaunched process
+    row = other.execute("SELECT status, qty FROM orders WHERE client_order_id=?", (cid,)).fetchone()
+    other.close()
+    assert row == ("intent", 100.0)
+    assert [o.client_order_id for o in journal.open_orders("rotation")] == [cid]
+
+
+def test_intent_survives_kill_9(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    code = (
+        "import os, signal, sys\n"
+        "from datetime import date\n"
+        "from engine.journal import Journal\n"
+        f"j = Journal({str(path)!r})\n"
+        "j.record_intent('it-psm-20251016-0930-SPY-b-0', strategy='psm', session_date=date(2025,10,16),"
+        " t_ms=0, symbol='SPY', side='buy', qty=5)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
+    assert proc.returncode == -signal.SIGKILL
+    with Journal(path) as j:
+        assert [o.client_order_id for o in j.open_orders()] == ["it-psm-20251016-0930-SPY-b-0"]
+
+
+def test_an_intent_is_journaled_once(journal: Journal) -> None:
+    cid = intent(journal)
+    with pytest.raises(JournalError, match=f"{cid} is already journaled"):
+        intent(journal, cid)
+
+
+def test_status_updates_never_leave_a_terminal_status(journal: Journal) -> None:
+    cid = intent(journal)
+    assert journal.update_order(cid, "sent")
+    assert journal.update_order(cid, "new", broker_order_id="b-1")
+    assert journal.update_order(cid, "canceled")
+    assert not journal.update_order(cid, "new")  # a late event cannot reopen it
+    o = journal.order(cid)
+    assert o is not None and (o.status, o.broker_order_id, o.is_open) == ("canceled", "b-1", False)
+    assert not journal.update_order("nope", "new")
+    assert journal.open_orders() == []
+
+
+def test_partial_fills_and_average_price(journal: Journal) -> None:
+    cid = intent(journal)
+    f1 = journal.record_fill(cid, execution_id="e1", cum_qty=40, qty=40, price=10.0, t_ms=T)
+    assert f1 is not None and f1.qty == 40 and f1.symbol == "TQQQ"
+    o = journal.order(cid)
+    assert o is not None and (o.status, o.filled_qty, o.remaining_qty) == (
+        "partially_filled",
+        40,
+        60,
+    )
+    journal.record_fill(cid, execution_id="e2", cum_qty=100, qty=60, price=11.0, t_ms=T + 60_000)
+    o = journal.order(cid)
+    assert (
+        o is not None
+        and o.status == "filled"
+        and o.filled_avg_price == pytest.approx((400 + 660) / 100)
+    )
+    assert [f.qty for f in journal.fills_for_session("rotation", DAY)] == [40, 60]
+    assert journal.net_positions("rotation", DAY) == {"TQQQ": 100}
+
+
+def test_duplicate_execution_is_ignored(journal: Journal) -> None:
+    cid = intent(journal)
+    assert journal.record_fill(cid, execution_id="e1", cum_qty=40, qty=40, price=10.0, t_ms=T)
+    assert (
+        journal.record_fill(cid, execution_id="e1", cum_qty=40, qty=40, price=10.0, t_ms=T) is None
+    )
+    assert len(journal.fills_for_session("rotation", DAY)) == 1
+
+
+def test_stream_and_polling_do_not_double_count(journal: Journal) -> None:
+    cid = intent(journal)
+    journal.record_fill(cid, execution_id="e1", cum_qty=40, qty=40, price=10.0, t_ms=T)
+    # polling sees cumulative 40 (nothing new), then 100 at avg 10.6 → 60 more at 11.0
+    assert journal.record_fill_progress(cid, cum_qty=40, avg_price=10.0, t_ms=T) is None
+    f = journal.record_fill_progress(
+        cid, cum_qty=100, avg_price=10.6, t_ms=T + 60_000, broker_order_id="b-1"
+    )
+    assert (
+        f is not None
+        and f.qty == pytest.approx(60)
+        and f.price == pytest.approx(11.0)
+        and f.source == "poll"
+    )
+    # the stream's event for that second execution arrives late: already covered
+    assert (
+        journal.record_fill(cid, execution_id="e2", cum_qty=100, qty=60, price=11.0, t_ms=T) is None
+    )
+    assert sum(f.qty for f in journal.fills_for_session("rotation", DAY)) == pytest.approx(100)
+
+
+def test_sells_net_out(journal: Journal) -> None:
+    buy = intent(journal)
+    sell = intent(journal, "it-rot-20251016-0931-TQQQ-s-0", qty=100, side="sell")
+    journal.record_fill(buy, execution_id="e1", cum_qty=100, price=10.0, t_ms=T)
+    journal.record_fill(sell, execution_id="e2", cum_qty=100, price=10.5, t_ms=T)
+    assert journal.net_positions("rotation", DAY) == {}
+
+
+def test_fill_of_an_unjournaled_order_needs_its_fields(journal: Journal) -> None:
+    with pytest.raises(ValueError, match="unjournaled order x"):
+        journal.record_fill("x", execution_id="e9", cum_qty=1, price=1.0, t_ms=T)
+    f = journal.record_fill(
+        "x",
+        execution_id="e9",
+        cum_qty=1,
+        price=1.0,
+        t_ms=T,
+        symbol="SPY",
+        side="sell",
+        strategy="psm",
+        session_date=DAY,
+    )
+    assert f is not None and journal.fills_for_session("psm", DAY)[0].side == "sell"
+
+
+def test_bad_fill_input(journal: Journal) -> None:
+    cid = intent(journal)
+    with pytest.raises(ValueError, match="cum_qty"):
+        journal.record_fill(cid, execution_id="e", cum_qty=0, price=1.0, t_ms=T)
+    with pytest.raises(ValueError, match="neither price nor avg_price"):
+        journal.record_fill(cid, execution_id="e", cum_qty=1, t_ms=T)
+    with pytest.raises(ValueError, match="qty"):
+        intent(journal, "other", qty=0)
+
+
+def test_decisions_states_events(journal: Journal, tmp_path: Path) -> None:
+    journal.record_decision(
+        "psm", DAY, T, "SPY_ONLY", {"SPY": 10}, {"SPY": "enter"}, {"prob": 0.57}
+    )
+    journal.save_state("psm", DAY, T, {"state": "SPY_ONLY"})
+    journal.save_state("psm", DAY, T + 60_000, {"state": "CASH_ONLY"})
+    journal.record_event("psm", DAY, T, "halt", {"reason": "daily loss limit"})
+    journal.close()
+    with Journal(tmp_path / "journal.sqlite") as j:  # everything is still there after reopening
+        (d,) = j.decisions("psm", DAY)
+        assert (d.summary, d.targets, d.details) == ("SPY_ONLY", {"SPY": 10}, {"prob": 0.57})
+        assert j.last_decided_minute("psm", DAY) == T
+        last = j.last_state("psm", DAY)
+        assert last is not None and last.state == {"state": "CASH_ONLY"} and last.t_ms == T + 60_000
+        assert j.last_state("psm", date(2025, 10, 17)) is None
+        assert j.last_state("rotation") is None
+        assert j.is_halted("psm", DAY) and not j.is_halted("psm", date(2025, 10, 17))
+        assert j.events("psm", DAY)[0].detail == {"reason": "daily loss limit"}
+
+
+def test_ids_for_minute(journal: Journal) -> None:
+    intent(journal)
+    intent(journal, "it-rot-20251016-0930-TQQQ-b-1")
+    assert journal.ids_for_minute("rotation", T) == {
+        "it-rot-20251016-0930-TQQQ-b-0",
+        "it-rot-20251016-0930-TQQQ-b-1",
+    }
+    assert journal.ids_for_minute("rotation", T + 60_000) == set()
+    assert len(journal.orders_for_session("rotation", DAY)) == 2
+
+
+def test_record_minute_writes_decision_and_state_together(journal: Journal) -> None:
+    journal.record_minute(
+        "psm", DAY, T, "SPY_ONLY", {"SPY": 10}, {"SPY": "enter"}, None, {"state": "SPY_ONLY"}
+    )
+    assert journal.decisions("psm", DAY)[0].targets == {"SPY": 10}
+    last = journal.last_state("psm", DAY)
+    assert last is not None and (last.t_ms, last.state) == (T, {"state": "SPY_ONLY"})
+    with pytest.raises(ValueError):  # a state that is not JSON leaves neither row behind
+        journal.record_minute("psm", DAY, T + 60_000, "X", {}, {}, None, {"bad": float("nan")})
+    assert journal.last_decided_minute("psm", DAY) == T

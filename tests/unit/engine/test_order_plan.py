@@ -1,0 +1,135 @@
+"""Targets vs book → orders: sells first, caps, halts, pending orders, deterministic ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.config import RiskConfig
+from engine.order_plan import plan_orders
+from engine.risk import RiskGuard
+
+PX = {"AAA": 50.0, "BBB": 100.0, "CCC": 20.0, "ZZZ": 10.0}
+
+
+@pytest.fixture
+def t(full_day, at) -> int:
+    return at(full_day, "10:00")
+
+
+def plan(t, targets, positions, guard=None, **kw):
+    return plan_orders(
+        "rotation",
+        t,
+        targets,
+        positions,
+        prices=kw.pop("prices", PX),
+        equity=kw.pop("equity", 100_000.0),
+        guard=guard or RiskGuard(RiskConfig(max_position_pct=1.0)),
+        **kw,
+    )
+
+
+def test_sells_before_buys_and_ids(t) -> None:
+    p = plan(t, {"AAA": 100, "BBB": 0, "CCC": 50}, {"BBB": 30.0, "CCC": 80.0})
+    got = [(o.symbol, o.side, o.qty, o.reduces) for o in p.orders]
+    assert got == [
+        ("BBB", "sell", 30.0, True),
+        ("CCC", "sell", 30.0, True),
+        ("AAA", "buy", 100.0, False),
+    ]
+    assert [o.client_order_id for o in p.orders] == [
+        "it-rot-20251016-1000-BBB-s-0",
+        "it-rot-20251016-1000-CCC-s-0",
+        "it-rot-20251016-1000-AAA-b-0",
+    ]
+
+
+def test_at_target_means_no_order(t) -> None:
+    assert plan(t, {"AAA": 100, "BBB": 0}, {"AAA": 100.0}).orders == ()
+
+
+def test_replanning_the_same_minute_yields_the_same_ids(t) -> None:
+    """A relaunch that re-decides a minute sends ids the broker knows: it cannot double."""
+    a = plan(t, {"AAA": 100}, {})
+    b = plan(t, {"AAA": 100}, {})
+    assert [o.client_order_id for o in a.orders] == [o.client_order_id for o in b.orders]
+
+
+def test_pending_orders_count_toward_the_target(t) -> None:
+    assert plan(t, {"AAA": 100}, {"AAA": 40.0}, pending={"AAA": 60.0}).orders == ()
+    p = plan(t, {"AAA": 100}, {"AAA": 40.0}, pending={"AAA": 20.0})
+    assert [(o.side, o.qty) for o in p.orders] == [("buy", 40.0)]
+
+
+def test_a_sell_never_exceeds_what_is_held_when_buys_are_pending(t) -> None:
+    p = plan(t, {"AAA": 0}, {"AAA": 10.0}, pending={"AAA": 90.0})
+    assert p.cancels == (("AAA", "buy"),)
+    assert [(o.side, o.qty) for o in p.orders] == [("sell", 10.0)]
+    p = plan(t, {"AAA": 100}, {"AAA": 100.0}, pending={"AAA": -100.0})  # exit pending, target back
+    assert p.cancels == (("AAA", "sell"),) and p.orders == ()
+
+
+def test_never_crosses_zero_in_one_order(t) -> None:
+    p = plan(t, {"AAA": 10}, {"AAA": -5.0})
+    assert [(o.side, o.qty, o.reduces) for o in p.orders] == [
+        ("buy", 5.0, True),
+        ("buy", 10.0, False),
+    ]
+    assert [o.client_order_id[-1] for o in p.orders] == ["0", "1"]  # same minute/symbol/side: seq
+
+
+def test_used_ids_are_skipped(t) -> None:
+    used = {"it-rot-20251016-1000-AAA-b-0", "it-rot-20251016-1000-AAA-b-1"}
+    p = plan(t, {"AAA": 10}, {}, used_ids=used)
+    assert p.orders[0].client_order_id == "it-rot-20251016-1000-AAA-b-2"
+
+
+def test_position_cap(t) -> None:
+    guard = RiskGuard(RiskConfig(max_position_pct=0.2))
+    p = plan(t, {"AAA": 1000}, {}, guard)  # 1000 × 50 = 50 % of equity
+    assert [(o.side, o.qty) for o in p.orders] == [("buy", 400.0)]
+    assert any("capped to 400" in n for n in p.notes)
+    assert plan(t, {"AAA": 1000}, {"AAA": 600.0}, guard).orders == ()  # never forced down
+
+
+def test_orders_per_minute_cap_spares_reductions(t) -> None:
+    guard = RiskGuard(RiskConfig(max_position_pct=1.0, max_orders_per_minute=3))
+    targets = {"AAA": 10, "BBB": 10, "CCC": 10, "ZZZ": 0}
+    p = plan(t, targets, {"ZZZ": 5.0}, guard, sent_this_minute=1)
+    assert [(o.symbol, o.side) for o in p.orders] == [("ZZZ", "sell"), ("AAA", "buy")]
+    assert len(p.deferred) == 2 and all("max_orders_per_minute" in d for d in p.deferred)
+    p = plan(t, {"ZZZ": 0}, {"ZZZ": 5.0}, guard, sent_this_minute=3)
+    assert [(o.symbol, o.side) for o in p.orders] == [("ZZZ", "sell")]  # reductions always go
+
+
+def test_buy_without_price_is_deferred(t) -> None:
+    p = plan(t, {"AAA": 10}, {}, prices={})
+    assert p.orders == () and "no price" in p.deferred[0]
+
+
+def test_daily_loss_limit_flattens_everything_and_halts(t) -> None:
+    guard = RiskGuard(RiskConfig(max_position_pct=1.0, daily_loss_limit_pct=0.02))
+    held = {"AAA": 10.0, "FOREIGN": 3.0, "CCC": -4.0}
+    p = plan(t, {"AAA": 20, "BBB": 5}, held, guard, equity=97_900.0, start_equity=100_000.0)
+    assert p.halted and "daily loss limit" in (p.halt_reason or "")
+    assert sorted((o.symbol, o.side, o.qty) for o in p.orders) == [
+        ("AAA", "sell", 10.0),
+        ("CCC", "buy", 4.0),
+        ("FOREIGN", "sell", 3.0),
+    ]
+    assert all(o.reduces for o in p.orders)
+    ok = plan(t, {"AAA": 20}, {"AAA": 10.0}, guard, equity=98_100.0, start_equity=100_000.0)
+    assert not ok.halted and [(o.side, o.qty) for o in ok.orders] == [("buy", 10.0)]
+
+
+def test_halted_earlier_today_stays_flat(t) -> None:
+    p = plan(t, {"AAA": 20}, {"AAA": 10.0}, halted=True)
+    assert p.halted and [(o.side, o.qty) for o in p.orders] == [("sell", 10.0)]
+    assert plan(t, {"AAA": 20}, {}, halted=True).orders == ()
+
+
+def test_bad_targets_are_refused(t) -> None:
+    with pytest.raises(ValueError, match="target of AAA=-1"):
+        plan(t, {"AAA": -1}, {})
+    with pytest.raises(ValueError, match="target of AAA=1.5"):
+        plan(t, {"AAA": 1.5}, {})

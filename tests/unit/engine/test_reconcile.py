@@ -1,0 +1,407 @@
+"""Reconciliation: broker positions and open orders → strategy state, policies, journal restore."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from common.calendar import MINUTE_MS
+from common.config import ROTATION_SYMBOLS
+from common.rest_models import Order, Position
+from engine.order_ids import make_client_order_id
+from engine.order_plan import plan_orders
+from engine.reconcile import reconcile
+from engine.risk import RiskGuard
+from engine.strategies import Holding, PsmState, PsmStrategy, RotationStrategy, Signal
+
+PSM_PX = {"SPY": 500.0, "SPXL": 150.0, "SH": 40.0, "SDS": 20.0}
+ROT_PX = dict.fromkeys(ROTATION_SYMBOLS, 50.0)
+EQUITY = 100_000.0
+
+
+def position(symbol: str, qty: float, price: float = 50.0) -> Position:
+    return Position.from_json(
+        {
+            "symbol": symbol,
+            "qty": str(qty),
+            "side": "long" if qty > 0 else "short",
+            "avg_entry_price": str(price),
+            "asset_id": "00000000-0000-0000-0000-000000000000",
+        }
+    )
+
+
+def order(
+    oid: str, cid: str, symbol: str, side: str, qty: float, filled: float = 0.0, status: str = "new"
+) -> Order:
+    return Order.from_json(
+        {
+            "id": oid,
+            "client_order_id": cid,
+            "symbol": symbol,
+            "side": side,
+            "qty": str(qty),
+            "filled_qty": str(filled),
+            "status": status,
+            "type": "market",
+            "time_in_force": "day",
+            "created_at": "2025-10-16T14:00:00Z",
+        }
+    )
+
+
+def psm_holding(state: PsmState, scale: float = 1.0) -> list[Position]:
+    """Positions of a PSM state at its exact allocation (0.95 × 100k)."""
+    from engine.strategies.psm_ladder import ALLOCATIONS
+
+    out = []
+    for sym, w in ALLOCATIONS[state].items():
+        out.append(position(sym, int(95_000 * w / PSM_PX[sym] * scale), PSM_PX[sym]))
+    return out
+
+
+@pytest.fixture
+def t(full_day, at) -> int:
+    return at(full_day, "14:45")
+
+
+def run(
+    strategy, positions, orders=(), *, t, journal_state=None, prices=None, day=date(2025, 10, 16)
+):
+    return reconcile(
+        strategy,
+        positions,
+        list(orders),
+        session_date=day,
+        t_ms=t,
+        prices=prices or (PSM_PX if isinstance(strategy, PsmStrategy) else ROT_PX),
+        equity=EQUITY,
+        journal_state=journal_state,
+    )
+
+
+# ------------------------------------------------------------------ PSM
+
+
+@pytest.mark.parametrize("state", list(PsmState))
+def test_every_psm_state_is_recognized(psm_cfg, t, state) -> None:
+    strat = PsmStrategy(psm_cfg())
+    res = run(strat, psm_holding(state), t=t)
+    assert res.action == "continue" and res.state_name == state.value
+    assert res.log_line().startswith(f"Position reconciliation complete: {state.value}")
+    held = {p.symbol: int(p.qty) for p in psm_holding(state)}
+    assert {s: q for s, q in res.targets.items() if q} == held  # at allocation: nothing to trade
+    strat.load_state(res.strategy_state)
+    assert strat.state == state
+
+
+def test_psm_relaunch_in_base_bull_3x_sends_nothing(psm_cfg, feed, full_day, at, t) -> None:
+    """Relaunched while holding SPY+SPXL: continues in BASE_BULL_3X, no order for what it holds."""
+    cfg = psm_cfg()
+    before = PsmStrategy(cfg)
+    f = feed(full_day, cfg)
+    entered_at = at(full_day, "14:30")
+    d = before.decide(f.minute(entered_at, {"SPY": Signal(0.62, 0.3)}, PSM_PX))
+    assert d.summary == PsmState.BASE_BULL_3X
+    broker = [position(s, q, PSM_PX[s]) for s, q in d.targets.items() if q]
+    after = PsmStrategy(cfg)
+    res = run(after, broker, t=t, journal_state=before.state_dict())
+    assert (res.state_name, res.journal) == ("BASE_BULL_3X", "restored")
+    after.load_state(res.strategy_state)
+    assert after.entered_t_ms == entered_at  # the hold clock continues
+    plan = plan_orders(
+        "psm",
+        t,
+        res.targets,
+        {p.symbol: p.qty for p in broker},
+        prices=PSM_PX,
+        equity=EQUITY,
+        guard=RiskGuard(cfg.risk),
+    )
+    assert plan.orders == ()
+    nxt = after.decide(
+        f.minute(
+            t,
+            {"SPY": Signal(0.62, 0.3)},
+            PSM_PX,
+            positions={p.symbol: Holding(int(p.qty), p.avg_entry_price) for p in broker},
+        )
+    )
+    assert nxt.summary == PsmState.BASE_BULL_3X and nxt.targets == d.targets
+
+
+def test_psm_quantities_far_from_the_allocation_are_rebalanced(psm_cfg, t) -> None:
+    res = run(PsmStrategy(psm_cfg()), psm_holding(PsmState.BASE_BULL_3X, scale=0.5), t=t)
+    assert res.state_name == "BASE_BULL_3X"
+    assert res.targets["SPY"] == 95 and res.targets["SPXL"] == 316
+    assert "rebalance" in res.summary
+    near = run(PsmStrategy(psm_cfg()), psm_holding(PsmState.BASE_BULL_3X, scale=0.95), t=t)
+    assert near.targets["SPY"] == int(47_500 / 500 * 0.95)  # within tolerance: kept
+    loose = run(
+        PsmStrategy(psm_cfg(reconciliation__rebalance_tolerance=0.6)),
+        psm_holding(PsmState.BASE_BULL_3X, scale=0.5),
+        t=t,
+    )
+    assert loose.targets["SPY"] == 47  # the tolerance knob
+
+
+def test_psm_journal_that_disagrees_is_reset_conservatively(psm_cfg, t) -> None:
+    strat = PsmStrategy(psm_cfg())
+    journal = PsmStrategy(psm_cfg())
+    journal.assume(
+        "SPXL_ONLY", {"SPXL": 633}, entered_t_ms=t - 30 * MINUTE_MS, session_date=date(2025, 10, 16)
+    )
+    res = run(strat, psm_holding(PsmState.SPY_ONLY), t=t, journal_state=journal.state_dict())
+    assert res.state_name == "SPY_ONLY" and res.journal == "reset"
+    strat.load_state(res.strategy_state)
+    assert strat.entered_t_ms == t  # minimum hold starts again now
+
+
+def test_journal_of_another_day_or_disabled_is_not_restored(psm_cfg, t) -> None:
+    old = PsmStrategy(psm_cfg())
+    old.assume(
+        "SPY_ONLY", {"SPY": 190}, entered_t_ms=t - 1440 * MINUTE_MS, session_date=date(2025, 10, 15)
+    )
+    res = run(
+        PsmStrategy(psm_cfg()), psm_holding(PsmState.SPY_ONLY), t=t, journal_state=old.state_dict()
+    )
+    assert res.journal == "none"
+    today = PsmStrategy(psm_cfg())
+    today.assume(
+        "SPY_ONLY", {"SPY": 190}, entered_t_ms=t - 5 * MINUTE_MS, session_date=date(2025, 10, 16)
+    )
+    cfg = psm_cfg(reconciliation__restore_journal_state=False)
+    assert (
+        run(
+            PsmStrategy(cfg), psm_holding(PsmState.SPY_ONLY), t=t, journal_state=today.state_dict()
+        ).journal
+        == "none"
+    )
+    assert (
+        run(
+            PsmStrategy(psm_cfg()),
+            psm_holding(PsmState.SPY_ONLY),
+            t=t,
+            journal_state=today.state_dict(),
+        ).journal
+        == "restored"
+    )
+
+
+def test_corrupt_journal_state_is_reported_and_ignored(psm_cfg, t) -> None:
+    res = run(
+        PsmStrategy(psm_cfg()),
+        psm_holding(PsmState.SPY_ONLY),
+        t=t,
+        journal_state={"strategy": "psm", "version": 7},
+    )
+    assert res.journal == "none" and any("journal state ignored" in i for i in res.issues)
+
+
+@pytest.mark.parametrize(
+    ("positions", "issue"),
+    [
+        ([position("SPY", 100, 500.0), position("SH", 100, 40.0)], "no PSM state holds"),
+        ([position("SPY", 190, 500.0), position("TQQQ", 10)], "outside the strategy"),
+        ([position("SPY", -10, 500.0)], "short positions"),
+        ([position("SPY", 10.5, 500.0)], "fractional"),
+    ],
+)
+def test_psm_unfit_sets_are_flattened_by_default(psm_cfg, t, positions, issue) -> None:
+    manual = order("o-9", "my-own-order", "SPY", "buy", 5)
+    res = run(PsmStrategy(psm_cfg()), positions, [manual], t=t)
+    assert res.action == "flatten" and res.state_name == "CASH_ONLY"
+    assert all(q == 0 for q in res.targets.values())
+    assert {p.symbol for p in positions} <= set(res.targets)  # foreign symbols are flattened too
+    assert res.cancel_order_ids == ("o-9",)
+    assert any(issue in i for i in res.issues)
+
+
+def test_psm_adopt_policy_keeps_the_mix(psm_cfg, t) -> None:
+    cfg = psm_cfg(reconciliation__policy="adopt")
+    foreign_order = order("o-1", "manual", "AAPL", "buy", 1)
+    res = run(
+        PsmStrategy(cfg),
+        [
+            position("SPY", 100, 500.0),
+            position("SH", 100, 40.0),
+            position("AAPL", 5, 200.0),
+            position("SDS", -3, 20.0),
+        ],
+        [foreign_order],
+        t=t,
+    )
+    assert res.action == "continue" and res.state_name == "ADOPTED"
+    assert res.targets == {"SPY": 100, "SPXL": 0, "SH": 100, "SDS": 0}  # the short is covered
+    assert "AAPL" not in res.targets and res.cancel_order_ids == ()  # foreign: left alone
+    strat = PsmStrategy(cfg)
+    strat.load_state(res.strategy_state)
+    assert strat.state == "ADOPTED" and strat.targets()["SH"] == 100
+
+
+def test_psm_halt_policy_changes_nothing(psm_cfg, t) -> None:
+    res = run(
+        PsmStrategy(psm_cfg(reconciliation__policy="halt")),
+        [position("SPY", 100, 500.0), position("SH", 100, 40.0)],
+        [order("o-1", "x", "SPY", "buy", 1)],
+        t=t,
+    )
+    assert res.action == "halt" and res.cancel_order_ids == ()
+    assert res.targets == {"SPY": 100, "SH": 100}
+
+
+# ------------------------------------------------------------------ open orders
+
+
+def test_open_orders_adopted_or_cancelled(psm_cfg, full_day, at, t) -> None:
+    today = make_client_order_id("psm", at(full_day, "14:30"), "SPXL", "buy")
+    yesterday = "it-psm-20251015-1430-SPY-b-0"
+    other_strategy = make_client_order_id("rotation", at(full_day, "14:30"), "SDS", "buy")
+    orders = [
+        order("o-1", today, "SPXL", "buy", 316, filled=16, status="partially_filled"),
+        order("o-2", yesterday, "SPY", "buy", 10),
+        order("o-3", other_strategy, "SDS", "buy", 10),
+        order("o-4", "hand-placed", "SH", "sell", 1),
+        order("o-5", "done", "SPY", "buy", 1, status="filled"),
+    ]
+    res = run(
+        PsmStrategy(psm_cfg()),
+        psm_holding(PsmState.SPY_ONLY, scale=0.5) + [position("SPXL", 16, 150.0)],
+        orders,
+        t=t,
+    )
+    assert res.adopt_order_ids == ("o-1",)
+    assert set(res.cancel_order_ids) == {"o-2", "o-3", "o-4"}
+    assert res.pending == {"SPXL": 300.0}
+    assert res.state_name == "BASE_BULL_3X"  # SPY held + SPXL arriving
+
+
+def test_adopted_order_counts_so_nothing_is_doubled(psm_cfg, full_day, at, t) -> None:
+    cfg = psm_cfg()
+    journal = PsmStrategy(cfg)
+    journal.assume(
+        "SPXL_ONLY", {"SPXL": 633}, entered_t_ms=at(full_day, "14:44"), session_date=full_day.date
+    )
+    cid = make_client_order_id("psm", at(full_day, "14:44"), "SPXL", "buy")
+    res = run(
+        PsmStrategy(cfg),
+        [],
+        [order("o-1", cid, "SPXL", "buy", 633)],
+        t=t,
+        journal_state=journal.state_dict(),
+    )
+    assert (res.state_name, res.journal) == ("SPXL_ONLY", "restored")
+    plan = plan_orders(
+        "psm",
+        t,
+        res.targets,
+        {},
+        pending=res.pending,
+        prices=PSM_PX,
+        equity=EQUITY,
+        guard=RiskGuard(cfg.risk),
+    )
+    assert plan.orders == ()
+
+
+# ------------------------------------------------------------------ rotation
+
+
+def rotation_journal(cfg, entry_t: int, syms=("ERX", "FAS", "TQQQ")) -> RotationStrategy:
+    from engine.strategies import Slot
+
+    j = RotationStrategy(cfg)
+    j.assume(
+        {s: Slot(633, entry_t + i * MINUTE_MS, 50.0) for i, s in enumerate(syms)},
+        session_date=date(2025, 10, 16),
+        cooldown_until={"SQQQ": entry_t + 100 * MINUTE_MS},
+        smoothed={"TQQQ": 0.2},
+        last_t_ms=entry_t + 5 * MINUTE_MS,
+        seen_t_ms=entry_t + 5 * MINUTE_MS,
+    )
+    return j
+
+
+def test_rotation_relaunch_restores_three_positions_and_doubles_none(
+    rot_cfg, full_day, at, t
+) -> None:
+    cfg = rot_cfg()
+    journal = rotation_journal(cfg, at(full_day, "14:00"))
+    broker = [position(s, 633, 49.5) for s in ("ERX", "FAS", "TQQQ")]
+    strat = RotationStrategy(cfg)
+    res = run(strat, broker, t=t, journal_state=journal.state_dict())
+    assert (res.state_name, res.journal, res.action) == (
+        "ROTATION[ERX,FAS,TQQQ]",
+        "restored",
+        "continue",
+    )
+    strat.load_state(res.strategy_state)
+    assert {s: slot.entry_t_ms for s, slot in strat.book.items()} == {
+        s: slot.entry_t_ms for s, slot in journal.book.items()
+    }
+    assert all(slot.entry_price == 49.5 for slot in strat.book.values())  # the broker's price
+    assert strat.cooldown_until == {"SQQQ": at(full_day, "14:00") + 100 * MINUTE_MS}
+    assert strat.aggregator.smoothed == {"TQQQ": 0.2}
+    plan = plan_orders(
+        "rotation",
+        t,
+        res.targets,
+        {p.symbol: p.qty for p in broker},
+        prices=ROT_PX,
+        equity=EQUITY,
+        guard=RiskGuard(cfg.risk),
+    )
+    assert plan.orders == ()
+
+
+def test_rotation_without_journal_starts_hold_clocks_now(rot_cfg, t) -> None:
+    strat = RotationStrategy(rot_cfg())
+    res = run(strat, [position("TNA", 633, 48.0)], t=t)
+    assert (res.state_name, res.journal) == ("ROTATION[TNA]", "none")
+    strat.load_state(res.strategy_state)
+    assert strat.book["TNA"].entry_t_ms == t and strat.book["TNA"].entry_price == 48.0
+
+
+def test_rotation_partly_agreeing_journal(rot_cfg, full_day, at, t) -> None:
+    cfg = rot_cfg()
+    journal = rotation_journal(cfg, at(full_day, "14:00"))
+    broker = [position("ERX", 633), position("FAS", 200), position("TNA", 633)]
+    res = run(RotationStrategy(cfg), broker, t=t, journal_state=journal.state_dict())
+    assert res.journal == "partly restored"
+    strat = RotationStrategy(cfg)
+    strat.load_state(res.strategy_state)
+    assert strat.book["ERX"].entry_t_ms == at(full_day, "14:00")
+    assert (
+        strat.book["FAS"].entry_t_ms == t and strat.book["FAS"].qty == 633
+    )  # rebalanced to equal weight
+    assert strat.book["TNA"].entry_t_ms == t
+    assert "TQQQ" not in strat.book
+
+
+def test_rotation_too_many_holdings(rot_cfg, t) -> None:
+    broker = [position(s, 100) for s in ("ERX", "FAS", "TNA", "TQQQ")]
+    res = run(RotationStrategy(rot_cfg()), broker, t=t)
+    assert res.action == "flatten" and all(q == 0 for q in res.targets.values())
+    adopted = run(RotationStrategy(rot_cfg(reconciliation__policy="adopt")), broker, t=t)
+    assert adopted.state_name == "ROTATION[ERX,FAS,TNA,TQQQ]"
+
+
+def test_restored_rotation_flattens_at_end_of_day(rot_cfg, feed, full_day, at, t) -> None:
+    cfg = rot_cfg()
+    broker = [position(s, 633) for s in ("ERX", "FAS", "TQQQ")]
+    res = run(
+        RotationStrategy(cfg),
+        broker,
+        t=t,
+        journal_state=rotation_journal(cfg, at(full_day, "14:00")).state_dict(),
+    )
+    strat = RotationStrategy(cfg)
+    strat.load_state(res.strategy_state)
+    f = feed(full_day, cfg)
+    f.positions = {p.symbol: Holding(int(p.qty), p.avg_entry_price) for p in broker}
+    strong = {s: Signal(0.6, 0.3) for s in ROTATION_SYMBOLS}
+    assert sum(strat.decide(f.minute(at(full_day, "15:56"), strong, ROT_PX)).targets.values()) > 0
+    assert set(strat.decide(f.minute(at(full_day, "15:57"), strong, ROT_PX)).targets.values()) == {
+        0
+    }
