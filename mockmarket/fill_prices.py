@@ -1,0 +1,83 @@
+"""Where the paper broker's prices come from (design.md §9, alpaca-protocol.md §3).
+
+- A market order fills at the OPEN of the minute in progress; a thin symbol with
+  no bar that minute fills at the last close before it.
+- Slippage is ``slippage_bps`` against the taker (buys pay more, sells get less),
+  rounded to $0.0001; a limit order never fills beyond its limit.
+- Positions are marked at the close of the last CLOSED minute.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol
+
+from common.bars import Bar
+from common.calendar import MINUTE_MS
+from mockmarket.money import price_of, round_price
+
+
+class PriceSource(Protocol):
+    """What the broker reads from the market data (C's ``MarketStore`` implements it)."""
+
+    symbols: tuple[str, ...]
+
+    def bar_at(self, symbol: str, t_ms: int) -> Bar | None: ...
+
+    def last_bar_before(self, symbol: str, t_ms: int) -> Bar | None: ...
+
+    def has_symbol(self, symbol: str) -> bool: ...
+
+
+def minute_of(t_ms: int) -> int:
+    """Start of the minute holding instant ``t_ms``."""
+    return t_ms - t_ms % MINUTE_MS
+
+
+def open_price(prices: PriceSource, symbol: str, minute_ms: int) -> Decimal | None:
+    """The price a market order gets in minute ``minute_ms``: its open, else the last close before."""
+    bar = prices.bar_at(symbol, minute_ms)
+    if bar is not None:
+        return price_of(bar.open)
+    before = prices.last_bar_before(symbol, minute_ms)
+    return None if before is None else price_of(before.close)
+
+
+def mark_price(prices: PriceSource, symbol: str, now_ms: int) -> Decimal | None:
+    """Close of the last minute that has closed by ``now_ms`` (None if there is none)."""
+    bar = prices.last_bar_before(symbol, minute_of(now_ms))
+    return None if bar is None else price_of(bar.close)
+
+
+def close_before(prices: PriceSource, symbol: str, t_ms: int) -> Decimal | None:
+    """Close of the latest bar starting before ``t_ms`` (e.g. a session's closing price)."""
+    bar = prices.last_bar_before(symbol, t_ms)
+    return None if bar is None else price_of(bar.close)
+
+
+def slipped(price: Decimal, side: str, slippage_bps: Decimal) -> Decimal:
+    """``price`` moved ``slippage_bps`` against the taker, rounded to $0.0001."""
+    if not slippage_bps:
+        return price
+    factor = slippage_bps / Decimal(10_000)
+    moved = price * (1 + factor) if side == "buy" else price * (1 - factor)
+    return round_price(moved)
+
+
+def within_limit(price: Decimal, side: str, limit: Decimal | None) -> Decimal:
+    """Clamp a fill price so a limit order never trades beyond its limit."""
+    if limit is None:
+        return price
+    return min(price, limit) if side == "buy" else max(price, limit)
+
+
+def marketable(price: Decimal, side: str, limit: Decimal | None) -> bool:
+    """Would a limit order trade at ``price``? (Market orders always would.)"""
+    if limit is None:
+        return True
+    return price <= limit if side == "buy" else price >= limit
+
+
+def bar_touches(bar: Bar, side: str, limit: Decimal) -> bool:
+    """Did the minute ``bar`` trade through a resting limit (buy: low ≤ limit; sell: high ≥ limit)?"""
+    return price_of(bar.low) <= limit if side == "buy" else price_of(bar.high) >= limit

@@ -1,0 +1,73 @@
+"""The server's state file: where a running mockmarket listens (atomic JSON, no secrets)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+DEFAULT_STATE_FILE = Path("data/mockmarket/state.json")
+
+
+def write_json_atomic(path: str | Path, obj: dict) -> None:
+    """Write ``obj`` as JSON to ``path`` so that readers see the old file or the new one, whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=1, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def url_host(host: str) -> str:
+    """The host part of a URL for a listening address (wildcards become loopback)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def server_state(
+    *, pid: int, host: str, port: int, replay_date: str, speed: float, **extra: object
+) -> dict:
+    """The state file's content for a server listening on ``host:port``."""
+    h = url_host(host)
+    base = f"http://{h}:{port}"
+    return {
+        "pid": pid,
+        "host": host,
+        "port": port,
+        "base_url": base,
+        "trading_url": base,
+        "data_url": base,
+        "stream_url": f"ws://{h}:{port}/v2/iex",
+        "trade_stream_url": f"ws://{h}:{port}/stream",
+        "date": replay_date,
+        "speed": speed,
+        **extra,
+    }
+
+
+def read_state(path: str | Path) -> dict | None:
+    """The state file's content, or None if it is missing or not (yet) valid JSON."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def remove_state(path: str | Path, pid: int) -> None:
+    """Remove the state file if it still describes process ``pid``."""
+    state = read_state(path)
+    if state is not None and state.get("pid") == pid:
+        Path(path).unlink(missing_ok=True)

@@ -1,0 +1,63 @@
+"""Fan-out of trade_updates events from the (synchronous) broker to stream connections.
+
+The broker calls :meth:`TradeUpdateHub.publish` from plain code on the server's
+loop; each listening connection owns a bounded queue of encoded frames. A
+client too slow to drain its queue is marked ``overflowed`` and dropped by its
+connection handler instead of holding the broker back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+
+
+class Subscription:
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize)
+        self.overflowed = False
+
+    def offer(self, frame: bytes | None) -> None:
+        """Queue a frame (``None``: close once the frames before it are sent)."""
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+
+class TradeUpdateHub:
+    def __init__(self, history: int = 10_000, queue_size: int = 10_000) -> None:
+        self._subs: set[Subscription] = set()
+        self._queue_size = queue_size
+        self.history: deque[dict] = deque(maxlen=history)
+        """The latest published messages (``{"stream": "trade_updates", "data": ...}``)."""
+
+    def new_subscription(self) -> Subscription:
+        """A queue for one connection, not yet listening (its own replies can go through it)."""
+        return Subscription(self._queue_size)
+
+    def subscribe(self, sub: Subscription | None = None) -> Subscription:
+        """Start delivering trade updates to ``sub`` (a new one if not given)."""
+        sub = sub if sub is not None else self.new_subscription()
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+
+    @property
+    def listeners(self) -> int:
+        return len(self._subs)
+
+    def publish(self, data: dict) -> None:
+        """Send one trade update (the ``data`` object) to every listener."""
+        message = {"stream": "trade_updates", "data": data}
+        self.history.append(message)
+        if not self._subs:
+            return
+        frame = json.dumps(message, separators=(",", ":")).encode()
+        for sub in tuple(self._subs):
+            sub.offer(frame)
