@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -37,6 +35,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from common.atomic_write import write_json_atomic
 from common.errors import ConfigError
 
 STRATEGIES = ("rotation", "psm")
@@ -552,18 +551,7 @@ def save_best_params(
         if isinstance(existing, dict):
             data = {k: v for k, v in existing.items() if k in STRATEGIES}
     data[strategy] = json.loads(entry.model_dump_json())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json_atomic(path, data)
 
 
 def default_config_json(strategy: str) -> dict:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from common.atomic_write import atomic_file
 from common.bars import Bar, BarError
 from common.calendar import TradingCalendar, iso_ny, nyse, parse_rfc3339, to_ms
 
@@ -156,19 +155,10 @@ def _fmt(x: float) -> str:
 
 
 def _write_atomic(path: Path, header: list[str], rows: Iterable[list[str]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(header)
-            w.writerows(rows)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
 
 
 def _merged(path: Path, new: Iterable[Bar], reader, calendar: TradingCalendar | None) -> list[Bar]:

@@ -10,28 +10,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from common.atomic_write import atomic_file
 
 
 class SnapshotError(ValueError):
     """A state.json that cannot be written or read; the message names the file."""
 
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _reject_nonfinite(obj: Any, where: str = "") -> None:
@@ -53,18 +41,8 @@ def write_state_json(path: str | Path, state: Mapping[str, Any]) -> Path:
         text = json.dumps(state, indent=2, sort_keys=True, allow_nan=False) + "\n"
     except (TypeError, ValueError) as e:
         raise SnapshotError(f"{path}: cannot serialize state: {e}") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    with atomic_file(path, sync_dir=True) as fh:
+        fh.write(text)
     return path
 
 

@@ -13,9 +13,9 @@ import logging
 from datetime import date, datetime
 from pathlib import Path
 
+from common.atomic_write import write_json_atomic
 from common.calendar import NY, TradingCalendar, nyse
 from common.csvfiles import history_path, history_symbols
-from mockmarket.state_file import write_json_atomic
 from mockmarket.store import MarketStore
 from mockmarket.synthetic import ALL_SYMBOLS, SyntheticConfig, write_market
 
