@@ -38,6 +38,7 @@ from datetime import date
 from typing import Any, Literal, Protocol
 
 from common.config import StrategyConfig
+from common.rest_models import OPEN_STATUSES
 from engine.order_ids import parse_client_order_id
 from engine.strategies.base import StateError, Strategy
 from engine.strategies.psm import ADOPTED, PsmStrategy
@@ -46,21 +47,6 @@ from engine.strategies.rotation import RotationStrategy, Slot
 from engine.strategies.sizing import trading_capital, whole_shares
 
 QTY_EPS = 1e-9
-OPEN_STATUSES = frozenset(
-    {
-        "new",
-        "partially_filled",
-        "accepted",
-        "pending_new",
-        "accepted_for_bidding",
-        "pending_cancel",
-        "pending_replace",
-        "held",
-        "calculated",
-        "stopped",
-        "suspended",
-    }
-)
 
 
 class BrokerPosition(Protocol):
