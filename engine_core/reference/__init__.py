@@ -1,0 +1,11 @@
+"""Pure-Python/numpy reference of engine_core's math, for tests and benchmarks only.
+
+Same contracts as the Cython classes: ReferenceFeatures ~ features.FeatureEngine,
+ReferenceEWRLS ~ ewrls.MultiHorizonEWRLS, ReferenceEnsemble ~ ensemble.Ensemble.
+"""
+
+from engine_core.reference.ensemble import ReferenceEnsemble
+from engine_core.reference.ewrls import ReferenceEWRLS
+from engine_core.reference.features import ReferenceFeatures
+
+__all__ = ["ReferenceEWRLS", "ReferenceEnsemble", "ReferenceFeatures"]
