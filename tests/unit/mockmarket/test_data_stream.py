@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from datetime import UTC, datetime
@@ -14,6 +15,20 @@ from websockets.sync.client import ClientConnection, connect
 from mockmarket.wire import stream_bar
 
 WAIT = 5.0
+_SOCKETS: list[contextlib.ExitStack] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_sockets_after_each_test():
+    with contextlib.ExitStack() as stack:
+        _SOCKETS.append(stack)
+        yield
+        _SOCKETS.pop()
+
+
+def open_ws(url: str, **kwargs) -> ClientConnection:
+    """A client connection closed when the test ends, whatever happens."""
+    return _SOCKETS[-1].enter_context(connect(url, **kwargs))
 
 
 def recv_json(ws: ClientConnection, timeout: float = WAIT) -> list[dict]:
@@ -21,7 +36,7 @@ def recv_json(ws: ClientConnection, timeout: float = WAIT) -> list[dict]:
 
 
 def open_json(server, path: str = "/v2/iex") -> ClientConnection:
-    ws = connect(server.base_url.replace("http", "ws") + path, open_timeout=WAIT)
+    ws = open_ws(server.base_url.replace("http", "ws") + path, open_timeout=WAIT)
     assert recv_json(ws) == [{"T": "success", "msg": "connected"}]
     return ws
 
@@ -149,7 +164,7 @@ def test_star_subscribes_to_everything_and_unsubscribe_stops_it(server, facts):
 
 
 def test_msgpack_when_the_handshake_asks_for_it(server, facts):
-    ws = connect(
+    ws = open_ws(
         server.base_url.replace("http", "ws") + "/v2/iex",
         additional_headers={"Content-Type": "application/msgpack"},
     )
