@@ -1,0 +1,183 @@
+"""``python -m engine``: the live engine, and ``python -m engine backtest``.
+
+::
+
+    python -m engine --strategy rotation|psm [--fifo PATH] [--config FILE]
+                     [--params config/best_params.json] [--log-dir DIR] [--data-dir data]
+    python -m engine backtest --strategy rotation|psm --start DATE --end DATE
+                     [--config FILE] [--params FILE] [--data-dir data]
+
+Exit codes: 0 done (session over and flat, closed day, SIGTERM/SIGINT); 1 crash; 2 the
+operator must act (bad config or params, missing keys, unsafe FIFO path, refused keys);
+3 halted (reconciliation policy ``halt``, or positions left after the close).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from common.config import STRATEGIES, StrategyConfig, load_strategy_config
+from common.env import load_endpoints
+from common.errors import ConfigError, OperationalError
+from common.fifo import DEFAULT_FIFO_PATH, FifoPathError
+from common.logs import setup_process_logging
+
+log = logging.getLogger("engine")
+
+EXIT_OK, EXIT_CRASH, EXIT_OPERATOR = 0, 1, 2
+
+
+def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+def _load_config(strategy: str, config: Path | None, params: Path | None,
+                 config_dir: Path) -> StrategyConfig:  # fmt: skip
+    if params is not None and not params.exists():
+        raise ConfigError(f"{params}: no such params file (give --params only when it exists)")
+    return load_strategy_config(strategy, config, params, config_dir=config_dir)
+
+
+def _default_params(config_dir: Path) -> Path | None:
+    p = config_dir / "best_params.json"
+    return p if p.exists() else None
+
+
+STRATEGY = click.option("--strategy", type=click.Choice(STRATEGIES), default="rotation",
+                        show_default=True, help="Which strategy to run.")  # fmt: skip
+CONFIG = click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+                      default=None,
+                      help="Strategy config [default: <config-dir>/<strategy>_strategy.json].")  # fmt: skip
+PARAMS = click.option("--params", "params_path", type=click.Path(path_type=Path, dir_okay=False),
+                      default=None,
+                      help="Optimizer output [default: <config-dir>/best_params.json if present].")  # fmt: skip
+CONFIG_DIR = click.option("--config-dir", type=click.Path(path_type=Path, file_okay=False),
+                          default=Path("config"), show_default=True,
+                          help="Where the strategy configs are.")  # fmt: skip
+DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
+                        default=Path("data"), show_default=True,
+                        help="Holds equities/{SYM}_RTH_NH.csv and tmp/todays_bars/ (mock: data/mock).")  # fmt: skip
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@STRATEGY
+@CONFIG
+@PARAMS
+@CONFIG_DIR
+@DATA_DIR
+@click.option("--fifo", type=click.Path(path_type=Path), default=DEFAULT_FIFO_PATH, show_default=True,
+              help="FIFO the bridge writes minute batches to.")
+@click.option("--log-dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("logs/live_trading"), show_default=True,
+              help="trader_<ts>.log, journal.sqlite and state.json go here.")
+@click.option("--config-env", type=click.Path(path_type=Path), default=Path("config.env"),
+              show_default=True, help="Endpoints/keys file (the environment wins).")
+@click.option("--history-sessions", type=click.IntRange(1, 250), default=20, show_default=True,
+              help="Full sessions of history to warm up on.")
+@click.option("--alert-after", type=click.FloatRange(min=0.5), default=30.0, show_default=True,
+              help="Wall seconds without bars or heartbeats (market open) before an alert.")
+@click.option("--rest-fallback", type=click.FloatRange(min=0.5), default=15.0, show_default=True,
+              help="Wall seconds without a batch before closed minutes are taken from REST.")
+@click.pass_context
+def main(ctx: click.Context, strategy: str, config_path: Path | None, params_path: Path | None,
+         config_dir: Path, data_dir: Path, fifo: Path, log_dir: Path, config_env: Path,
+         history_sessions: int, alert_after: float, rest_fallback: float) -> None:  # fmt: skip
+    """Trade one session: FIFO minute batches → signals → strategy → orders (design.md §6)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    sys.exit(run_live_command(
+        strategy=strategy, config_path=config_path, params_path=params_path,
+        config_dir=config_dir, data_dir=data_dir, fifo=fifo, log_dir=log_dir,
+        config_env=config_env, history_sessions=history_sessions, alert_after=alert_after,
+        rest_fallback=rest_fallback,
+    ))  # fmt: skip
+
+
+def run_live_command(*, strategy: str, config_path: Path | None, params_path: Path | None,
+                     config_dir: Path, data_dir: Path, fifo: Path, log_dir: Path,
+                     config_env: Path, history_sessions: int, alert_after: float,
+                     rest_fallback: float) -> int:  # fmt: skip
+    from engine.app import EXIT_HALTED, EngineOptions, StopFlag, run_live
+
+    endpoints = None
+    env_error: ConfigError | None = None
+    try:
+        endpoints = load_endpoints(config_env)
+    except ConfigError as e:
+        env_error = e
+    try:
+        log_file = setup_process_logging("trader", log_dir,
+                                         secrets=endpoints.secrets() if endpoints else ())  # fmt: skip
+    except OSError as e:
+        click.echo(f"engine: cannot log to {log_dir}: {e}", err=True)
+        return EXIT_OPERATOR
+    log.info("engine starting: strategy %s, log %s", strategy, log_file)
+    stop = StopFlag()
+    stop.install()
+    try:
+        if env_error is not None:
+            raise env_error
+        assert endpoints is not None
+        params = params_path if params_path is not None else _default_params(config_dir)
+        cfg = _load_config(strategy, config_path, params, config_dir)
+        log.info("config loaded (%s)%s", config_path or config_dir / f"{strategy}_strategy.json",
+                 f", params {params}" if params else ", no params file")  # fmt: skip
+        opts = EngineOptions(strategy=strategy, fifo=fifo, log_dir=log_dir, data_dir=data_dir,
+                             history_sessions=history_sessions, alert_after_s=alert_after,
+                             rest_fallback_s=rest_fallback)  # fmt: skip
+        from common.rest import AlpacaRestClient
+
+        with AlpacaRestClient(endpoints) as rest:
+            code = run_live(opts, cfg, rest, stop)
+    except (ConfigError, FifoPathError, OperationalError) as e:
+        log.error("engine cannot run: %s", e)
+        return EXIT_OPERATOR
+    except KeyboardInterrupt:
+        log.info("interrupted")
+        return EXIT_OK
+    except Exception:
+        log.exception("engine crashed")
+        return EXIT_CRASH
+    log.info("engine exited with code %d%s", code, " (halted)" if code == EXIT_HALTED else "")
+    return code
+
+
+@main.command()
+@STRATEGY
+@CONFIG
+@PARAMS
+@CONFIG_DIR
+@DATA_DIR
+@click.option("--start", "start", callback=_date, required=True, help="First session, YYYY-MM-DD.")
+@click.option("--end", "end", callback=_date, required=True, help="Last session, YYYY-MM-DD.")
+def backtest(strategy: str, config_path: Path | None, params_path: Path | None, config_dir: Path,
+             data_dir: Path, start: date, end: date) -> None:  # fmt: skip
+    """Replay history through the same strategy code with the mockmarket fill rule."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if end < start:
+        raise click.BadParameter(f"--end {end} is before --start {start}")
+    try:
+        params = params_path if params_path is not None else _default_params(config_dir)
+        cfg = _load_config(strategy, config_path, params, config_dir)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    from engine.backtest import format_report, run_backtest
+
+    try:
+        result = run_backtest(cfg, data_dir=data_dir, start=start, end=end)
+    except (ValueError, OSError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(format_report(result))
+
+
+__all__ = ["main", "run_live_command"]

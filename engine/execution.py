@@ -1,0 +1,348 @@
+"""Sending the planned orders and following them to their end, journal first.
+
+For each order of an :class:`engine.order_plan.OrderPlan`:
+
+1. the intent is journaled (status ``intent``) *before* anything is sent;
+2. it is submitted as a market/day order with its deterministic ``client_order_id``
+   (:meth:`common.rest.AlpacaRestClient.submit_order` never blindly resends: after a
+   timeout, a lost response or a 422 duplicate it asks the broker by client order id);
+3. the broker's answer is journaled: its status, and the fill if it already filled;
+   a refusal (403 buying power, 422 validation, 400) is journaled as ``rejected`` and
+   logged; an outcome still unknown after the client's retries is journaled as
+   ``unknown`` and settled at the next :meth:`Executor.poll` by asking by client order id
+   (never by sending again). An order the broker never received becomes ``lost``.
+
+:meth:`Executor.poll` refreshes every order the journal still holds open (by broker id,
+or by client order id while the broker id is unknown) and journals each new fill,
+partial fills included: the journal's fills table is unique by execution and by
+cumulative quantity, so a fill is never counted twice. New fills move the
+:class:`engine.position_book.PositionBook`.
+
+At start-up :meth:`Executor.settle` does the same for every open journal order of the
+strategy, whatever its session, so a relaunch that re-decides a minute sees what the
+previous run sent before it plans anything.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+from common.calendar import parse_rfc3339, to_ms
+from common.errors import (
+    AlpacaAPIError,
+    BadRequestError,
+    DuplicateClientOrderIdError,
+    ForbiddenError,
+    NotFoundError,
+    ResponseFormatError,
+    TemporaryError,
+    UnprocessableError,
+)
+from common.rest_models import Order
+from engine.journal import FillRecord, Journal, JournalError, OrderRecord
+from engine.order_plan import OrderPlan, PlannedOrder
+from engine.position_book import PositionBook
+
+log = logging.getLogger(__name__)
+
+UNKNOWN = "unknown"  # submitted, outcome not known yet (non-terminal in the journal)
+LOST = "lost"  # the broker confirmed it never received the order
+QTY_EPS = 1e-9
+
+
+class TradingApi(Protocol):
+    """The part of :class:`common.rest.AlpacaRestClient` the executor uses."""
+
+    def submit_order(
+        self, *, symbol: str, qty: float, side: str, type: str = ..., time_in_force: str = ...,
+        client_order_id: str,
+    ) -> Order: ...  # fmt: skip
+
+    def get_order(self, order_id: str) -> Order: ...
+
+    def get_order_by_client_id(self, client_order_id: str) -> Order | None: ...
+
+    def cancel_order(self, order_id: str) -> None: ...
+
+    def list_orders(self, status: str = ..., limit: int = ...) -> list[Order]: ...
+
+
+@dataclass
+class Sent:
+    """What happened to the orders of one plan."""
+
+    submitted: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    canceled: list[str] = field(default_factory=list)
+    fills: list[FillRecord] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.submitted) + len(self.rejected) + len(self.unknown)
+
+
+def _fill_time_ms(order: Order, fallback: int) -> int:
+    if order.filled_at is not None:
+        return to_ms(order.filled_at)
+    raw = order.raw.get("updated_at")
+    if isinstance(raw, str):
+        try:
+            return to_ms(parse_rfc3339(raw))
+        except ValueError:
+            pass
+    return fallback
+
+
+class Executor:
+    """Orders of one strategy and session: journal, send, follow, cancel."""
+
+    def __init__(
+        self,
+        api: TradingApi,
+        journal: Journal,
+        strategy: str,
+        session_date: date,
+        *,
+        book: PositionBook | None = None,
+        now_ms: Callable[[], int] | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.api = api
+        self.journal = journal
+        self.strategy = strategy
+        self.session_date = session_date
+        self.book = book if book is not None else PositionBook()
+        self.now_ms = now_ms or journal.now_ms
+        self.on_event = on_event
+
+    # ------------------------------------------------------------------ helpers
+
+    def _event(self, kind: str, detail: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, detail)
+
+    def _record_fill(self, rec: OrderRecord, order: Order) -> FillRecord | None:
+        if order.filled_qty <= QTY_EPS or order.filled_avg_price is None:
+            return None  # the journal itself skips a cumulative quantity it already has
+        fill = self.journal.record_fill_progress(
+            rec.client_order_id,
+            cum_qty=order.filled_qty,
+            avg_price=order.filled_avg_price,
+            t_ms=_fill_time_ms(order, self.now_ms()),
+            broker_order_id=order.id,
+        )
+        if fill is not None:
+            self.book.apply(fill)
+            log.info(
+                "fill %s %s %g %s @ %.4f (cumulative %g of %g, %s)",
+                fill.client_order_id,
+                fill.side,
+                fill.qty,
+                fill.symbol,
+                fill.price,
+                fill.cum_qty,
+                rec.qty,
+                order.status,
+            )
+        return fill
+
+    def apply(self, order: Order) -> FillRecord | None:
+        """Journal what the broker says about one of our orders: new fills, then its status."""
+        rec = self.journal.order(order.client_order_id)
+        if rec is None:
+            return None
+        fill = self._record_fill(rec, order)
+        self.journal.update_order(
+            order.client_order_id,
+            order.status,
+            broker_order_id=order.id,
+            filled_qty=order.filled_qty,
+            filled_avg_price=order.filled_avg_price,
+        )
+        if order.status == "rejected" and rec.status != "rejected":
+            log.warning("order %s was rejected by the broker", order.client_order_id)
+            self._event("order_rejected", {"client_order_id": order.client_order_id})
+        return fill
+
+    def adopt(self, orders: Iterable[Order], t_ms: int) -> int:
+        """Journal open broker orders of ours the journal does not know (journal lost or
+        reset); returns how many were added."""
+        n = 0
+        for o in orders:
+            if self.journal.order(o.client_order_id) is not None or not o.qty:
+                continue
+            self.journal.record_intent(
+                o.client_order_id, strategy=self.strategy, session_date=self.session_date,
+                t_ms=t_ms, symbol=o.symbol, side=o.side, qty=float(o.qty),
+                reason="adopted at start-up",
+            )  # fmt: skip
+            self.apply(o)
+            n += 1
+            log.info("adopted open order %s %s %g %s", o.client_order_id, o.side, o.qty, o.symbol)
+        return n
+
+    # ------------------------------------------------------------------ follow-up
+
+    def _refresh(self, rec: OrderRecord) -> FillRecord | None:
+        """Ask the broker about one open journal order and journal the answer."""
+        if rec.broker_order_id:
+            try:
+                order = self.api.get_order(rec.broker_order_id)
+            except NotFoundError:
+                order = self.api.get_order_by_client_id(rec.client_order_id)
+        else:
+            order = self.api.get_order_by_client_id(rec.client_order_id)
+        if order is None:
+            if rec.broker_order_id:
+                log.error("order %s (%s) is unknown to the broker", rec.client_order_id,
+                          rec.broker_order_id)  # fmt: skip
+            else:
+                log.warning(
+                    "order %s (%s) never reached the broker: journaled as lost",
+                    rec.client_order_id,
+                    rec.status,
+                )
+            self.journal.update_order(rec.client_order_id, LOST, detail="not found at the broker")
+            self._event("order_lost", {"client_order_id": rec.client_order_id})
+            return None
+        return self.apply(order)
+
+    def open_records(self) -> list[OrderRecord]:
+        return [r for r in self.journal.open_orders(self.strategy)]
+
+    def poll(self) -> list[FillRecord]:
+        """Refresh every open journal order of the strategy; the new fills."""
+        fills = []
+        for rec in self.open_records():
+            try:
+                f = self._refresh(rec)
+            except (TemporaryError, ResponseFormatError) as e:
+                log.warning("cannot refresh order %s now: %s", rec.client_order_id, e)
+                continue
+            if f is not None:
+                fills.append(f)
+        return fills
+
+    def settle(self) -> list[FillRecord]:
+        """Start-up: resolve every open journal order with the broker (see :meth:`poll`)."""
+        recs = self.open_records()
+        if recs:
+            log.info("settling %d open journal order(s) with the broker", len(recs))
+        return self.poll()
+
+    def pending(self) -> dict[str, float]:
+        """Signed quantity open journal orders may still add, by symbol (buys +, sells −).
+
+        Orders whose outcome is unknown count too: they may exist at the broker."""
+        out: dict[str, float] = {}
+        for r in self.open_records():
+            left = r.remaining_qty
+            if left > QTY_EPS:
+                out[r.symbol] = out.get(r.symbol, 0.0) + (left if r.side == "buy" else -left)
+        return out
+
+    # ------------------------------------------------------------------ sending
+
+    def cancel(self, rec: OrderRecord) -> bool:
+        """Cancel one open journal order; True if it is no longer working."""
+        if not rec.broker_order_id:
+            self._refresh(rec)
+            rec = self.journal.order(rec.client_order_id) or rec
+            if not rec.is_open or not rec.broker_order_id:
+                return not rec.is_open
+        try:
+            self.api.cancel_order(rec.broker_order_id)
+        except (UnprocessableError, NotFoundError) as e:
+            log.info("cancel of %s: %s (refreshing it)", rec.client_order_id, e.message)
+        self._refresh(rec)
+        now = self.journal.order(rec.client_order_id)
+        done = now is None or not now.is_open
+        if done:
+            log.info("order %s is %s", rec.client_order_id, now.status if now else "gone")
+        return done
+
+    def cancel_matching(self, symbol: str | None = None, side: str | None = None) -> list[str]:
+        """Cancel open journal orders (of ``symbol``/``side`` if given); the ids cancelled."""
+        out = []
+        for rec in self.open_records():
+            if symbol is not None and rec.symbol != symbol:
+                continue
+            if side is not None and rec.side != side:
+                continue
+            try:
+                if self.cancel(rec):
+                    out.append(rec.client_order_id)
+            except (TemporaryError, ResponseFormatError) as e:
+                log.warning("cannot cancel %s now: %s", rec.client_order_id, e)
+        return out
+
+    def execute(self, plan: OrderPlan) -> Sent:
+        """Cancel what the plan cancels, then journal and send each planned order in turn."""
+        sent = Sent()
+        for sym, side in plan.cancels:
+            sent.canceled += self.cancel_matching(sym, side)
+        for o in plan.orders:
+            self._send(plan.t_ms, o, sent)
+        return sent
+
+    def _send(self, t_ms: int, o: PlannedOrder, sent: Sent) -> None:
+        cid = o.client_order_id
+        try:
+            self.journal.record_intent(
+                cid, strategy=self.strategy, session_date=self.session_date, t_ms=t_ms,
+                symbol=o.symbol, side=o.side, qty=o.qty, reason=o.reason,
+            )  # fmt: skip
+        except JournalError:
+            # planned before (a relaunch re-deciding the minute): settle, never resend
+            log.warning("order %s was journaled already: asking the broker, not resending", cid)
+            sent.skipped.append(cid)
+            rec = self.journal.order(cid)
+            if rec is not None and rec.is_open:
+                f = self._refresh(rec)
+                if f is not None:
+                    sent.fills.append(f)
+            return
+        log.info("sending %s: %s %g %s (%s)", cid, o.side, o.qty, o.symbol, o.reason)
+        try:
+            order = self.api.submit_order(
+                symbol=o.symbol, qty=o.qty, side=o.side, type="market", time_in_force="day",
+                client_order_id=cid,
+            )  # fmt: skip
+        except DuplicateClientOrderIdError as e:
+            self._reject(cid, f"client_order_id conflict: {e.message}", sent)
+            return
+        except (ForbiddenError, UnprocessableError, BadRequestError) as e:
+            self._reject(cid, f"HTTP {e.status}: {e.message}", sent)
+            return
+        except (TemporaryError, ResponseFormatError) as e:
+            log.error("order %s: outcome unknown (%s); will ask by client_order_id", cid, e)
+            self.journal.update_order(cid, UNKNOWN, detail=str(e)[:500])
+            sent.unknown.append(cid)
+            return
+        except AlpacaAPIError as e:
+            self._reject(cid, f"HTTP {e.status}: {e.message}", sent)
+            return
+        sent.submitted.append(cid)
+        f = self.apply(order)
+        if f is not None:
+            sent.fills.append(f)
+
+    def _reject(self, cid: str, why: str, sent: Sent) -> None:
+        log.warning("order %s refused: %s", cid, why)
+        self.journal.update_order(cid, "rejected", detail=why[:500])
+        self._event("order_rejected", {"client_order_id": cid, "why": why})
+        sent.rejected.append(cid)
+
+
+def open_broker_orders(api: TradingApi) -> Sequence[Order]:
+    """Every open order at the broker (``GET /v2/orders?status=open``)."""
+    return api.list_orders(status="open", limit=500)
+
+
+__all__ = ["LOST", "UNKNOWN", "Executor", "Sent", "TradingApi", "open_broker_orders"]

@@ -1,0 +1,238 @@
+"""Per-symbol signals from engine_core, live (one minute at a time) and in batch.
+
+- :func:`ensemble_params` is the one place ``oes_config`` becomes engine_core's
+  :class:`~engine_core.EnsembleParams`: every ``oes_config`` knob is either a signal knob
+  (same name in EnsembleParams) or a decision threshold (``buy_threshold``,
+  ``sell_threshold``, read by the strategies); a knob that is neither is an error, so a
+  new knob cannot be silently ignored by the signal path.
+- :class:`SignalEngine` (live): ``update(t_ms, bars_by_symbol)`` consumes one grid minute
+  of all symbols through ``Ensemble.update`` and answers a :class:`Signal` per symbol
+  that has a price. It applies the session-grid rule itself: a symbol missing from the
+  minute, or whose bar is marked ``filled``, gets a flat bar at its last close (volume 0),
+  or no bar at all before its first real one — exactly :mod:`engine.market_grid`'s rule.
+  ``warm_up(grid)`` consumes a whole grid through the batch entry (``Ensemble.run``)
+  instead; engine_core guarantees the state is the same bit for bit.
+- :func:`batch_signals` (backtests, the optimizer): all minutes of a grid in one call,
+  as (S, N) arrays; :func:`per_bar_signals` computes the same arrays through the live
+  per-bar path (tests and benchmarks compare the two).
+
+``age_bars`` counts grid minutes since the symbol's last real (not filled) bar: 0 when it
+traded this minute, 1 the minute after, ... across sessions too. A symbol that has never
+had a price has no signal (its arrays hold ``age`` -1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from common.bars import Bar
+from common.config import OesConfig
+from engine.market_grid import MinuteGrid
+from engine.strategies.base import Signal
+from engine_core import Ensemble, EnsembleParams
+
+DECISION_KEYS = frozenset({"buy_threshold", "sell_threshold"})
+"""oes_config knobs the strategies read (not the signal)."""
+
+
+def ensemble_params(oes_config: OesConfig | Mapping[str, Any] | EnsembleParams) -> EnsembleParams:
+    """engine_core's parameters from ``oes_config`` (validated; unknown knobs are errors)."""
+    if isinstance(oes_config, EnsembleParams):
+        return oes_config
+    if isinstance(oes_config, OesConfig):
+        data = oes_config.model_dump()
+    elif isinstance(oes_config, Mapping):
+        data = dict(oes_config)
+    else:
+        raise TypeError(
+            f"oes_config must be an OesConfig or a mapping, not {type(oes_config).__name__}"
+        )
+    names = set(EnsembleParams.field_names())
+    unknown = sorted(k for k in data if k not in names and k not in DECISION_KEYS)
+    if unknown:
+        raise ValueError(f"oes_config knob(s) {unknown} have no engine_core counterpart")
+    return EnsembleParams(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True, eq=False)
+class BatchSignals:
+    """Signals of S symbols × N grid minutes."""
+
+    symbols: tuple[str, ...]
+    t_ms: np.ndarray
+    """(N,) bar starts."""
+    prob: np.ndarray
+    confidence: np.ndarray
+    rhat: np.ndarray
+    """(S, N) float64 each (0.5 / 0 / 0 where the model is not warm or there is no price)."""
+    age: np.ndarray
+    """(S, N) int64: minutes since the last real bar; -1 where the symbol has no price yet."""
+
+    def at(self, n: int) -> dict[str, Signal]:
+        """Minute ``n``'s signals, the dict :meth:`SignalEngine.update` would have answered."""
+        out: dict[str, Signal] = {}
+        for i, sym in enumerate(self.symbols):
+            age = int(self.age[i, n])
+            if age >= 0:
+                out[sym] = Signal(
+                    float(self.prob[i, n]),
+                    float(self.confidence[i, n]),
+                    float(self.rhat[i, n]),
+                    age,
+                )
+        return out
+
+    def same_as(self, other: BatchSignals) -> bool:
+        """Identical to the last bit (NaN-free arrays: plain equality)."""
+        return (
+            self.symbols == other.symbols
+            and np.array_equal(self.t_ms, other.t_ms)
+            and all(
+                np.array_equal(getattr(self, k), getattr(other, k))
+                for k in ("prob", "confidence", "rhat", "age")
+            )
+        )
+
+
+def _ages(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(age[S, N], index of the last real bar[S]) of real-bar masks; -1 where none yet."""
+    S, N = real.shape
+    steps = np.arange(N, dtype=np.int64)
+    last = np.maximum.accumulate(np.where(real, steps[None, :], -1), axis=1)
+    age = np.where(last >= 0, steps[None, :] - last, -1)
+    return age, (last[:, -1] if N else np.full(S, -1, dtype=np.int64))
+
+
+class SignalEngine:
+    """engine_core's ensemble over ``symbols`` (fixed order), fed one grid minute at a time."""
+
+    def __init__(
+        self, symbols: Sequence[str], oes_config: OesConfig | Mapping[str, Any] | EnsembleParams
+    ) -> None:
+        if isinstance(symbols, str) or not symbols:
+            raise ValueError(f"symbols={symbols!r} must be a non-empty sequence of symbols")
+        self.symbols = tuple(symbols)
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError(f"symbols {list(self.symbols)} contain duplicates")
+        self.params = ensemble_params(oes_config)
+        self.ensemble = Ensemble(len(self.symbols), self.params, symbols=self.symbols)
+        self._minutes = 0
+        self._last_real = np.full(len(self.symbols), -1, dtype=np.int64)
+        self._last_close = np.full(len(self.symbols), np.nan)
+        self._buf = np.empty((5, len(self.symbols)))
+        self._known = frozenset(self.symbols)
+
+    @property
+    def count(self) -> int:
+        """Grid minutes consumed."""
+        return self._minutes
+
+    @property
+    def last_t(self) -> int | None:
+        """Bar start of the last minute consumed."""
+        return self.ensemble.last_t
+
+    @property
+    def last_closes(self) -> dict[str, float]:
+        """Each symbol's last known close (the grid rule fills from it)."""
+        return {s: float(c) for s, c in zip(self.symbols, self._last_close, strict=True) if c == c}
+
+    def ages(self) -> dict[str, int]:
+        """Minutes since each priced symbol's last real bar, as of the last minute consumed."""
+        n = self._minutes - 1
+        return {s: int(n - k) for s, k in zip(self.symbols, self._last_real, strict=True) if k >= 0}
+
+    def update(self, t_ms: int, bars: Mapping[str, Bar]) -> dict[str, Signal]:
+        """Consume grid minute ``t_ms`` (every symbol's bar, missing ones filled); its signals."""
+        unknown = set(bars) - self._known
+        if unknown:
+            raise ValueError(
+                f"minute {t_ms}: bars for symbols {sorted(unknown)} outside {list(self.symbols)}"
+            )
+        t = int(t_ms)
+        buf, n = self._buf, self._minutes
+        buf.fill(np.nan)
+        for i, sym in enumerate(self.symbols):
+            b = bars.get(sym)
+            if b is not None and not b.filled:
+                if b.t != t:
+                    raise ValueError(f"minute {t}: the bar of {sym} starts at {b.t}")
+                buf[:, i] = (b.open, b.high, b.low, b.close, b.volume)
+            else:
+                c = self._last_close[i]
+                if c == c:
+                    buf[0:4, i] = c
+                    buf[4, i] = 0.0
+        prob, rhat, conf = self.ensemble.update(t, buf[0], buf[1], buf[2], buf[3], buf[4])
+        out: dict[str, Signal] = {}
+        for i, sym in enumerate(self.symbols):
+            b = bars.get(sym)
+            if b is not None and not b.filled:
+                self._last_real[i] = n
+                self._last_close[i] = b.close
+            k = self._last_real[i]
+            if k >= 0:
+                out[sym] = Signal(float(prob[i]), float(conf[i]), float(rhat[i]), int(n - k))
+        self._minutes = n + 1
+        return out
+
+    def warm_up(self, grid: MinuteGrid) -> BatchSignals:
+        """Consume a whole grid through the batch entry (a fresh engine only); its signals.
+
+        Afterwards ``update`` carries on exactly as if every minute had gone through it.
+        """
+        if self._minutes:
+            raise ValueError(
+                f"warm_up needs a fresh SignalEngine ({self._minutes} minutes already consumed)"
+            )
+        if grid.symbols != self.symbols:
+            raise ValueError(f"grid symbols {list(grid.symbols)} differ from {list(self.symbols)}")
+        res = self.ensemble.run(*grid.arrays(), grid.t_ms, info=grid.info)
+        age, last = _ages(grid.real)
+        self._last_real = last
+        if grid.n_minutes:
+            self._last_close = np.array(grid.close[:, -1], dtype=np.float64)
+        self._minutes = grid.n_minutes
+        return BatchSignals(grid.symbols, grid.t_ms, res.prob, res.conf, res.rhat, age)
+
+
+def batch_signals(
+    grid: MinuteGrid, oes_config: OesConfig | Mapping[str, Any] | EnsembleParams
+) -> BatchSignals:
+    """Signals of every minute of ``grid`` through engine_core's batch entry (one call)."""
+    return SignalEngine(grid.symbols, oes_config).warm_up(grid)
+
+
+def per_bar_signals(
+    grid: MinuteGrid, oes_config: OesConfig | Mapping[str, Any] | EnsembleParams
+) -> BatchSignals:
+    """The same arrays as :func:`batch_signals`, through the live path (``update`` per minute)."""
+    eng = SignalEngine(grid.symbols, oes_config)
+    S, N = grid.n_symbols, grid.n_minutes
+    prob, conf, rhat = np.full((S, N), 0.5), np.zeros((S, N)), np.zeros((S, N))
+    age = np.full((S, N), -1, dtype=np.int64)
+    index = {s: i for i, s in enumerate(grid.symbols)}
+    for n, minute in enumerate(grid):
+        for sym, sig in eng.update(minute.t, minute.bars).items():
+            i = index[sym]
+            prob[i, n], conf[i, n], rhat[i, n], age[i, n] = (
+                sig.prob,
+                sig.confidence,
+                sig.rhat,
+                sig.age_bars,
+            )
+    return BatchSignals(grid.symbols, grid.t_ms, prob, conf, rhat, age)
+
+
+__all__ = [
+    "DECISION_KEYS",
+    "BatchSignals",
+    "SignalEngine",
+    "batch_signals",
+    "ensemble_params",
+    "per_bar_signals",
+]
