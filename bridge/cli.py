@@ -21,14 +21,12 @@ import click
 from bridge.app import Bridge, BridgeSettings
 from bridge.seeds import LatestBars, rest_latest_bars, seed_closes
 from common.batch_line import LineTooLongError, check_symbols_fit
-from common.env import AlpacaEndpoints, load_endpoints
 from common.errors import ConfigError, OperationalError
 from common.fifo import DEFAULT_FIFO_PATH, FifoWriter
-from common.logs import setup_process_logging
+from common.process_start import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR, start_process
 
 log = logging.getLogger("bridge")
 
-EXIT_OK, EXIT_CRASH, EXIT_OPERATOR = 0, 1, 2
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,14}$")
 
 
@@ -80,22 +78,14 @@ def run_bridge(
     config_dir: Path,
     settings: BridgeSettings,
 ) -> int:
-    endpoints: AlpacaEndpoints | None = None
-    env_error: ConfigError | None = None
     try:
-        endpoints = load_endpoints(config_env)
-    except ConfigError as e:
-        env_error = e
-    try:
-        log_file = setup_process_logging("bridge", log_dir, secrets=endpoints.secrets() if endpoints else ())
+        started = start_process("bridge", log_dir, config_env)
     except OSError as e:
         click.echo(f"bridge: cannot log to {log_dir}: {e}", err=True)
         return EXIT_OPERATOR
-    log.info("bridge starting (log %s)", log_file)
+    log.info("bridge starting (log %s)", started.log_file)
     try:
-        if env_error is not None:
-            raise env_error
-        assert endpoints is not None
+        endpoints = started.require_endpoints()
         syms = resolve_symbols(symbols, strategy, config_dir)
         check_symbols_fit(syms)
         fetch = rest_latest_bars(endpoints)

@@ -39,6 +39,7 @@ from common.calendar import TradingCalendar, iso_ny, nyse
 from common.config import StrategyConfig
 from common.errors import OperationalError, ResponseFormatError, TemporaryError
 from common.fifo import DEFAULT_FIFO_PATH, FifoLineReader, check_fifo_path
+from common.process_start import EXIT_OK, EXIT_OPERATOR
 from common.rest import AlpacaRestClient
 from engine.bar_feed import BarFeed, GridMinute, rest_backfill
 from engine.decision import DecisionStep
@@ -54,7 +55,8 @@ from engine.warmup import WarmUp, warm_up
 
 log = logging.getLogger("engine")
 
-EXIT_OK, EXIT_CRASH, EXIT_OPERATOR, EXIT_HALTED = 0, 1, 2, 3
+EXIT_HALTED = 3
+"""Exit code: halted, or positions remain after the close."""
 MIN_CLOCK_S = 0.25
 EOD_GRACE_MS = 10_000
 """Broker time past the EOD instant before the engine stops waiting for the EOD bar's batch."""

@@ -22,23 +22,13 @@ from pathlib import Path
 import click
 
 from common.config import STRATEGIES, StrategyConfig, load_strategy_config
-from common.env import load_endpoints
 from common.errors import ConfigError, OperationalError
 from common.fifo import DEFAULT_FIFO_PATH, FifoPathError
-from common.logs import setup_process_logging
+from common.process_start import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR, date_option, start_process
 
 log = logging.getLogger("engine")
 
-EXIT_OK, EXIT_CRASH, EXIT_OPERATOR = 0, 1, 2
 
-
-def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
 
 
 def _load_config(strategy: str, config: Path | None, params: Path | None,
@@ -109,25 +99,16 @@ def run_live_command(*, strategy: str, config_path: Path | None, params_path: Pa
                      rest_fallback: float) -> int:  # fmt: skip
     from engine.app import EXIT_HALTED, EngineOptions, StopFlag, run_live
 
-    endpoints = None
-    env_error: ConfigError | None = None
     try:
-        endpoints = load_endpoints(config_env)
-    except ConfigError as e:
-        env_error = e
-    try:
-        log_file = setup_process_logging("trader", log_dir,
-                                         secrets=endpoints.secrets() if endpoints else ())  # fmt: skip
+        started = start_process("trader", log_dir, config_env)
     except OSError as e:
         click.echo(f"engine: cannot log to {log_dir}: {e}", err=True)
         return EXIT_OPERATOR
-    log.info("engine starting: strategy %s, log %s", strategy, log_file)
+    log.info("engine starting: strategy %s, log %s", strategy, started.log_file)
     stop = StopFlag()
     stop.install()
     try:
-        if env_error is not None:
-            raise env_error
-        assert endpoints is not None
+        endpoints = started.require_endpoints()
         params = params_path if params_path is not None else _default_params(config_dir)
         cfg = _load_config(strategy, config_path, params, config_dir)
         log.info("config loaded (%s)%s", config_path or config_dir / f"{strategy}_strategy.json",
@@ -158,8 +139,8 @@ def run_live_command(*, strategy: str, config_path: Path | None, params_path: Pa
 @PARAMS
 @CONFIG_DIR
 @DATA_DIR
-@click.option("--start", "start", callback=_date, required=True, help="First session, YYYY-MM-DD.")
-@click.option("--end", "end", callback=_date, required=True, help="Last session, YYYY-MM-DD.")
+@click.option("--start", "start", callback=date_option, required=True, help="First session, YYYY-MM-DD.")
+@click.option("--end", "end", callback=date_option, required=True, help="Last session, YYYY-MM-DD.")
 def backtest(strategy: str, config_path: Path | None, params_path: Path | None, config_dir: Path,
              data_dir: Path, start: date, end: date) -> None:  # fmt: skip
     """Replay history through the same strategy code with the mockmarket fill rule."""

@@ -12,6 +12,7 @@ import click
 
 from common.env import KEY_VAR, SECRET_VAR
 from common.logs import setup_process_logging
+from common.process_start import date_option
 from mockmarket.app import (
     DEFAULT_KEY,
     DEFAULT_SECRET,
@@ -29,14 +30,6 @@ log = logging.getLogger("mockmarket")
 
 LOG_DIR = Path("data/mockmarket")
 
-
-def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
 
 
 def _hhmm(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -72,7 +65,7 @@ def main() -> None:
 @click.option(
     "--date",
     "replay_date",
-    callback=_date,
+    callback=date_option,
     default=None,
     help="session to replay, YYYY-MM-DD [default: the latest in the data]",
 )
@@ -240,7 +233,7 @@ def serve(
 @click.option(
     "--date",
     "end_date",
-    callback=_date,
+    callback=date_option,
     default=None,
     help="last session, YYYY-MM-DD [default: the last session before today]",
 )

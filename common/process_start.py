@@ -1,0 +1,57 @@
+"""What every process does first: read its endpoints and keys, then open its log file.
+
+Keys are read before logging starts so the log's redaction filter knows the secrets; a
+missing key is not raised until logging is up, so the operator finds it in the log too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import click
+
+from common.env import AlpacaEndpoints, load_endpoints
+from common.errors import ConfigError
+from common.logs import setup_process_logging
+
+EXIT_OK, EXIT_CRASH, EXIT_OPERATOR = 0, 1, 2
+"""Process exit codes: done, crashed, the operator must act (config, keys, paths)."""
+
+
+@dataclass(frozen=True)
+class ProcessStart:
+    log_file: Path
+    endpoints: AlpacaEndpoints | None
+    env_error: ConfigError | None
+
+    def require_endpoints(self) -> AlpacaEndpoints:
+        """The endpoints, or the ConfigError that named what was missing."""
+        if self.env_error is not None:
+            raise self.env_error
+        assert self.endpoints is not None
+        return self.endpoints
+
+
+def start_process(process: str, log_dir: Path, config_env: Path | None) -> ProcessStart:
+    """Load endpoints (remembering a ConfigError) and log to ``log_dir/<process>_<ts>.log``;
+    OSError if the log cannot be opened."""
+    endpoints: AlpacaEndpoints | None = None
+    env_error: ConfigError | None = None
+    try:
+        endpoints = load_endpoints(config_env)
+    except ConfigError as e:
+        env_error = e
+    log_file = setup_process_logging(process, log_dir, secrets=endpoints.secrets() if endpoints else ())
+    return ProcessStart(log_file, endpoints, env_error)
+
+
+def date_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    """click callback for a YYYY-MM-DD option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
