@@ -260,6 +260,15 @@ class Journal:
 
     # ------------------------------------------------------------------ decisions and state
 
+    _DECISION_SQL = (
+        "INSERT INTO decisions (strategy, session_date, t_ms, summary, targets, reasons,"
+        " details, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    _STATE_SQL = (
+        "INSERT INTO strategy_states (strategy, session_date, t_ms, state, created_ms)"
+        " VALUES (?, ?, ?, ?, ?)"
+    )
+
     def record_decision(
         self,
         strategy: str,
@@ -270,21 +279,7 @@ class Journal:
         reasons: Mapping[str, str],
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT INTO decisions (strategy, session_date, t_ms, summary, targets, reasons,"
-                " details, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    strategy,
-                    session_date.isoformat(),
-                    t_ms,
-                    summary,
-                    _dumps(dict(targets)),
-                    _dumps(dict(reasons)),
-                    _dumps(dict(details or {})),
-                    self.now_ms(),
-                ),
-            )
+        self.record_minute(strategy, session_date, t_ms, summary, targets, reasons, details, None)
 
     def record_minute(
         self,
@@ -295,30 +290,19 @@ class Journal:
         targets: Mapping[str, int],
         reasons: Mapping[str, str],
         details: Mapping[str, Any] | None,
-        state: Mapping[str, Any],
+        state: Mapping[str, Any] | None,
     ) -> None:
-        """A decision and the strategy state after it, in one transaction (one fsync)."""
+        """A decision and the strategy state after it (if given), in one transaction (one fsync)."""
         now = self.now_ms()
+        day = session_date.isoformat()
         with self._tx() as db:
             db.execute(
-                "INSERT INTO decisions (strategy, session_date, t_ms, summary, targets, reasons,"
-                " details, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    strategy,
-                    session_date.isoformat(),
-                    t_ms,
-                    summary,
-                    _dumps(dict(targets)),
-                    _dumps(dict(reasons)),
-                    _dumps(dict(details or {})),
-                    now,
-                ),
-            )
-            db.execute(
-                "INSERT INTO strategy_states (strategy, session_date, t_ms, state, created_ms)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (strategy, session_date.isoformat(), t_ms, _dumps(dict(state)), now),
-            )
+                self._DECISION_SQL,
+                (strategy, day, t_ms, summary, _dumps(dict(targets)), _dumps(dict(reasons)),
+                 _dumps(dict(details or {})), now),
+            )  # fmt: skip
+            if state is not None:
+                db.execute(self._STATE_SQL, (strategy, day, t_ms, _dumps(dict(state)), now))
 
     def decisions(self, strategy: str, session_date: date) -> list[DecisionRecord]:
         rows = self._db.execute(
@@ -350,8 +334,7 @@ class Journal:
     ) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO strategy_states (strategy, session_date, t_ms, state, created_ms)"
-                " VALUES (?, ?, ?, ?, ?)",
+                self._STATE_SQL,
                 (strategy, session_date.isoformat(), t_ms, _dumps(dict(state)), self.now_ms()),
             )
 
