@@ -360,3 +360,65 @@ def test_history_write_read_is_identity_on_valid_bars(tmp_path, minutes, prices)
     }
     write_history(path, bars.values())
     assert read_history(path) == [bars[t] for t in sorted(bars)]
+
+
+# -- the pandas fast path of read_history and the row-by-row reader agree
+
+
+_price = st.floats(min_value=0.0001, max_value=1e6, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 389), _price, _price, st.integers(0, 10**9)), min_size=1, max_size=40),
+    shuffle_seed=st.integers(0, 2**16),
+)
+def test_fast_and_row_readers_give_identical_bars(tmp_path_factory, rows, shuffle_seed):
+    import random
+
+    from common import csvfiles
+
+    open_ms = nyse().session(date(2025, 10, 16)).open_ms
+    lines = []
+    for minute, a, b, v in rows:  # repeated minutes and any order: the last row wins
+        t = open_ms + minute * 60_000
+        lo, hi = min(a, b), max(a, b)
+        lines.append(f"{iso_ny(t)},{t // 1000},{a!r},{hi!r},{lo!r},{b!r},{v}")
+    random.Random(shuffle_seed).shuffle(lines)
+    path = tmp_path_factory.mktemp("fast") / "SPY_RTH_NH.csv"
+    path.write_text(",".join(HISTORY_HEADER) + "\n" + "\n".join(lines) + "\n")
+    fast = csvfiles._fast_history(path, "SPY")
+    assert fast is not None
+    rows_only = list(_slow_history(path))
+    assert fast == rows_only
+
+
+def _slow_history(path):
+    from common import csvfiles
+
+    saved = csvfiles._fast_history
+    csvfiles._fast_history = lambda *_: None
+    try:
+        return csvfiles.read_history(path)
+    finally:
+        csvfiles._fast_history = saved
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "2025-10-16,1760621400,1,1,1,1,1",  # a date alone: New York midnight to the row reader
+        "2025-10-16T09:30:00-04:00,1760621400.0,1,1,1,1,1",
+        "2025-10-16T09:30:00-04:00,1760621400,1,1,1,nan,1",
+        "2025-10-16T09:30:00-04:00,1760621400,1,0.5,1,1,1",
+        "2025-10-16T09:30:00-04:00,1760621400,1,1,1,1",
+    ],
+)
+def test_fast_path_steps_aside_for_anything_not_plainly_well_formed(tmp_path, row):
+    from common import csvfiles
+
+    path = tmp_path / "SPY_RTH_NH.csv"
+    path.write_text(",".join(HISTORY_HEADER) + "\n" + row + "\n")
+    assert csvfiles._fast_history(path, "SPY") is None
+    with pytest.raises(CsvFormatError, match=r"SPY_RTH_NH.csv:2"):
+        csvfiles.read_history(path)
