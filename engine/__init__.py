@@ -1,6 +1,20 @@
 """The trading engine: FIFO minute batches → engine_core signals → strategy → orders.
 
-This package holds the engine's decision and bookkeeping parts:
+The process (``python -m engine``; design.md §6):
+
+- :mod:`engine.cli` — the command line (live, and ``backtest``);
+- :mod:`engine.app` — start-up in the design's order, then one decision per minute batch;
+- :mod:`engine.startup` — today's session from the broker's clock, reconciliation wiring;
+- :mod:`engine.warmup` and :mod:`engine.market_grid` — history and today's bars on the
+  session grid, replayed through the live update path;
+- :mod:`engine.bar_feed` — FIFO lines → grid minutes (stale/duplicate skipped, gaps backfilled);
+- :mod:`engine.signals` — bars → engine_core → per-symbol signals (per-bar and batch);
+- :mod:`engine.decision` — the one per-minute decision step shared by live and backtest;
+- :mod:`engine.execution` and :mod:`engine.position_book` — intents journaled, orders sent,
+  fills polled, the book checked against the broker;
+- :mod:`engine.eod` — cancel, flatten and confirm flat at close − 2 minutes.
+
+Decision and bookkeeping parts:
 
 - :mod:`engine.strategies` — the PSM and rotation strategies behind one interface
   (``decide(MinuteInput) -> Decision``, JSON-serializable state);
@@ -8,4 +22,7 @@ This package holds the engine's decision and bookkeeping parts:
 - :mod:`engine.risk` and :mod:`engine.order_plan` — targets vs the book → capped orders;
 - :mod:`engine.journal` (SQLite) and :mod:`engine.state_snapshot` (``state.json``);
 - :mod:`engine.reconcile` — broker positions and open orders → strategy state at start-up.
+
+Backtest: :mod:`engine.backtest` (with :mod:`engine.sim_fills`, :mod:`engine.sim_account`,
+:mod:`engine.backtest_result`) runs the same strategy code with mockmarket's fill rule.
 """
