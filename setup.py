@@ -4,6 +4,8 @@ Cython directives live here, in one place. Environment switches:
   ENGINE_CORE_PROFILE=1   compile with profiling and line tracing
   ENGINE_CORE_ANNOTATE=1  write Cython's HTML annotation next to each .pyx
   ENGINE_CORE_DEBUG=1     compile with -O0 -g instead of -O3
+  ENGINE_CORE_SKIP_BUILD=1  declare no extensions (the Makefile installs with it, then
+                            compiles once with ``build_ext --inplace``)
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def _flag(name: str) -> bool:
 def engine_core_extensions() -> list:
     """One extension per engine_core/*.pyx, compiled with the project's directives."""
     sources = sorted((HERE / "engine_core").glob("*.pyx"))
-    if not sources:
+    if not sources or _flag("ENGINE_CORE_SKIP_BUILD"):
         return []
     import numpy
     from Cython.Build import cythonize
