@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -33,8 +30,8 @@ from common.env import load_endpoints
 from common.rest import AlpacaRestClient
 from mockmarket.datasource import ensure_synthetic
 from mockmarket.harness import RunningMarket, run_market
+from tests.support.processes import Proc, child_env, poll
 
-ROOT = Path(__file__).resolve().parents[2]
 SEED = 5
 SESSIONS = 22  # 20 sessions of warm-up history + the replay date (+1 spare)
 HISTORY = 20
@@ -46,64 +43,6 @@ ALL_SYMBOLS = ("ERX", "ERY", "FAS", "FAZ", "SDS", "SSO", "SQQQ", "SVXY", "TNA", 
 
 def at(day: date, hhmm: str) -> int:
     return to_ms(ny_datetime(day, hhmm))
-
-
-def poll(cond: Callable[[], object], timeout: float, what: str, every: float = 0.05) -> Any:
-    """Wait for a truthy ``cond()`` with a deadline (real seconds); fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
-
-
-def child_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPACA_")}
-    env.update(extra)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
-
-
-class Proc:
-    """A child process we started; stopped by its own pid only."""
-
-    def __init__(self, args: list[str], env: dict[str, str], out: Path) -> None:
-        self.out = out
-        self._fh = open(out, "ab")  # noqa: SIM115 - closed when the process ends
-        self.p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._fh, stderr=subprocess.STDOUT)
-
-    @property
-    def pid(self) -> int:
-        return self.p.pid
-
-    def alive(self) -> bool:
-        return self.p.poll() is None
-
-    def kill(self) -> None:
-        if self.alive():
-            os.kill(self.p.pid, signal.SIGKILL)
-        self.p.wait(10)
-        self._fh.close()
-
-    def terminate(self, timeout: float = 15) -> int:
-        if self.alive():
-            os.kill(self.p.pid, signal.SIGTERM)
-        try:
-            return self.p.wait(timeout)
-        finally:
-            self._fh.close()
-
-    def wait(self, timeout: float) -> int:
-        try:
-            return self.p.wait(timeout)
-        finally:
-            self._fh.close()
-
-    def output(self) -> str:
-        return self.out.read_text(errors="replace")
 
 
 def strategy_config(strategy: str, **dotted: Any) -> dict:

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,68 +18,10 @@ import pytest
 
 from common.bars import MINUTE_MS
 from common.calendar import nyse
+from tests.support.processes import ROOT, Proc, child_env, poll
 
-ROOT = Path(__file__).resolve().parents[3]
 READER = Path(__file__).with_name("fifo_reader.py")
 ROTATION = ("ERX", "ERY", "FAS", "FAZ", "SDS", "SSO", "SQQQ", "SVXY", "TNA", "TQQQ", "TZA", "UVXY")
-
-
-def child_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPACA_")}
-    env.update(extra)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
-
-
-def poll(cond: Callable[[], bool], timeout: float, what: str, every: float = 0.05) -> None:
-    """Wait for ``cond`` with a deadline (real seconds); fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(every)
-
-
-class Proc:
-    """A child process we started; stopped by its own pid."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self._out = open(log, "ab")  # noqa: SIM115 - closed in stop()
-        self.p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT)
-
-    @property
-    def pid(self) -> int:
-        return self.p.pid
-
-    def alive(self) -> bool:
-        return self.p.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up."""
-        if self.alive():
-            os.kill(self.p.pid, signal.SIGKILL)
-        self.p.wait(10)
-        self._out.close()
-
-    def terminate(self, timeout: float = 10) -> int:
-        """SIGTERM and wait; the exit code."""
-        if self.alive():
-            os.kill(self.p.pid, signal.SIGTERM)
-        try:
-            return self.p.wait(timeout)
-        finally:
-            self._out.close()
-
-    def wait(self, timeout: float) -> int:
-        try:
-            return self.p.wait(timeout)
-        finally:
-            self._out.close()
-
-    def output(self) -> str:
-        self._out.flush()
-        return self.log.read_text(errors="replace")
 
 
 @dataclass
