@@ -73,6 +73,7 @@ RUNTIME = [
     "websockets>=14.0",
     "msgpack>=1.0",
     "optuna>=3.6",
+    "psutil>=5.9",
 ]
 
 TEST = [
@@ -90,7 +91,7 @@ setup(
     version="0.1.0",
     description="Self-restarting intraday trader for US equities on Alpaca, with a local market simulator",
     python_requires=">=3.11",
-    packages=find_packages(include=["common*", "mockmarket*", "engine_core*", "bridge*", "engine*", "launch*"]),
+    packages=find_packages(include=["common*", "mockmarket*", "engine_core*", "bridge*", "engine*", "launch*", "ledger*", "optimize*"]),
     package_data={"engine_core": ["*.pxd", "*.pyx"]},
     ext_modules=engine_core_extensions(),
     install_requires=RUNTIME,

@@ -1,6 +1,6 @@
-"""The backtest's paper account: mockmarket's own ledger, seen the way the engine sees a broker.
+"""The backtest's paper account: the shared ledger (also mockmarket's), seen the way the engine sees a broker.
 
-Cash and positions move through :class:`mockmarket.portfolio.Portfolio` (exact decimals:
+Cash and positions move through :class:`ledger.portfolio.Portfolio` (exact decimals:
 trade values and fees in cents, weighted average entry prices), and the engine reads them
 back in the form ``GET /v2/account`` and ``GET /v2/positions`` give it from mockmarket —
 cash rounded to the cent, ``avg_entry_price`` to 6 decimals, equity as cash plus each
@@ -21,8 +21,8 @@ from decimal import Decimal
 from engine.order_plan import PlannedOrder
 from engine.sim_fills import GridPrices, fill_minute, fill_price
 from engine.strategies import Holding
-from mockmarket.money import cents, parse_decimal, price_of
-from mockmarket.portfolio import Portfolio
+from ledger.money import cents, parse_decimal, price_of
+from ledger.portfolio import Portfolio
 
 ENTRY_STEP = Decimal("0.000001")  # mockmarket's avg_entry_price precision
 
@@ -45,7 +45,7 @@ class SimFill:
 
 
 class SimAccount:
-    """Cash and positions of one backtest, with mockmarket's fill rule and ledger."""
+    """Cash and positions of one backtest, with the shared fill rule and ledger (the same as mockmarket's)."""
 
     def __init__(
         self, cash: float, *, slippage_bps: float = 0.0, fee_per_share: float = 0.0

@@ -1,13 +1,13 @@
-"""mockmarket's fill rule over a :class:`~engine.market_grid.MinuteGrid`, for the backtest.
+"""The shared fill rule (mockmarket's too) over a :class:`~engine.market_grid.MinuteGrid`.
 
-The rule (design.md §7, mockmarket/fill_prices.py): a market order decided on bar ``t`` —
+The rule (design.md §7, ledger/fill_prices.py): a market order decided on bar ``t`` —
 i.e. sent once bar ``t`` has closed — fills at the OPEN of bar ``t + 1``, the minute in
 progress when it reaches the broker; a symbol with no bar in that minute fills at the last
 close before it. The price then moves ``slippage_bps`` against the taker (buys pay more,
 sells get less), rounded to $0.0001, and a fee of ``fee_per_share`` (in cents) is paid.
 
-The prices are computed by mockmarket's own functions (:func:`mockmarket.fill_prices.open_price`
-and :func:`~mockmarket.fill_prices.slipped`, importable without the server) reading the grid
+The prices are computed by the ledger's functions, which mockmarket's broker uses too
+(:func:`ledger.fill_prices.open_price` and :func:`~ledger.fill_prices.slipped`) reading the grid
 through :class:`GridPrices`, mockmarket's ``PriceSource`` view: a real grid bar is the
 market's bar, a filled one is "no bar this minute", and the last close before a minute is
 the grid's close of the minute before (a filled bar carries the last real close). So a
@@ -22,7 +22,7 @@ import numpy as np
 
 from common.bars import MINUTE_MS, Bar
 from engine.market_grid import MinuteGrid
-from mockmarket.fill_prices import open_price, slipped
+from ledger.fill_prices import open_price, slipped
 
 
 class GridPrices:

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ledger.money import ZERO, fmt, fmt_money, fmt_ratio
+from ledger.portfolio import Portfolio, Position
 from mockmarket.assets import asset_id, exchange
-from mockmarket.money import ZERO, fmt, fmt_money, fmt_ratio
-from mockmarket.portfolio import Portfolio, Position
 
 MULTIPLIER = Decimal(2)
 DAYTRADE_MULTIPLIER = Decimal(4)

@@ -47,12 +47,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from common.calendar import MINUTE_MS, Session, TradingCalendar, ny_date, nyse, to_ms
-from mockmarket.account_views import Valuation, account_json, position_json, value
-from mockmarket.assets import asset_id, asset_json
-from mockmarket.clock import SimClock
-from mockmarket.counters import Counters
-from mockmarket.faults import Faults
-from mockmarket.fill_prices import (
+from ledger.fill_prices import (
     PriceSource,
     bar_touches,
     close_before,
@@ -63,11 +58,16 @@ from mockmarket.fill_prices import (
     slipped,
     within_limit,
 )
-from mockmarket.money import ZERO, cents, floor_qty, fmt, is_whole, parse_decimal, price_of
+from ledger.money import ZERO, cents, floor_qty, fmt, is_whole, parse_decimal, price_of
+from ledger.portfolio import Portfolio
+from mockmarket.account_views import Valuation, account_json, position_json, value
+from mockmarket.assets import asset_id, asset_json
+from mockmarket.clock import SimClock
+from mockmarket.counters import Counters
+from mockmarket.faults import Faults
 from mockmarket.order_queries import parse_order_query, select_orders
 from mockmarket.order_requests import NewOrder, parse_new_order, parse_replacement
 from mockmarket.orders import Order, rfc3339_us
-from mockmarket.portfolio import Portfolio
 from mockmarket.trade_updates import TradeUpdateHub
 from mockmarket.trading_errors import (
     INVALID_PARAMETER,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from mockmarket.money import CENT, PRICE_STEP, QTY_STEP, is_whole, parse_decimal
+from ledger.money import CENT, PRICE_STEP, QTY_STEP, is_whole, parse_decimal
 from mockmarket.orders import ORDER_TYPES, SIDES, TIMES_IN_FORCE, UNSUPPORTED_TYPES
 from mockmarket.trading_errors import TradingError, bad_request, invalid
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from mockmarket.money import ZERO, fmt, round_price
+from ledger.money import ZERO, fmt, round_price
 
 # Statuses of an order that can still trade or be canceled.
 OPEN_STATUSES = frozenset({"new", "accepted", "partially_filled", "pending_new"})

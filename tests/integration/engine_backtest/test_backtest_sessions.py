@@ -25,7 +25,7 @@ from engine.backtest import run_backtest, simulate
 from engine.backtest_result import BacktestResult
 from engine.market_grid import MinuteGrid, load_sessions
 from engine.signals import BatchSignals, batch_signals
-from mockmarket.money import price_of, round_price
+from ledger.money import price_of, round_price
 from mockmarket.synthetic import SyntheticConfig, write_market
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -14,7 +14,7 @@ from engine.order_plan import PlannedOrder
 from engine.sim_account import SimAccount
 from engine.sim_fills import GridPrices, fill_minute, fill_price
 from engine.strategies import Holding
-from mockmarket.fill_prices import open_price
+from ledger.fill_prices import open_price
 from mockmarket.store import MarketStore
 
 DAY = date(2025, 10, 14)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from mockmarket.money import ZERO, cents
+from ledger.money import ZERO, cents
 
 
 @dataclass

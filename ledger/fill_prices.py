@@ -14,7 +14,7 @@ from typing import Protocol
 
 from common.bars import Bar
 from common.calendar import MINUTE_MS
-from mockmarket.money import price_of, round_price
+from ledger.money import price_of, round_price
 
 
 class PriceSource(Protocol):
