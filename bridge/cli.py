@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -24,10 +23,10 @@ from common.batch_line import LineTooLongError, check_symbols_fit
 from common.errors import ConfigError, OperationalError
 from common.fifo import DEFAULT_FIFO_PATH, FifoWriter
 from common.process_start import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR, start_process
+from common.symbols import SYMBOL_RE
 
 log = logging.getLogger("bridge")
 
-SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,14}$")
 
 
 def parse_symbols(text: str) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-MINUTE_MS = 60_000
+from common.calendar import MINUTE_MS
 
 
 class BarError(ValueError):

@@ -37,11 +37,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from common.atomic_write import write_json_atomic
 from common.errors import ConfigError
+from common.symbols import SYMBOL_RE
 
 STRATEGIES = ("rotation", "psm")
 DEFAULT_CONFIG_DIR = Path("config")
 BEST_PARAMS_FILE = "best_params.json"
-SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
 
 ROTATION_SYMBOLS = (
     "ERX", "ERY", "FAS", "FAZ", "SDS", "SSO", "SQQQ", "SVXY", "TNA", "TQQQ", "TZA", "UVXY",

@@ -42,6 +42,7 @@ from common.errors import (
     TemporaryError,
     UnprocessableError,
 )
+from common.quantities import QTY_EPS
 from common.rest_models import Order
 from engine.journal import FillRecord, Journal, JournalError, OrderRecord
 from engine.order_plan import OrderPlan, PlannedOrder
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"  # submitted, outcome not known yet (non-terminal in the journal)
 LOST = "lost"  # the broker confirmed it never received the order
-QTY_EPS = 1e-9
 
 
 class TradingApi(Protocol):

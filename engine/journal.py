@@ -32,8 +32,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from common.quantities import QTY_EPS
+
 SCHEMA_VERSION = 1
-QTY_EPS = 1e-9
 TERMINAL_STATUSES = frozenset(
     {"filled", "canceled", "expired", "rejected", "replaced", "done_for_day", "lost"}
 )

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from common.calendar import MINUTE_MS, from_ms, ny_datetime, to_ms
+from common.symbols import SYMBOL_RE
 
 PREFIX = "it"
 STRATEGY_CODES = {"rotation": "rot", "psm": "psm"}
 SIDE_CODES = {"buy": "b", "sell": "s"}
 MAX_SEQ = 9999
 MAX_LEN = 48
-SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
 _ID_RE = re.compile(
     r"^it-(?P<strategy>rot|psm)-(?P<date>\d{8})-(?P<hhmm>\d{4})-(?P<symbol>[A-Z][A-Z0-9.]{0,9})"
     r"-(?P<side>[bs])-(?P<seq>0|[1-9]\d{0,3})$"

@@ -28,10 +28,9 @@ import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from common.quantities import QTY_EPS
 from engine.order_ids import OrderKey
 from engine.risk import RiskGuard
-
-QTY_EPS = 1e-9
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-QTY_EPS = 1e-6
+from common.quantities import QTY_EPS
 
 
 class BrokerPosition(Protocol):

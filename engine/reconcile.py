@@ -38,6 +38,7 @@ from datetime import date
 from typing import Any, Literal, Protocol
 
 from common.config import StrategyConfig
+from common.quantities import QTY_EPS
 from common.rest_models import OPEN_STATUSES
 from engine.order_ids import parse_client_order_id
 from engine.strategies.base import StateError, Strategy
@@ -45,8 +46,6 @@ from engine.strategies.psm import ADOPTED, PsmStrategy
 from engine.strategies.psm_ladder import ALLOCATIONS, PsmState, recognize
 from engine.strategies.rotation import RotationStrategy, Slot
 from engine.strategies.sizing import trading_capital, whole_shares
-
-QTY_EPS = 1e-9
 
 
 class BrokerPosition(Protocol):

@@ -16,9 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from common.calendar import NY
+from common.calendar import MINUTE_MS, NY
 
-MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
 
-MINUTE_MS = 60_000
+from common.calendar import MINUTE_MS
+
 STATE_VERSION = 1
 
 
