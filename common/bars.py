@@ -1,10 +1,12 @@
-"""The bar type every process speaks, and the session-grid rule that fills gaps."""
+"""The bar type every process speaks (its FIFO JSON form too), and the one constructor of a filled bar.
+
+The session-grid rule that fills gaps is :mod:`common.session_grid`.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from common.calendar import MINUTE_MS
 
@@ -78,24 +80,3 @@ class Bar:
 def filled_bar(symbol: str, t: int, last_close: float) -> Bar:
     """The session-grid fill: a flat bar at the previous close with no volume."""
     return Bar(symbol, t, last_close, last_close, last_close, last_close, 0.0, last_close, 0, True)
-
-
-def fill_grid(symbol: str, bars: Iterable[Bar], minutes: Sequence[int], last_close: float | None = None) -> list[Bar]:
-    """Put ``bars`` on the session grid ``minutes`` (bar starts, ms, ascending).
-
-    Every grid minute gets exactly one bar: the real bar if there is one, else a
-    filled bar at the last known close. Minutes before the first known price are
-    left out (nothing to fill from). Bars off the grid are dropped.
-    """
-    by_t = {b.t: b for b in bars}
-    out: list[Bar] = []
-    for t in minutes:
-        b = by_t.get(t)
-        if b is not None:
-            if b.symbol != symbol:
-                b = replace(b, symbol=symbol)
-            out.append(b)
-            last_close = b.close
-        elif last_close is not None:
-            out.append(filled_bar(symbol, t, last_close))
-    return out

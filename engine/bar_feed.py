@@ -10,7 +10,7 @@ values, one per session minute, strictly in order, never twice:
   a batch off today's session grid is skipped too;
 - a gap (a batch later than the next grid minute) is backfilled over REST first, so the
   minutes in between are processed, in order, before the batch itself;
-- every minute passes through the session-grid rule (:func:`common.bars.fill_grid`): a
+- every minute passes through the session-grid rule (:func:`common.session_grid.fill_grid`): a
   symbol without a real bar — absent from the batch, marked ``filled`` by the bridge or
   missing from REST — gets a flat bar at its last close, computed here from the engine's
   own last closes, so live, backfilled and historical minutes are built the same way;
@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from common.bars import MINUTE_MS, Bar, fill_grid
+from common.bars import MINUTE_MS, Bar
 from common.batch_line import BarBatch, Heartbeat, LineError, decode_line
 from common.calendar import Session, from_ms, iso_ny
 from common.errors import TraderError
+from common.session_grid import fill_grid
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,8 @@
 :class:`MinuteGrid`: ``t_ms[N]`` and ``open/high/low/close/volume[S, N]`` (float64),
 ``filled[S, N]`` (bool), the sessions and, per minute, which session it belongs to.
 
-The grid rule, the same as :func:`common.bars.fill_grid` and the bridge's:
+The grid rule (:mod:`common.session_grid`; its array form
+:func:`~common.session_grid.fill_arrays` does the work here):
 
 - every session contributes its minutes open..close−1 (210 on a half day);
 - a minute where a symbol has a real bar holds that bar; a minute without one is filled
@@ -45,12 +46,10 @@ from common.bars import MINUTE_MS, Bar, filled_bar
 from common.calendar import Session, iso_ny
 from common.csvfiles import CsvFormatError, history_path, read_history, read_today, today_path
 from common.errors import OperationalError
+from common.session_grid import OHLCV, fill_arrays
 from engine_core.timeinfo import MinuteInfo, minute_info
 
 log = logging.getLogger(__name__)
-
-PRICE_FIELDS = ("open", "high", "low", "close", "volume")
-
 
 class HistoryError(OperationalError, ValueError):
     """Bars the grid needs are missing or unreadable; the message names the symbol and file."""
@@ -103,7 +102,7 @@ class MinuteGrid:
 
     def __post_init__(self) -> None:
         S, N = len(self.symbols), len(self.t_ms)
-        for name in PRICE_FIELDS + ("filled",):
+        for name in (*OHLCV, "filled"):
             a = getattr(self, name)
             if a.shape != (S, N):
                 raise ValueError(f"MinuteGrid.{name} has shape {a.shape}, expected {(S, N)}")
@@ -263,20 +262,6 @@ def grid_minutes(
     return t, bounds
 
 
-def _bar_arrays(bars: Sequence[Bar]) -> tuple[np.ndarray, np.ndarray]:
-    """(t[M], ohlcv[5, M]) of the real bars, sorted, the last of a repeated minute kept."""
-    real = {b.t: b for b in bars if not b.filled}
-    ts = np.array(sorted(real), dtype=np.int64)
-    vals = np.array(
-        [
-            (real[t].open, real[t].high, real[t].low, real[t].close, real[t].volume)
-            for t in ts.tolist()
-        ],
-        dtype=np.float64,
-    ).reshape(len(ts), 5)
-    return ts, vals.T
-
-
 def build_grid(
     symbols: Sequence[str],
     sessions: Sequence[Session],
@@ -293,27 +278,7 @@ def build_grid(
     sessions = tuple(sessions)
     _check_inputs(symbols, sessions)
     t, bounds = grid_minutes(sessions, until_ms)
-    S, N = len(symbols), len(t)
-    arr = np.full((5, S, N), np.nan)
-    filled = np.zeros((S, N), dtype=bool)
-    steps = np.arange(N)
-    for i, sym in enumerate(symbols):
-        bt, vals = _bar_arrays(bars.get(sym, ()))
-        if not len(bt) or not N:
-            continue
-        pos = np.searchsorted(t, bt)
-        ok = pos < N
-        ok[ok] = t[pos[ok]] == bt[ok]
-        real = np.zeros(N, dtype=bool)
-        real[pos[ok]] = True
-        arr[:, i, pos[ok]] = vals[:, ok]
-        last = np.maximum.accumulate(np.where(real, steps, -1))
-        fill = (last >= 0) & ~real
-        if fill.any():
-            c = arr[3, i, last[fill]]
-            arr[0:4, i, fill] = c
-            arr[4, i, fill] = 0.0
-            filled[i, fill] = True
+    arr, filled = fill_arrays(t, symbols, bars)
     return MinuteGrid(
         symbols=symbols,
         sessions=sessions,

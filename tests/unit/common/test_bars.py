@@ -1,14 +1,12 @@
-"""common.bars: validation, the FIFO JSON form and the session-grid fill."""
+"""common.bars: validation, the FIFO JSON form and the one constructor of a filled bar."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from common.bars import MINUTE_MS, Bar, BarError, fill_grid, filled_bar
+from common.bars import Bar, BarError, filled_bar
 
 T0 = 1_760_621_400_000  # 2025-10-16 09:30 New York
 
@@ -100,48 +98,3 @@ def test_filled_bar_is_flat_at_the_last_close_with_no_volume():
         True,
     )
     assert f.validate() is f
-
-
-def test_fill_grid_fills_gaps_from_the_last_close_and_skips_the_unknown_start():
-    grid = [T0 + k * MINUTE_MS for k in range(6)]
-    real = [bar(grid[1], c=10.5), bar(grid[2], c=10.7), bar(grid[4], c=11.0)]
-    out = fill_grid("TQQQ", real, grid)
-    assert [b.t for b in out] == grid[1:]
-    assert [b.filled for b in out] == [False, False, True, False, True]
-    assert out[2].close == 10.7 and out[4].close == 11.0
-
-
-def test_fill_grid_uses_the_given_last_close_before_the_first_bar():
-    grid = [T0 + k * MINUTE_MS for k in range(3)]
-    out = fill_grid("TQQQ", [bar(grid[2])], grid, last_close=9.99)
-    assert [(b.filled, b.close) for b in out[:2]] == [(True, 9.99), (True, 9.99)]
-    assert out[2].filled is False
-
-
-def test_fill_grid_drops_off_grid_bars_and_renames_the_symbol():
-    grid = [T0, T0 + MINUTE_MS]
-    out = fill_grid("SPY", [bar(T0 - MINUTE_MS), bar(T0, sym="spy")], grid)
-    assert [b.t for b in out] == grid
-    assert all(b.symbol == "SPY" for b in out)
-
-
-def test_fill_grid_of_nothing_with_no_last_close_is_empty():
-    assert fill_grid("SPY", [], [T0, T0 + MINUTE_MS]) == []
-
-
-@given(
-    present=st.lists(st.booleans(), min_size=1, max_size=60),
-    closes=st.lists(st.floats(1, 1000), min_size=60, max_size=60),
-)
-def test_fill_grid_gives_one_bar_per_grid_minute_after_the_first_price(present, closes):
-    grid = [T0 + k * MINUTE_MS for k in range(len(present))]
-    real = [
-        bar(t, o=c, h=c, lo=c, c=c) for t, p, c in zip(grid, present, closes, strict=False) if p
-    ]
-    out = fill_grid("TQQQ", real, grid)
-    first = next((i for i, p in enumerate(present) if p), None)
-    expected = [] if first is None else grid[first:]
-    assert [b.t for b in out] == expected
-    for prev, cur in zip(out, out[1:], strict=False):
-        if cur.filled:
-            assert cur.close == prev.close and cur.volume == 0

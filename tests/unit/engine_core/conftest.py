@@ -15,8 +15,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from common.bars import fill_grid
 from common.calendar import nyse
+from common.session_grid import fill_grid
 from engine_core import FeatureEngine
 from engine_core.reference import ReferenceFeatures
 from engine_core.timeinfo import minute_info

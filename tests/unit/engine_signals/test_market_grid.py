@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.bars import MINUTE_MS, Bar, fill_grid
+from common.bars import MINUTE_MS, Bar
 from common.calendar import Session, ny_datetime, nyse, to_ms
 from common.csvfiles import history_path, read_history, today_path, write_history, write_today
 from common.errors import OperationalError
+from common.session_grid import fill_grid
 from engine.market_grid import HistoryError, MinuteBars, build_grid, load_sessions
 
 D1, D2, D3 = date(2025, 10, 14), date(2025, 10, 15), date(2025, 10, 16)
