@@ -95,7 +95,7 @@ def _warm_up(root: Path, today_dir: Path, per_bar: bool) -> dict[str, float]:
     today = grid.session_range(len(sessions) - 1)
     if per_bar:
         for n, m in enumerate(grid):
-            sig = engine.update(m.t, m.bars)
+            sig = engine.update(m)
             if n >= today.start:
                 strategy.observe(m.t, sig)
     else:

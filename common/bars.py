@@ -1,6 +1,8 @@
-"""The bar type every process speaks (its FIFO JSON form too), and the one constructor of a filled bar.
+"""The bar type every process speaks, its one validation, and the one constructor of a filled bar.
 
-The session-grid rule that fills gaps is :mod:`common.session_grid`.
+A bar is validated once, where it enters a process (the stream parser, the REST client,
+the CSV readers, the FIFO decoder); :mod:`common.session_grid` applies the grid rule and
+:mod:`common.batch_line` holds the FIFO's JSON form.
 """
 
 from __future__ import annotations
@@ -38,43 +40,13 @@ class Bar:
                 raise BarError(f"{self.symbol} t={self.t}: {name}={v!r} is not a positive finite price")
         if not (math.isfinite(self.volume) and self.volume >= 0):
             raise BarError(f"{self.symbol} t={self.t}: volume={self.volume!r} is not a finite non-negative number")
+        if self.vwap is not None and not (math.isfinite(self.vwap) and self.vwap >= 0):
+            raise BarError(f"{self.symbol} t={self.t}: vwap={self.vwap!r} is not a finite non-negative number")
         if self.high < self.low:
             raise BarError(f"{self.symbol} t={self.t}: high {self.high} < low {self.low}")
         if self.t % MINUTE_MS:
             raise BarError(f"{self.symbol} t={self.t}: not aligned to a minute")
         return self
-
-    def to_json(self) -> dict:
-        """The FIFO protocol's per-symbol object (design.md §3)."""
-        return {
-            "symbol": self.symbol,
-            "open": self.open,
-            "high": self.high,
-            "low": self.low,
-            "close": self.close,
-            "volume": self.volume,
-            "vwap": self.vwap,
-            "trade_count": self.trade_count,
-            "filled": self.filled,
-        }
-
-    @classmethod
-    def from_json(cls, t: int, obj: dict) -> Bar:
-        """Parse the FIFO per-symbol object; raises BarError/KeyError/TypeError on bad input."""
-        vwap = obj.get("vwap")
-        n = obj.get("trade_count")
-        return cls(
-            symbol=str(obj["symbol"]),
-            t=int(t),
-            open=float(obj["open"]),
-            high=float(obj["high"]),
-            low=float(obj["low"]),
-            close=float(obj["close"]),
-            volume=float(obj["volume"]),
-            vwap=None if vwap is None else float(vwap),
-            trade_count=None if n is None else int(n),
-            filled=bool(obj.get("filled", False)),
-        ).validate()
 
 
 def filled_bar(symbol: str, t: int, last_close: float) -> Bar:

@@ -29,7 +29,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,10 @@ from common.calendar import TradingCalendar, iso_ny, nyse
 from common.config import StrategyConfig
 from common.errors import OperationalError, ResponseFormatError, TemporaryError
 from common.fifo import DEFAULT_FIFO_PATH, FifoLineReader, check_fifo_path
+from common.minute import Minute
 from common.process_start import EXIT_OK, EXIT_OPERATOR
 from common.rest import AlpacaRestClient
-from engine.bar_feed import BarFeed, GridMinute, rest_backfill
+from engine.bar_feed import BarFeed, rest_backfill
 from engine.decision import DecisionStep
 from engine.eod import EndOfDay
 from engine.execution import Executor
@@ -160,7 +161,6 @@ class LiveEngine:
         self.warm: WarmUp | None = None
         self.halted = False
         self.last_decision: dict[str, Any] | None = None
-        self.last_prices: dict[str, float] = {}
         self._broker_now = 0
         self._clock_open = True
         self._next_clock = 0.0
@@ -172,6 +172,13 @@ class LiveEngine:
     @property
     def name(self) -> str:
         return self.strategy.name
+
+    @property
+    def last_prices(self) -> Mapping[str, float]:
+        """Each symbol's last close, from the feed's grid rule (the warm-up's before the feed)."""
+        if self.feed is not None:
+            return self.feed.last_closes
+        return self.warm.last_closes if self.warm is not None else {}
 
     def sim_now_ms(self) -> int:
         """Best knowledge of the broker's now: its last clock answer or the last bar's end."""
@@ -241,7 +248,6 @@ class LiveEngine:
             self.strategy, session, self.opts.data_dir, self.rest,
             history_sessions=self.opts.history_sessions, calendar=self.calendar,
         )  # fmt: skip
-        self.last_prices = dict(self.warm.last_closes)
         self.step = DecisionStep(self.strategy, self.cfg, session, signal_engine=self.warm.signals,
                                  guard=self.guard)  # fmt: skip
 
@@ -359,15 +365,14 @@ class LiveEngine:
 
     # ------------------------------------------------------------------ minutes
 
-    def _process(self, minutes: list[GridMinute]) -> None:
+    def _process(self, minutes: list[Minute]) -> None:
         for i, m in enumerate(minutes):
             self._minute(m, decide=i == len(minutes) - 1)
 
-    def _minute(self, m: GridMinute, *, decide: bool) -> None:
+    def _minute(self, m: Minute, *, decide: bool) -> None:
         assert self.step is not None and self.executor is not None and self.journal is not None
         assert self.today is not None and self.today.session is not None and self.eod is not None
         self.counters.minutes += 1
-        self.last_prices.update(m.closes)
         signals = self.step.signals(m)
         last = getattr(self.strategy, "last_t_ms", None)
         if not decide or (last is not None and m.t <= last):

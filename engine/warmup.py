@@ -28,8 +28,9 @@ from typing import Protocol
 from common.bars import MINUTE_MS, Bar
 from common.calendar import Session, TradingCalendar, from_ms, iso_ny, nyse
 from common.csvfiles import CsvFormatError, history_path, read_history, read_today, today_path
+from common.minute import Minute
 from common.rest_models import BrokerClock
-from engine.bar_feed import BarsApi, GridMinute
+from engine.bar_feed import BarsApi
 from engine.market_grid import HistoryError, MinuteGrid, build_grid
 from engine.signals import SignalEngine
 from engine.startup import session_today
@@ -54,10 +55,10 @@ class WarmUp:
     signals: SignalEngine
     grid: MinuteGrid
     """The warm grid (history and today up to the minute before :attr:`pending`)."""
-    pending: GridMinute | None
+    pending: Minute | None
     """The last closed minute, to be decided live (None before the first minute closes)."""
     last_closes: dict[str, float]
-    """Closes the live grid rule fills from (after :attr:`pending`)."""
+    """Closes the live grid rule starts from (after :attr:`pending`): the feed's seed."""
     today_minutes: int
     rest_minutes: int
     seconds: float
@@ -163,8 +164,7 @@ def warm_up(
     warm = full
     if last_closed is not None:
         warm = build_grid(symbols, sessions, bars, until_ms=last_closed - MINUTE_MS)
-        last = full.bars_at(full.n_minutes - 1)
-        pending = GridMinute(last.t, dict(last.bars), "warm-up")
+        pending = full.bars_at(full.n_minutes - 1, source="warm-up")
 
     engine = SignalEngine(symbols, strategy.config.oes_config)
     sigs = engine.warm_up(warm)

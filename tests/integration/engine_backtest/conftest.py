@@ -25,15 +25,16 @@ from typing import Any
 
 import pytest
 
-from common.bars import MINUTE_MS, filled_bar
+from common.bars import MINUTE_MS
 from common.calendar import Session, from_ms, iso_ny, nyse
 from common.config import StrategyConfig
 from common.csvfiles import history_path, write_history
 from common.env import load_endpoints
 from common.rest import AlpacaRestClient
 from common.rest_models import Order
+from common.session_grid import GridFiller
 from engine.decision import DecisionStep, flatten_plan
-from engine.market_grid import MinuteBars, load_sessions
+from engine.market_grid import load_sessions
 from engine.position_book import signed_positions
 from engine.signals import SignalEngine
 from engine.strategies import Holding, make_strategy
@@ -102,7 +103,9 @@ def _replay(
 ) -> None:
     _download(rest, cfg.symbols, warm, data)
     signals = SignalEngine(cfg.symbols, cfg.oes_config)
-    signals.warm_up(load_sessions(cfg.symbols, warm, data))
+    grid = load_sessions(cfg.symbols, warm, data)
+    signals.warm_up(grid)
+    feed = GridFiller(cfg.symbols, grid.last_closes())  # the live feed's grid rule
     strategy = make_strategy(cfg)
     step = DecisionStep(strategy, cfg, session, signal_engine=signals)
     halted = eod_done = False
@@ -111,9 +114,8 @@ def _replay(
         got = rest.get_bars(cfg.symbols, from_ms(t), from_ms(t))
         real = {s: bs[0] for s, bs in got.items() if bs}
         assert all(b.t == t for b in real.values()), iso_ny(t)
-        sig = step.signals(MinuteBars(t, real))
-        closes = signals.last_closes
-        minute = MinuteBars(t, {s: real.get(s) or filled_bar(s, t, closes[s]) for s in closes})
+        minute = feed.fill(t, real, "backfill")
+        sig = step.signals(minute)
         account = rest.get_account()
         positions = rest.get_positions()
         holdings = {

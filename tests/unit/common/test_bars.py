@@ -1,4 +1,4 @@
-"""common.bars: validation, the FIFO JSON form and the one constructor of a filled bar."""
+"""common.bars: validation and the one constructor of a filled bar."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def bar(
     c: float = 10.5,
     v: float = 100.0,
     sym: str = "TQQQ",
+    vwap: float | None = 10.2,
 ) -> Bar:
-    return Bar(sym, t, o, h, lo, c, v, 10.2, 7)
+    return Bar(sym, t, o, h, lo, c, v, vwap, 7)
 
 
 def test_a_sound_bar_validates_to_itself():
@@ -39,6 +40,8 @@ def test_a_sound_bar_validates_to_itself():
         ({"v": math.nan}, "volume"),
         ({"h": 8.0}, "high 8.0 < low 9.0"),
         ({"t": T0 + 1}, "not aligned"),
+        ({"vwap": math.nan}, "vwap"),
+        ({"vwap": -1.0}, "vwap"),
     ],
 )
 def test_invalid_bars_name_the_symbol_minute_and_field(kw, field):
@@ -46,43 +49,6 @@ def test_invalid_bars_name_the_symbol_minute_and_field(kw, field):
         bar(**kw).validate()
     msg = str(ei.value)
     assert field in msg and "TQQQ" in msg and "t=" in msg
-
-
-def test_json_round_trip():
-    b = bar()
-    obj = b.to_json()
-    assert obj["symbol"] == "TQQQ" and obj["filled"] is False and obj["trade_count"] == 7
-    assert Bar.from_json(b.t, obj) == b
-
-
-def test_from_json_accepts_null_vwap_and_count_and_numeric_strings():
-    obj = {
-        "symbol": "SPY",
-        "open": "10",
-        "high": 11,
-        "low": 9,
-        "close": 10,
-        "volume": 0,
-        "vwap": None,
-        "trade_count": None,
-    }
-    b = Bar.from_json(T0, obj)
-    assert (b.open, b.vwap, b.trade_count, b.filled) == (10.0, None, None, False)
-
-
-@pytest.mark.parametrize(
-    ("obj", "exc"),
-    [
-        ({"symbol": "SPY", "open": 1, "high": 1, "low": 1, "close": 1}, KeyError),
-        ({"symbol": "SPY", "open": 1, "high": 0.5, "low": 1, "close": 1, "volume": 1}, BarError),
-        ({"symbol": "SPY", "open": -1, "high": 1, "low": 1, "close": 1, "volume": 1}, BarError),
-        ({"symbol": "SPY", "open": "x", "high": 1, "low": 1, "close": 1, "volume": 1}, ValueError),
-        ({"symbol": "SPY", "open": None, "high": 1, "low": 1, "close": 1, "volume": 1}, TypeError),
-    ],
-)
-def test_from_json_rejects_bad_objects(obj, exc):
-    with pytest.raises(exc):
-        Bar.from_json(T0, obj)
 
 
 def test_filled_bar_is_flat_at_the_last_close_with_no_volume():
