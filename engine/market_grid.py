@@ -273,7 +273,9 @@ def build_grid(
 # ---------------------------------------------------------------------- loading
 
 
-def _read(reader, path: Path, symbol: str, what: str) -> list[Bar]:
+def read_bars(reader, path: Path, symbol: str, what: str) -> list[Bar]:
+    """``reader(path, symbol)`` (a :mod:`common.csvfiles` reader); HistoryError naming the
+    symbol and file if the file is missing or unreadable."""
     if not path.is_file():
         raise HistoryError(f"{what} missing for {symbol}: {path} does not exist")
     try:
@@ -314,11 +316,11 @@ def load_sessions(
     latest_today: int | None = None
     for sym in symbols:
         hpath = history_path(history_dir, sym)
-        got = _within(_read(read_history, hpath, sym, "history"), lo, hi)
+        got = _within(read_bars(read_history, hpath, sym, "history"), lo, hi)
         if today is not None and today_root is not None:
             tpath = today_path(today_root, sym)
             todays = _within(
-                _read(read_today, tpath, sym, "today's bars"), today.open_ms, today.close_ms
+                read_bars(read_today, tpath, sym, "today's bars"), today.open_ms, today.close_ms
             )
             got = got + todays  # the today file last: it wins for a repeated minute
             on_day = [b.t for b in got if today.contains_minute(b.t) and not b.filled]
@@ -369,4 +371,5 @@ __all__ = [
     "build_grid",
     "grid_minutes",
     "load_sessions",
+    "read_bars",
 ]

@@ -27,11 +27,11 @@ from typing import Protocol
 
 from common.bars import MINUTE_MS, Bar
 from common.calendar import Session, TradingCalendar, from_ms, iso_ny, nyse
-from common.csvfiles import CsvFormatError, history_path, read_history, read_today, today_path
+from common.csvfiles import history_path, read_history, read_today, today_path
 from common.minute import Minute
 from common.rest_models import BrokerClock
 from engine.bar_feed import BarsApi
-from engine.market_grid import HistoryError, MinuteGrid, build_grid
+from engine.market_grid import HistoryError, MinuteGrid, build_grid, read_bars
 from engine.signals import SignalEngine
 from engine.startup import session_today
 from engine.strategies import Strategy
@@ -74,15 +74,6 @@ class WarmUp:
         return t if t is not None and today.contains_minute(t) else None
 
 
-def _read(reader, path: Path, symbol: str, what: str) -> list[Bar]:
-    try:
-        return reader(path, symbol)
-    except CsvFormatError as e:
-        raise HistoryError(f"{what} of {symbol} is unreadable: {e}") from None
-    except OSError as e:
-        raise HistoryError(f"{what} of {symbol} is unreadable: {path}: {e}") from None
-
-
 def load_bars(
     symbols: Sequence[str],
     sessions: Sequence[Session],
@@ -98,12 +89,10 @@ def load_bars(
     latest: dict[str, int] = {}
     for sym in symbols:
         hpath = history_path(hist_dir, sym)
-        if not hpath.is_file():
-            raise HistoryError(f"history missing for {sym}: {hpath} does not exist")
-        got = [b for b in _read(read_history, hpath, sym, "history") if lo <= b.t < today.open_ms]
+        got = [b for b in read_bars(read_history, hpath, sym, "history") if lo <= b.t < today.open_ms]
         tpath = today_path(today_dir, sym)
         if tpath.is_file():
-            todays = [b for b in _read(read_today, tpath, sym, "today's bars")
+            todays = [b for b in read_bars(read_today, tpath, sym, "today's bars")
                       if today.contains_minute(b.t)]  # fmt: skip
             if todays:
                 latest[sym] = todays[-1].t

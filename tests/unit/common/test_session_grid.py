@@ -18,19 +18,13 @@ from common.session_grid import GridFiller, fill_arrays, fill_grid
 T0 = 1_760_621_400_000  # 2025-10-16 09:30 New York
 
 
-def bar(
-    t: int = T0,
-    o: float = 10.0,
-    h: float = 11.0,
-    lo: float = 9.0,
-    c: float = 10.5,
-    v: float = 100.0,
-    sym: str = "TQQQ",
-) -> Bar:
-    return Bar(sym, t, o, h, lo, c, v, 10.2, 7)
+def bar(t: int = T0, c: float = 10.5, sym: str = "TQQQ") -> Bar:
+    """A real bar that opened at 10.0."""
+    return Bar(sym, t, 10.0, max(10.0, c) + 0.5, min(10.0, c) - 0.5, c, 100.0, 10.2, 7)
 
 
 def flat(sym: str, t: int, c: float) -> Bar:
+    """A real bar with open = high = low = close."""
     return Bar(sym, t, c, c, c, c, 50.0)
 
 
@@ -116,9 +110,7 @@ def test_fill_grid_of_nothing_with_no_last_close_is_empty():
 )
 def test_fill_grid_gives_one_bar_per_grid_minute_after_the_first_price(present, closes):
     grid = [T0 + k * MINUTE_MS for k in range(len(present))]
-    real = [
-        bar(t, o=c, h=c, lo=c, c=c) for t, p, c in zip(grid, present, closes, strict=False) if p
-    ]
+    real = [flat("TQQQ", t, c) for t, p, c in zip(grid, present, closes, strict=False) if p]
     out = fill_grid("TQQQ", real, grid)
     first = next((i for i, p in enumerate(present) if p), None)
     expected = [] if first is None else grid[first:]
