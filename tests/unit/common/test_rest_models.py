@@ -7,14 +7,15 @@ from datetime import UTC, datetime
 import pytest
 
 from common.errors import (
-    AlpacaAPIError,
     AuthError,
     BadRequestError,
+    ClientRequestError,
     DuplicateClientOrderIdError,
     ForbiddenError,
     NotFoundError,
     OperationalError,
     RateLimitError,
+    RefusedError,
     ResponseFormatError,
     ServerError,
     TemporaryError,
@@ -175,16 +176,16 @@ def test_bar_from_alpaca():
 @pytest.mark.parametrize(
     ("status", "message", "cls", "family"),
     [
-        (400, "bad", BadRequestError, None),
+        (400, "bad", BadRequestError, RefusedError),
         (401, "request is not authorized", AuthError, OperationalError),
-        (403, "insufficient buying power", ForbiddenError, None),
-        (404, "order not found", NotFoundError, None),
-        (422, 'order is already in "filled" state', UnprocessableError, None),
-        (422, "client_order_id must be unique", DuplicateClientOrderIdError, None),
+        (403, "insufficient buying power", ForbiddenError, RefusedError),
+        (404, "order not found", NotFoundError, RefusedError),
+        (422, 'order is already in "filled" state', UnprocessableError, RefusedError),
+        (422, "client_order_id must be unique", DuplicateClientOrderIdError, RefusedError),
         (429, "rate limit exceeded", RateLimitError, TemporaryError),
         (500, "internal", ServerError, TemporaryError),
         (504, "gateway", ServerError, TemporaryError),
-        (418, "teapot", AlpacaAPIError, None),
+        (418, "teapot", ClientRequestError, RefusedError),
     ],
 )
 def test_error_for_status(status, message, cls, family):
