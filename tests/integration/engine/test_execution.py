@@ -9,7 +9,8 @@ import pytest
 
 from common.calendar import ny_datetime, to_ms
 from common.config import RiskConfig
-from engine.execution import LOST, UNKNOWN, Executor
+from common.order_status import OrderStatus
+from engine.execution import Executor
 from engine.journal import Journal
 from engine.order_plan import plan_orders
 from engine.position_book import PositionBook, signed_positions
@@ -120,7 +121,7 @@ def test_an_intent_that_never_reached_the_broker_is_settled_as_lost(mk, journal)
     ex = make()
     assert ex.pending() == {"TQQQ": 10.0}  # until settled it may exist: counted as pending
     ex.settle()
-    assert journal.order(o.client_order_id).status == LOST
+    assert journal.order(o.client_order_id).status == OrderStatus.LOST
     assert ex.pending() == {}
     p2 = plan({"TQQQ": 10}, {}, ex.pending(), journal.ids_for_minute("rotation", T))
     assert [x.client_order_id for x in p2.orders] == [o.client_order_id[:-1] + "1"]
@@ -183,7 +184,7 @@ def test_an_unknown_outcome_is_asked_for_never_resent(mk, journal):
     ex = make(flaky)
     sent = ex.execute(plan({"UVXY": 6}))
     cid = sent.unknown[0]
-    assert journal.order(cid).status == UNKNOWN
+    assert journal.order(cid).status == OrderStatus.UNKNOWN
     assert ex.pending() == {"UVXY": 6.0}
     fills = ex.poll()
     assert [(f.symbol, f.qty) for f in fills] == [("UVXY", 6.0)]

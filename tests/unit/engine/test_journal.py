@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.journal import Journal, JournalError
+from engine.journal import IntentExistsError, Journal
 
 DAY = date(2025, 10, 16)
 T = 1_760_621_400_000  # 09:30 of DAY
@@ -86,7 +86,7 @@ def test_intent_survives_kill_9(tmp_path: Path) -> None:
 
 def test_an_intent_is_journaled_once(journal: Journal) -> None:
     cid = intent(journal)
-    with pytest.raises(JournalError, match=f"{cid} is already journaled"):
+    with pytest.raises(IntentExistsError, match=f"{cid} is already journaled"):
         intent(journal, cid)
 
 
