@@ -92,7 +92,7 @@ class PsmStrategy(Strategy):
     def load_state(self, state: Mapping[str, Any]) -> None:
         session_date, last = check_header(self.name, state)
         name = state.get("state")
-        if name != ADOPTED and name not in PsmState.__members__:
+        if not isinstance(name, str) or (name != ADOPTED and name not in PsmState.__members__):
             raise StateError(f"psm state: state={name!r} is not a PSM state")
         entered = state.get("entered_t_ms")
         if entered is not None:
