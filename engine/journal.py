@@ -192,17 +192,6 @@ class FillRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class DecisionRecord:
-    strategy: str
-    session_date: date
-    t_ms: int
-    summary: str
-    targets: dict[str, int]
-    reasons: dict[str, str]
-    details: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class StateRecord:
     strategy: str
     session_date: date
@@ -315,13 +304,6 @@ class Journal:
         with self._usable("reading"):
             return self._db.execute(sql, args).fetchone()
 
-    def pragma(self, name: str) -> Any:
-        """A PRAGMA's current value (for checks and tests)."""
-        if not name.isidentifier():
-            raise ValueError(f"not a pragma name: {name!r}")
-        row = self._row(f"PRAGMA {name}")
-        return None if row is None else row[0]
-
     # ------------------------------------------------------------------ decisions and state
 
     _DECISION_SQL = (
@@ -332,18 +314,6 @@ class Journal:
         "INSERT INTO strategy_states (strategy, session_date, t_ms, state, created_ms)"
         " VALUES (?, ?, ?, ?, ?)"
     )
-
-    def record_decision(
-        self,
-        strategy: str,
-        session_date: date,
-        t_ms: int,
-        summary: str,
-        targets: Mapping[str, int],
-        reasons: Mapping[str, str],
-        details: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.record_minute(strategy, session_date, t_ms, summary, targets, reasons, details, None)
 
     def record_minute(
         self,
@@ -368,53 +338,13 @@ class Journal:
             if state is not None:
                 db.execute(self._STATE_SQL, (strategy, day, t_ms, _dumps(dict(state)), now))
 
-    def decisions(self, strategy: str, session_date: date) -> list[DecisionRecord]:
-        rows = self._rows(
-            "SELECT * FROM decisions WHERE strategy=? AND session_date=? ORDER BY t_ms, id",
-            (strategy, session_date.isoformat()),
-        )
-        return [
-            DecisionRecord(
-                r["strategy"],
-                date.fromisoformat(r["session_date"]),
-                r["t_ms"],
-                r["summary"],
-                json.loads(r["targets"]),
-                json.loads(r["reasons"]),
-                json.loads(r["details"]),
-            )
-            for r in rows
-        ]
-
-    def last_decided_minute(self, strategy: str, session_date: date) -> int | None:
+    def last_state(self, strategy: str, session_date: date) -> StateRecord | None:
+        """The most recently saved state of ``strategy`` for that session."""
         row = self._row(
-            "SELECT MAX(t_ms) FROM decisions WHERE strategy=? AND session_date=?",
+            "SELECT * FROM strategy_states WHERE strategy=? AND session_date=?"
+            " ORDER BY id DESC LIMIT 1",
             (strategy, session_date.isoformat()),
         )
-        return None if row is None else row[0]
-
-    def save_state(
-        self, strategy: str, session_date: date, t_ms: int, state: Mapping[str, Any]
-    ) -> None:
-        with self._tx() as db:
-            db.execute(
-                self._STATE_SQL,
-                (strategy, session_date.isoformat(), t_ms, _dumps(dict(state)), self.now_ms()),
-            )
-
-    def last_state(self, strategy: str, session_date: date | None = None) -> StateRecord | None:
-        """The most recently saved state of ``strategy`` (of that session, if given)."""
-        if session_date is None:
-            row = self._row(
-                "SELECT * FROM strategy_states WHERE strategy=? ORDER BY id DESC LIMIT 1",
-                (strategy,),
-            )
-        else:
-            row = self._row(
-                "SELECT * FROM strategy_states WHERE strategy=? AND session_date=?"
-                " ORDER BY id DESC LIMIT 1",
-                (strategy, session_date.isoformat()),
-            )
         if row is None:
             return None
         return StateRecord(
@@ -526,13 +456,6 @@ class Journal:
             sql += " AND strategy=?"
             args.append(strategy)
         rows = self._rows(sql + " ORDER BY t_ms, client_order_id", args)
-        return [_order(r) for r in rows]
-
-    def orders_for_session(self, strategy: str, session_date: date) -> list[OrderRecord]:
-        rows = self._rows(
-            "SELECT * FROM orders WHERE strategy=? AND session_date=? ORDER BY t_ms, client_order_id",
-            (strategy, session_date.isoformat()),
-        )
         return [_order(r) for r in rows]
 
     def ids_for_minute(self, strategy: str, t_ms: int) -> set[str]:
@@ -684,20 +607,6 @@ class Journal:
             **order_fields,
         )
 
-    def fills_for_session(self, strategy: str, session_date: date) -> list[FillRecord]:
-        rows = self._rows(
-            "SELECT * FROM fills WHERE strategy=? AND session_date=? ORDER BY t_ms, rowid",
-            (strategy, session_date.isoformat()),
-        )
-        return [_fill(r) for r in rows]
-
-    def net_positions(self, strategy: str, session_date: date) -> dict[str, float]:
-        """Signed shares bought minus sold today by ``strategy``, per symbol (from fills)."""
-        out: dict[str, float] = {}
-        for f in self.fills_for_session(strategy, session_date):
-            out[f.symbol] = out.get(f.symbol, 0.0) + f.signed_qty
-        return {s: q for s, q in out.items() if abs(q) > QTY_EPS}
-
     # ------------------------------------------------------------------ events
 
     def record_event(
@@ -771,21 +680,4 @@ def _order(r: sqlite3.Row) -> OrderRecord:
         r["detail"],
         r["created_ms"],
         r["updated_ms"],
-    )
-
-
-def _fill(r: sqlite3.Row) -> FillRecord:
-    return FillRecord(
-        r["execution_id"],
-        r["client_order_id"],
-        r["broker_order_id"],
-        r["strategy"],
-        date.fromisoformat(r["session_date"]),
-        r["symbol"],
-        r["side"],
-        r["qty"],
-        r["price"],
-        r["cum_qty"],
-        r["t_ms"],
-        r["source"],
     )

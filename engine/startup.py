@@ -41,10 +41,6 @@ class Today:
     clock: BrokerClock
 
     @property
-    def closed_day(self) -> bool:
-        return self.session is None
-
-    @property
     def over(self) -> bool:
         return self.session is not None and self.now_ms >= self.session.close_ms
 
@@ -81,7 +77,6 @@ def session_today(clock: BrokerClock, calendar: TradingCalendar) -> Today:
 class Reconciled:
     result: ReconcileResult
     halted: bool
-    flatten_orders: tuple[str, ...] = ()
 
 
 def reconcile_with_broker(
@@ -159,7 +154,6 @@ def reconcile_with_broker(
     executor.adopt([by_id[i] for i in result.adopt_order_ids if i in by_id], t_ms)
     strategy.load_state(strategy.merge_observed(result.strategy_state, observed))
 
-    sent: tuple[str, ...] = ()
     if result.action == "flatten":
         held = signed_positions(api.get_positions())
         if held:
@@ -176,9 +170,9 @@ def reconcile_with_broker(
                 reasons=dict.fromkeys(held, "reconciliation: flatten holdings that fit no state"),
             )
             out = executor.execute(plan)
-            sent = tuple(out.submitted + out.unknown)
-            log.warning("reconciliation flattened %s with %d order(s)", sorted(held), len(sent))
-    return Reconciled(result, halted=False, flatten_orders=sent)
+            sent = len(out.submitted) + len(out.unknown)
+            log.warning("reconciliation flattened %s with %d order(s)", sorted(held), sent)
+    return Reconciled(result, halted=False)
 
 
 __all__ = ["Reconciled", "Today", "reconcile_with_broker", "session_today"]
