@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.journal import IntentExistsError, Journal
+from common.errors import OperationalError
+from engine.journal import IntentExistsError, Journal, JournalUnusableError
 from tests.support import journal_reads as jr
 
 DAY = date(2025, 10, 16)
@@ -221,3 +222,65 @@ def test_record_minute_writes_decision_and_state_together(journal: Journal) -> N
     assert [d["t_ms"] for d in jr.decisions(journal.path, "psm", DAY)] == [T]
     last = journal.last_state("psm", DAY)
     assert last is not None and last.t_ms == T
+
+
+# ------------------------------------------------------------------ a journal that cannot be used
+
+
+def test_a_file_that_is_not_a_database_is_an_operator_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    path.write_bytes(b"this is not a database, it is a text file " * 100)
+    with pytest.raises(JournalUnusableError, match=f"journal {path} cannot be used") as ei:
+        Journal(path)
+    assert isinstance(ei.value, OperationalError) and ei.value.path == path
+    assert path.read_bytes().startswith(b"this is not a database")  # left as it was
+
+
+def test_a_journal_of_another_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    Journal(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(JournalUnusableError, match="schema version '99', this engine reads 1"):
+        Journal(path)
+
+
+def test_a_directory_that_cannot_be_made_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(JournalUnusableError, match="cannot create its directory"):
+        Journal(tmp_path / "file" / "journal.sqlite")
+
+
+def test_a_full_disk_is_an_operator_error(journal: Journal) -> None:
+    pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
+    journal._db.execute(f"PRAGMA max_page_count={pages}")  # the file may not grow: as if full
+    with pytest.raises(JournalUnusableError, match="database or disk is full"):
+        for i in range(1000):
+            journal.record_event("psm", DAY, T, "alert", {"i": i, "pad": "x" * 4000})
+
+
+def test_a_lock_held_too_long_is_an_operator_error(tmp_path: Path, monkeypatch) -> None:
+    import engine.journal as journal_module
+
+    monkeypatch.setattr(journal_module, "BUSY_TIMEOUT_S", 0.05)
+    path = tmp_path / "journal.sqlite"
+    j = Journal(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # e.g. a second engine on the same journal
+    try:
+        with pytest.raises(JournalUnusableError, match="database is locked"):
+            intent(j)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    intent(j)  # once the lock is gone it works again
+    j.close()
+
+
+def test_an_intent_journaled_twice_is_not_an_unusable_journal(journal: Journal) -> None:
+    cid = intent(journal)
+    with pytest.raises(IntentExistsError) as ei:
+        intent(journal, cid)
+    assert not isinstance(ei.value, OperationalError)
