@@ -25,8 +25,8 @@ only set a flag; the loop finishes the minute in hand, writes ``state.json`` and
 Errors, by category (:mod:`common.errors`): a temporary one (broker trouble) is logged and
 the loop carries on; a refusal (a 4xx the broker answered) is logged, journaled as a
 ``refused`` event, and the loop carries on; an operational one (keys refused, journal
-unusable) ends the process with exit code 2 (:mod:`common.exit_codes`); anything else is a
-crash (1).
+unusable), or a refusal during start-up, ends the process with exit code 2
+(:mod:`common.exit_codes`); anything else is a crash (1).
 """
 
 from __future__ import annotations
@@ -483,12 +483,20 @@ class LiveEngine:
 
 def run_live(opts: EngineOptions, cfg: StrategyConfig, rest: AlpacaRestClient,
              stop: StopFlag | None = None) -> int:  # fmt: skip
-    """Run one engine to its end; the process exit code."""
+    """Run one engine to its end; the process exit code.
+
+    The loop survives refusals; one that reaches here came from start-up (e.g. a 403 on
+    market data the subscription does not include), which cannot go on without what was
+    refused and would be refused again on a restart: the operator must look, as for an
+    operational error."""
     engine = LiveEngine(opts, cfg, rest, stop=stop)
     try:
         return engine.run()
     except OperationalError as e:
         log.error("the engine needs the operator: %s", e)
+        return EXIT_OPERATOR
+    except RefusedError as e:
+        log.error("the engine needs the operator: the broker refused what start-up needs: %s", e)
         return EXIT_OPERATOR
 
 

@@ -230,8 +230,12 @@ def test_a_journal_that_fills_the_disk_ends_the_loop_as_an_operator_error(engine
         eng._tick()
 
 
-def test_run_live_exits_2_on_an_operational_error(tmp_path: Path, psm_cfg) -> None:
+@pytest.mark.parametrize("status", [401, 403])
+def test_run_live_exits_2_when_start_up_is_refused_or_needs_the_operator(
+    tmp_path: Path, psm_cfg, status, caplog
+) -> None:
     broker = FakeBroker()
-    broker.fail["get_clock"] = AuthError(401, 40110000, "request is not authorized")
+    broker.fail["get_clock"] = error_for_status(status, None, "no", method="GET", path="/v2/clock")
     opts = EngineOptions(strategy="psm", fifo=tmp_path / "bars.fifo", log_dir=tmp_path / "logs")
     assert run_live(opts, psm_cfg(), broker) == EXIT_OPERATOR  # type: ignore[arg-type]
+    assert "the engine needs the operator" in caplog.text and f"HTTP {status}" in caplog.text
