@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 from common.calendar import MINUTE_MS
 
@@ -171,7 +171,7 @@ class Takeover:
     """
 
     state_name: str
-    journal: str
+    journal: Literal["restored", "partly restored", "reset", "none"]
     details: tuple[str, ...] = ()
 
 
