@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from common.bars import Bar, BarError
+from common.bars import Bar
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,7 @@ def parse_message(m: object) -> Message:
     if tag in ("b", "u"):
         try:
             return StreamBar(parse_bar(m), updated=tag == "u")
-        except (KeyError, TypeError, ValueError, BarError) as e:
+        except (KeyError, TypeError, ValueError) as e:  # BarError is a ValueError
             what = f"missing {e}" if isinstance(e, KeyError) else str(e)
             return Malformed(f"bar {m.get('S')!r} t={m.get('t')!r}: {what}")
     if not isinstance(tag, str):

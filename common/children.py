@@ -93,7 +93,7 @@ def cmdline_of(pid: int) -> list[str] | None:
         if p.status() == psutil.STATUS_ZOMBIE:
             return None
         return p.cmdline()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    except (psutil.NoSuchProcess, psutil.AccessDenied):  # ZombieProcess is a NoSuchProcess
         return None
 
 

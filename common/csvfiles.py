@@ -130,7 +130,7 @@ def _fast_history(path: Path, symbol: str) -> list[Bar] | None:
             encoding="utf-8-sig",
             skip_blank_lines=True,
         )
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
+    except (ValueError, OSError):  # UnicodeDecodeError and pandas' ParserError are ValueErrors
         return None
     if list(df.columns) != HISTORY_HEADER:
         return None

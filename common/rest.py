@@ -4,7 +4,9 @@
   never followed (they would carry the keys to another host).
 - 429 waits until ``X-Ratelimit-Reset``; 5xx, timeouts and dropped connections
   back off exponentially with jitter; after ``max_retries`` retries the typed error
-  (RateLimitError, ServerError, NetworkError) is raised. Other 4xx raise at once.
+  (RateLimitError, ServerError, NetworkError: all TemporaryError) is raised. Any other
+  error answer raises at once, typed by :func:`common.errors.error_for_status`: a
+  RefusedError (400, 403, 404, 422, other 4xx) or an OperationalError (401, a redirect).
 - ``submit_order`` never blindly resends: after an uncertain outcome it asks the
   broker by ``client_order_id`` and resends (same id) only if the order never arrived.
 
@@ -34,12 +36,14 @@ from common.errors import (
     DuplicateClientOrderIdError,
     NetworkError,
     NotFoundError,
+    RateLimitError,
     ResponseFormatError,
+    TemporaryError,
     TraderError,
     UnprocessableError,
     error_for_status,
 )
-from common.rest_models import BrokerClock, Order, Position, bar_from_alpaca
+from common.rest_models import Account, BrokerClock, Order, Position, bar_from_alpaca
 from common.retry import Backoff, rate_limit_wait
 
 log = logging.getLogger(__name__)
@@ -76,9 +80,8 @@ def _instant_text(value: datetime | str, name: str) -> str:
 
 
 def _retryable(err: TraderError) -> bool:
-    if isinstance(err, NetworkError):
-        return True
-    return isinstance(err, AlpacaAPIError) and (err.status == 429 or err.status >= 500)
+    """No answer, 429 or 5xx: the temporary errors of one attempt."""
+    return isinstance(err, TemporaryError)
 
 
 def _reason(err: TraderError) -> str:
@@ -248,7 +251,7 @@ class AlpacaRestClient:
                     if value is not _NO_RECOVERY:
                         return value
                 raise err
-            uncertain = uncertain or not (isinstance(err, AlpacaAPIError) and err.status == 429)
+            uncertain = uncertain or not isinstance(err, RateLimitError)
             if attempt >= self.max_retries:
                 raise err
             if wait < 0:
@@ -276,8 +279,8 @@ class AlpacaRestClient:
         return data
 
     # ------------------------------------------------------------------ trading
-    def get_account(self) -> dict:
-        return self._dict(self._trading("GET", "/v2/account"), "GET /v2/account")
+    def get_account(self) -> Account:
+        return Account.from_json(self._dict(self._trading("GET", "/v2/account"), "GET /v2/account"))
 
     def get_clock(self) -> BrokerClock:
         return BrokerClock.from_json(self._dict(self._trading("GET", "/v2/clock"), "GET /v2/clock"))

@@ -69,7 +69,7 @@ def test_clock_and_account(client, market):
     assert clk.is_open
     assert clk.next_close == nyse().session(from_ms(now_ms).date()).close
     acct = client.get_account()
-    assert acct["status"] == "ACTIVE" and float(acct["cash"]) > 0
+    assert acct.status == "ACTIVE" and acct.cash > 0
 
 
 def test_calendar_matches_the_nyse_calendar(client, market):
@@ -158,7 +158,7 @@ def test_duplicate_client_order_id_returns_the_first_order(client, market):
 def test_rest_429_burst_waits_for_the_reset_and_succeeds(client, market, sleeps):
     market.admin("POST", "/admin/faults", {"rest_429_count": 2})
     acct = client.get_account()
-    assert acct["status"] == "ACTIVE"
+    assert acct.status == "ACTIVE"
     assert len(sleeps.waits) == 2
     for w in sleeps.waits:  # the reset header is a real epoch second a little ahead
         assert 0 < w <= 65

@@ -21,7 +21,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -30,8 +29,9 @@ from common.calendar import Session, from_ms, iso_ny, nyse
 from common.config import StrategyConfig
 from common.csvfiles import history_path, write_history
 from common.env import load_endpoints
+from common.quantities import is_flat
 from common.rest import AlpacaRestClient
-from common.rest_models import Order
+from common.rest_models import Account, Order
 from common.session_grid import GridFiller
 from engine.decision import DecisionStep, flatten_plan
 from engine.market_grid import load_sessions
@@ -62,7 +62,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Market:
 @dataclass
 class HttpReplay:
     orders: list[Order]
-    account: dict[str, Any]
+    account: Account
     positions: dict[str, float]
 
     def fills(self) -> list[tuple[str, str, str, float, float, int]]:
@@ -119,16 +119,16 @@ def _replay(
         account = rest.get_account()
         positions = rest.get_positions()
         holdings = {
-            p.symbol: Holding(int(round(q)), float(p.avg_entry_price))
+            p.symbol: Holding(int(round(p.signed_qty)), p.avg_entry_price)
             for p in positions
-            if (q := signed_positions([p]).get(p.symbol, 0.0))
+            if not is_flat(p.signed_qty)
         }
         res = step.decide(
             minute,
             sig,
             holdings=holdings,
-            cash=float(account["cash"]),
-            start_equity=float(account["last_equity"]),
+            cash=account.cash,
+            start_equity=account.last_equity,
             halted=halted,
         )
         halted = halted or res.plan.halted

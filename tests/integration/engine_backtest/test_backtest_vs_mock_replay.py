@@ -31,4 +31,4 @@ def test_backtest_and_mock_replay_produce_the_same_orders_and_fills(market, http
     )
     assert {o.status for o in mock.orders} == {"filled"}
     assert mock.positions == {} and result.flat_every_close
-    assert float(mock.account["cash"]) == pytest.approx(result.final_equity, abs=0.005)
+    assert mock.account.cash == pytest.approx(result.final_equity, abs=0.005)
