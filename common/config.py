@@ -205,11 +205,18 @@ class ReconciliationConfig(Section):
 
 
 class BacktestConfig(Section):
-    """The fill rule shared with mockmarket: next minute's open, plus slippage and fees."""
+    """The backtest's account (its costs and fill rule are in :class:`CostsConfig`)."""
 
-    slippage_bps: float = Field(0.0, ge=0.0, le=100.0)
-    fee_per_share: float = Field(0.0, ge=0.0, le=0.1)
     starting_cash: float = Field(100_000.0, gt=0.0, le=1e9)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for k in ("slippage_bps", "fee_per_share"):
+                if k in data:
+                    raise ValueError(f"{k}={data[k]!r} belongs to the costs section now (costs.{k})")
+        return data
 
 
 class CostsConfig(Section):
@@ -283,6 +290,7 @@ class RotationStrategyConfig(Section):
     session: SessionConfig = SessionConfig()
     reconciliation: ReconciliationConfig = ReconciliationConfig()
     backtest: BacktestConfig = BacktestConfig()
+    costs: CostsConfig = CostsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> RotationStrategyConfig:
@@ -318,6 +326,7 @@ class PsmStrategyConfig(Section):
     session: SessionConfig = SessionConfig()
     reconciliation: ReconciliationConfig = ReconciliationConfig()
     backtest: BacktestConfig = BacktestConfig()
+    costs: CostsConfig = CostsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> PsmStrategyConfig:

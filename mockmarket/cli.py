@@ -21,6 +21,7 @@ from mockmarket.app import (
     build_context,
     parse_hhmm,
 )
+from mockmarket.cost_options import cost_model, cost_options
 from mockmarket.datasource import DEFAULT_SESSIONS, SYNTHETIC_DIR, ensure_synthetic, prepare_store
 from mockmarket.server import serve as serve_app
 from mockmarket.state_file import DEFAULT_STATE_FILE
@@ -130,16 +131,7 @@ def main() -> None:
     type=click.FloatRange(0, 1),
     help="share of websocket bars first sent preliminary, then corrected (updatedBars)",
 )
-@click.option(
-    "--slippage-bps", default=0.0, show_default=True, type=click.FloatRange(0), help="fill slippage"
-)
-@click.option(
-    "--fee-per-share",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="fee per share",
-)
+@cost_options
 @click.option(
     "--partial-fill-rate",
     default=0.0,
@@ -171,12 +163,17 @@ def serve(
     state_file: Path,
     log_file: Path | None,
     correction_rate: float,
-    slippage_bps: float,
-    fee_per_share: float,
     partial_fill_rate: float,
     max_connections: int,
+    legacy_fills: bool,
+    **cost_knobs: float | None,
 ) -> None:
-    """Serve a market on one port until SIGTERM/SIGINT."""
+    """Serve a market on one port until SIGTERM/SIGINT.
+
+    Fills cost what a strategy config's ``costs`` section says by default (half-spread,
+    slippage, regulatory fees); each knob has its option, ``--legacy-fills`` the pre-cost rule.
+    """
+    costs = cost_model(legacy_fills, cost_knobs)
     key, secret = _keys(key, secret)
     log_path = setup_process_logging("mockmarket", LOG_DIR, secrets=(secret,), filename=log_file)
     try:
@@ -196,8 +193,7 @@ def serve(
             paused=paused,
             seed=seed,
             correction_rate=correction_rate,
-            slippage_bps=slippage_bps,
-            fee_per_share=fee_per_share,
+            costs=costs,
             partial_fill_rate=partial_fill_rate,
             max_connections=max_connections,
         )
