@@ -91,6 +91,13 @@ def main() -> None:
     help="strength of the synthetic market's learnable component (0 = off)",
 )
 @click.option(
+    "--microstructure",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 5),
+    help="synthetic market's bid-ask bounce and print noise (0 = prints at the mid)",
+)
+@click.option(
     "--start-time",
     default="09:25",
     show_default=True,
@@ -155,6 +162,7 @@ def serve(
     seed: int,
     sessions: int,
     signal: float,
+    microstructure: float,
     start_time: str,
     speed: float,
     paused: bool,
@@ -184,6 +192,7 @@ def serve(
             seed=seed,
             sessions=sessions,
             signal=signal,
+            microstructure=microstructure,
         )
         options = MarketOptions(
             key=key,
@@ -238,14 +247,31 @@ def serve(
     "--sessions", default=DEFAULT_SESSIONS, show_default=True, type=click.IntRange(1, 1000)
 )
 @click.option("--signal", default=0.0, show_default=True, type=click.FloatRange(-0.99, 0.99))
+@click.option(
+    "--microstructure",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 5),
+    help="bid-ask bounce and print noise (0 = prints at the mid)",
+)
 def generate(
-    data_dir: Path, end_date: date | None, seed: int, sessions: int, signal: float
+    data_dir: Path,
+    end_date: date | None,
+    seed: int,
+    sessions: int,
+    signal: float,
+    microstructure: float,
 ) -> None:
     """Write a synthetic market's history CSVs (reused when already there for the same config)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         last = ensure_synthetic(
-            data_dir, seed=seed, sessions=sessions, end_date=end_date, signal=signal
+            data_dir,
+            seed=seed,
+            sessions=sessions,
+            end_date=end_date,
+            signal=signal,
+            microstructure=microstructure,
         )
     except ValueError as e:
         raise click.ClickException(str(e)) from None

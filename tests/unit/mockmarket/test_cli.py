@@ -114,7 +114,7 @@ def test_serve_has_one_option_per_cost_knob_with_the_configs_defaults():
     r = CliRunner().invoke(cli.main, ["serve", "--help"])
     for knob in CostsConfig.model_fields:
         assert option_name(knob) in r.output, knob
-    assert "--legacy-fills" in r.output
+    assert "--legacy-fills" in r.output and "--microstructure" in r.output
     none = dict.fromkeys(CostsConfig.model_fields)
     assert cost_model(False, none) == CostModel.default()
     assert cost_model(True, none) == CostModel.legacy()
@@ -129,6 +129,7 @@ def test_bad_cost_options_are_refused_before_anything_starts(tmp_path):
         (["--liquidity-sessions", "0"], "--liquidity-sessions=0"),
         (["--max-half-spread-bps", "0.5"], "--max-half-spread-bps=0.5 must be >= --half-spread-bps-at-reference"),
         (["--legacy-fills", "--cat-fee-per-share", "0"], "--legacy-fills takes only"),
+        (["--microstructure", "6"], "--microstructure"),
     ]:
         r = runner.invoke(cli.main, ["serve", "--state-file", str(tmp_path / "s.json"), *args])
         assert r.exit_code == 2, (args, r.output)
