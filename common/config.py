@@ -205,11 +205,69 @@ class ReconciliationConfig(Section):
 
 
 class BacktestConfig(Section):
-    """The fill rule shared with mockmarket: next minute's open, plus slippage and fees."""
+    """The backtest's account (its costs and fill rule are in :class:`CostsConfig`)."""
 
-    slippage_bps: float = Field(0.0, ge=0.0, le=100.0)
-    fee_per_share: float = Field(0.0, ge=0.0, le=0.1)
     starting_cash: float = Field(100_000.0, gt=0.0, le=1e9)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for k in ("slippage_bps", "fee_per_share"):
+                if k in data:
+                    raise ValueError(f"{k}={data[k]!r} belongs to the costs section now (costs.{k})")
+        return data
+
+
+class CostsConfig(Section):
+    """What a fill costs, the same in the backtest and in mockmarket (``ledger.costs``).
+
+    The one place that defines the defaults: mockmarket's ``serve`` options take theirs
+    from here. Defaults are deliberately conservative, so a simulated day never looks
+    better than a real one would:
+
+    - ``slippage_bps`` 1.0: bp of the price against the taker, on top of the half-spread
+      (latency and impact of an order arriving at the touch; 0 would assume none).
+    - ``fee_per_share`` 0.0: a commission per share. Alpaca charges no commission, so 0
+      is the realistic value; set it to model a broker that does.
+    - ``sec_fee_per_million`` 27.80: the SEC transaction fee on sells, dollars per million
+      of principal. It is reset each fiscal year (27.80 from May 2024; Alpaca's schedule
+      later shows 0.00): the last non-zero rate is kept, so a zero-rate year is not assumed.
+    - ``taf_per_share`` 0.000166 and ``taf_max_per_trade`` 8.30: FINRA's Trading Activity
+      Fee on sells, per share, capped per trade (execution).
+    - ``cat_fee_per_share`` 0.000046: the CAT fee on buys and sells; published rates range
+      about 0.0000265-0.000046 per share, the top of the range is used.
+    - ``half_spread_bps_at_reference`` 1.0 at ``reference_minute_dollar_volume`` 100000,
+      ``max_half_spread_bps`` 25.0, ``liquidity_sessions`` 10: the half-spread paid on
+      every fill, from the symbol's median dollar volume per minute over the 10 sessions
+      before the traded one (formula and calibration in ``ledger.spread``; never below
+      half a cent). Liquid names (SPY, TQQQ) pay well under a basis point; thin
+      leveraged ones (ERY, FAZ, SH) several.
+
+    The regulatory fees accrue per day and are charged rounded up to the cent (``ledger.fees``).
+    A market order in a minute with no bar rests until its symbol's next bar, or fills at
+    the session's last price at the close (``ledger.no_bar_rule``).
+    """
+
+    slippage_bps: float = Field(1.0, ge=0.0, le=100.0)
+    fee_per_share: float = Field(0.0, ge=0.0, le=0.1)
+    sec_fee_per_million: float = Field(27.80, ge=0.0, le=1000.0)
+    taf_per_share: float = Field(0.000166, ge=0.0, le=0.01)
+    taf_max_per_trade: float = Field(8.30, ge=0.0, le=1000.0)
+    cat_fee_per_share: float = Field(0.000046, ge=0.0, le=0.01)
+    half_spread_bps_at_reference: float = Field(1.0, ge=0.0, le=100.0)
+    reference_minute_dollar_volume: float = Field(100_000.0, gt=0.0, le=1e12)
+    max_half_spread_bps: float = Field(25.0, ge=0.0, le=1000.0)
+    liquidity_sessions: int = Field(10, ge=1, le=250)
+
+    @model_validator(mode="after")
+    def _check(self) -> CostsConfig:
+        if self.max_half_spread_bps < self.half_spread_bps_at_reference:
+            raise ValueError(
+                f"max_half_spread_bps={self.max_half_spread_bps} must be >= "
+                f"half_spread_bps_at_reference={self.half_spread_bps_at_reference}"
+            )
+        return self
 
 
 def _check_symbols(symbols: tuple[str, ...]) -> None:
@@ -232,6 +290,7 @@ class RotationStrategyConfig(Section):
     session: SessionConfig = SessionConfig()
     reconciliation: ReconciliationConfig = ReconciliationConfig()
     backtest: BacktestConfig = BacktestConfig()
+    costs: CostsConfig = CostsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> RotationStrategyConfig:
@@ -267,6 +326,7 @@ class PsmStrategyConfig(Section):
     session: SessionConfig = SessionConfig()
     reconciliation: ReconciliationConfig = ReconciliationConfig()
     backtest: BacktestConfig = BacktestConfig()
+    costs: CostsConfig = CostsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> PsmStrategyConfig:
@@ -562,6 +622,7 @@ def default_config_json(strategy: str) -> dict:
 __all__ = [
     "BacktestConfig",
     "BestParams",
+    "CostsConfig",
     "OesConfig",
     "PsmSection",
     "PsmStrategyConfig",

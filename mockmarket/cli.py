@@ -21,6 +21,7 @@ from mockmarket.app import (
     build_context,
     parse_hhmm,
 )
+from mockmarket.cost_options import cost_model, cost_options
 from mockmarket.datasource import DEFAULT_SESSIONS, SYNTHETIC_DIR, ensure_synthetic, prepare_store
 from mockmarket.server import serve as serve_app
 from mockmarket.state_file import DEFAULT_STATE_FILE
@@ -90,6 +91,13 @@ def main() -> None:
     help="strength of the synthetic market's learnable component (0 = off)",
 )
 @click.option(
+    "--microstructure",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 5),
+    help="synthetic market's bid-ask bounce and print noise (0 = prints at the mid)",
+)
+@click.option(
     "--start-time",
     default="09:25",
     show_default=True,
@@ -130,16 +138,7 @@ def main() -> None:
     type=click.FloatRange(0, 1),
     help="share of websocket bars first sent preliminary, then corrected (updatedBars)",
 )
-@click.option(
-    "--slippage-bps", default=0.0, show_default=True, type=click.FloatRange(0), help="fill slippage"
-)
-@click.option(
-    "--fee-per-share",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="fee per share",
-)
+@cost_options
 @click.option(
     "--partial-fill-rate",
     default=0.0,
@@ -163,6 +162,7 @@ def serve(
     seed: int,
     sessions: int,
     signal: float,
+    microstructure: float,
     start_time: str,
     speed: float,
     paused: bool,
@@ -171,12 +171,17 @@ def serve(
     state_file: Path,
     log_file: Path | None,
     correction_rate: float,
-    slippage_bps: float,
-    fee_per_share: float,
     partial_fill_rate: float,
     max_connections: int,
+    legacy_fills: bool,
+    **cost_knobs: float | None,
 ) -> None:
-    """Serve a market on one port until SIGTERM/SIGINT."""
+    """Serve a market on one port until SIGTERM/SIGINT.
+
+    Fills cost what a strategy config's ``costs`` section says by default (half-spread,
+    slippage, regulatory fees); each knob has its option, ``--legacy-fills`` the pre-cost rule.
+    """
+    costs = cost_model(legacy_fills, cost_knobs)
     key, secret = _keys(key, secret)
     log_path = setup_process_logging("mockmarket", LOG_DIR, secrets=(secret,), filename=log_file)
     try:
@@ -187,6 +192,7 @@ def serve(
             seed=seed,
             sessions=sessions,
             signal=signal,
+            microstructure=microstructure,
         )
         options = MarketOptions(
             key=key,
@@ -196,8 +202,7 @@ def serve(
             paused=paused,
             seed=seed,
             correction_rate=correction_rate,
-            slippage_bps=slippage_bps,
-            fee_per_share=fee_per_share,
+            costs=costs,
             partial_fill_rate=partial_fill_rate,
             max_connections=max_connections,
         )
@@ -242,14 +247,31 @@ def serve(
     "--sessions", default=DEFAULT_SESSIONS, show_default=True, type=click.IntRange(1, 1000)
 )
 @click.option("--signal", default=0.0, show_default=True, type=click.FloatRange(-0.99, 0.99))
+@click.option(
+    "--microstructure",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 5),
+    help="bid-ask bounce and print noise (0 = prints at the mid)",
+)
 def generate(
-    data_dir: Path, end_date: date | None, seed: int, sessions: int, signal: float
+    data_dir: Path,
+    end_date: date | None,
+    seed: int,
+    sessions: int,
+    signal: float,
+    microstructure: float,
 ) -> None:
     """Write a synthetic market's history CSVs (reused when already there for the same config)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         last = ensure_synthetic(
-            data_dir, seed=seed, sessions=sessions, end_date=end_date, signal=signal
+            data_dir,
+            seed=seed,
+            sessions=sessions,
+            end_date=end_date,
+            signal=signal,
+            microstructure=microstructure,
         )
     except ValueError as e:
         raise click.ClickException(str(e)) from None

@@ -157,7 +157,7 @@ def http_replay(
             nonlocal count
             count += 1
             work = tmp_path / f"replay{count}"
-            bt = cfg.backtest
+            costs = cfg.costs
             running = stack.enter_context(
                 run_market(
                     work / "market",
@@ -165,12 +165,15 @@ def http_replay(
                     data_dir=market.directory / "equities",
                     date=day.isoformat(),
                     start_time="09:20",
+                    # the backtest applies the pre-cost fill rule (slippage and a fee per
+                    # share) until it is wired to ledger.costs: the market does the same
                     extra_args=[
                         "--paused",
+                        "--legacy-fills",
                         "--slippage-bps",
-                        repr(bt.slippage_bps),
+                        repr(costs.slippage_bps),
                         "--fee-per-share",
-                        repr(bt.fee_per_share),
+                        repr(costs.fee_per_share),
                     ],
                 )
             )

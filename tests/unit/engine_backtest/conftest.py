@@ -30,6 +30,7 @@ from engine.decision import DecisionStep, flatten_plan
 from engine.market_grid import load_sessions
 from engine.signals import SignalEngine
 from engine.strategies import Holding, make_strategy
+from ledger.costs import CostModel
 from mockmarket.broker import PaperBroker
 from mockmarket.clock import SimClock
 from mockmarket.counters import Counters
@@ -84,15 +85,15 @@ def broker_replay(cfg: StrategyConfig, market_dir: Path, day: date, warmup: int)
     session = cal.session(day)
     store = MarketStore.load(market_dir / "equities", day, symbols=list(cfg.symbols))
     clock = SimClock(session.open_ms - MINUTE_MS, paused=True)
-    bt = cfg.backtest
+    # The backtest applies the pre-cost fill rule (slippage and a fee per share) until it is
+    # wired to ledger.costs: the broker does the same.
     broker = PaperBroker(
         clock,
         store,
         Faults(),
         Counters(),
-        cash=bt.starting_cash,
-        slippage_bps=bt.slippage_bps,
-        fee_per_share=bt.fee_per_share,
+        cash=cfg.backtest.starting_cash,
+        costs=CostModel.legacy(cfg.costs.slippage_bps, cfg.costs.fee_per_share),
     )
     signals = SignalEngine(cfg.symbols, cfg.oes_config)
     warm = load_sessions(cfg.symbols, cal.sessions_before(day, warmup), market_dir / "equities")
