@@ -8,8 +8,9 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from common.bars import Bar, fill_grid
+from common.bars import Bar
 from common.calendar import nyse
+from common.session_grid import fill_grid
 from ledger.liquidity import history_liquidity, liquidity, session_dollar_volume
 
 D = Decimal
