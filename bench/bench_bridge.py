@@ -31,6 +31,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from common.children import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOLS = ("ERX", "ERY", "FAS", "FAZ", "SDS", "SSO", "SQQQ", "SVXY", "TNA", "TQQQ", "TZA", "UVXY")
 MINUTES = 390
@@ -99,6 +101,7 @@ def _read(fifo: Path, out: Path) -> None:
 
 
 def _spawn(*args: str) -> subprocess.Popen:
+    """This module's ``--serve``/``--read`` in a child process (its output on this terminal)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen([sys.executable, "-m", "bench.bench_bridge", *args], cwd=ROOT, env=env)
 
@@ -215,8 +218,7 @@ def _run(kind: str, minutes: int, pace: float) -> dict:
             e2e = _end_to_end(sent_file, read_file, minutes)
         finally:
             for p in (server, reader):
-                p.terminate()
-                p.wait(10)
+                stop_process(p)
     return {"lat": lat, "cpu_per_min": cpu / minutes, "e2e": e2e, "idle_per_s": idle}
 
 

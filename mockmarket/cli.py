@@ -1,4 +1,9 @@
-"""``python -m mockmarket serve|generate|demo``."""
+"""``python -m mockmarket serve|generate|demo``.
+
+Exit codes (:mod:`common.exit_codes`): 0 after SIGTERM/SIGINT or a finished command; 2 when
+the operator must act (a bad option, data that cannot be replayed, a port that cannot be
+listened on); 1 on an unexpected error.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from pathlib import Path
 import click
 
 from common.env import KEY_VAR, SECRET_VAR
+from common.exit_codes import EXIT_OPERATOR
 from common.logs import setup_process_logging
+from common.market_state import DEFAULT_STATE_FILE
 from common.process_start import date_option
 from mockmarket.app import (
     DEFAULT_KEY,
@@ -24,13 +31,17 @@ from mockmarket.app import (
 from mockmarket.cost_options import cost_model, cost_options
 from mockmarket.datasource import DEFAULT_SESSIONS, SYNTHETIC_DIR, ensure_synthetic, prepare_store
 from mockmarket.server import serve as serve_app
-from mockmarket.state_file import DEFAULT_STATE_FILE
 from mockmarket.store import StoreError
 
 log = logging.getLogger("mockmarket")
 
 LOG_DIR = Path("data/mockmarket")
 
+
+class OperatorError(click.ClickException):
+    """Printed as ``Error: <message>``; exits with EXIT_OPERATOR (the operator must act)."""
+
+    exit_code = int(EXIT_OPERATOR)
 
 
 def _hhmm(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -208,7 +219,7 @@ def serve(
         )
     except (StoreError, ValueError) as e:
         log.error("cannot start: %s", e)
-        raise click.ClickException(str(e)) from None
+        raise OperatorError(str(e)) from None
     extra = {
         "log_file": str(log_path.resolve()),
         "data_dir": str(directory.resolve()),
@@ -224,7 +235,7 @@ def serve(
         asyncio.run(run())
     except OSError as e:
         log.error("cannot listen on %s:%d: %s", host, port, e)
-        raise click.ClickException(f"cannot listen on {host}:{port}: {e}") from None
+        raise OperatorError(f"cannot listen on {host}:{port}: {e}") from None
 
 
 @main.command()
@@ -274,7 +285,7 @@ def generate(
             microstructure=microstructure,
         )
     except ValueError as e:
-        raise click.ClickException(str(e)) from None
+        raise OperatorError(str(e)) from None
     click.echo(f"synthetic market in {data_dir}: {sessions} sessions up to {last}, seed {seed}")
 
 

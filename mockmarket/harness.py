@@ -10,9 +10,7 @@ command line.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,13 +22,13 @@ from pathlib import Path
 import requests
 
 import mockmarket
+from common.children import kill_process, spawn, stop_process
 from common.env import KEY_VAR, SECRET_VAR
-from mockmarket.state_file import read_state
+from common.market_state import read_state
 
 TEST_KEY = "test-key-id"
 TEST_SECRET = "test-secret-key"
 START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 10.0
 PROJECT_ROOT = Path(mockmarket.__file__).resolve().parent.parent
 
 
@@ -99,16 +97,9 @@ class RunningMarket:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self) -> None:
-        """SIGTERM, wait, SIGKILL after a timeout. Safe to call twice."""
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT_S)
+    def stop(self) -> int:
+        """SIGTERM, wait, SIGKILL after a timeout; the exit code. Safe to call twice."""
+        return stop_process(self.process)
 
 
 def _tail(path: Path, n: int = 40) -> str:
@@ -183,8 +174,7 @@ def run_market(
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
     )
-    with open(output, "wb") as out:
-        process = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+    process = spawn(cmd, env=env, cwd=workdir, output=output)
     market: RunningMarket | None = None
     try:
         deadline = time.monotonic() + start_timeout
@@ -219,6 +209,5 @@ def run_market(
     finally:
         if market is not None:
             market.stop()
-        elif process.poll() is None:
-            process.kill()
-            process.wait(STOP_TIMEOUT_S)
+        else:
+            kill_process(process)

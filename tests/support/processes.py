@@ -1,14 +1,17 @@
-"""Child processes for integration and end-to-end tests: environment, start, stop, wait."""
+"""Child processes for integration and end-to-end tests: environment, start, stop, wait.
+
+Starting and stopping go through :mod:`common.children`, as in the launcher and the harness.
+"""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from common.children import kill_process, spawn, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,8 +41,7 @@ class Proc:
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         self.log = log
-        self._out = open(log, "ab")  # noqa: SIM115 - closed when the process is stopped or waited for
-        self.p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT)
+        self.p = spawn(args, env=env, cwd=ROOT, output=log)
 
     @property
     def pid(self) -> int:
@@ -48,29 +50,16 @@ class Proc:
     def alive(self) -> bool:
         return self.p.poll() is None
 
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up."""
-        if self.alive():
-            os.kill(self.p.pid, signal.SIGKILL)
-        self.p.wait(10)
-        self._out.close()
+    def kill(self) -> int:
+        """SIGKILL: no chance to clean up; the exit code."""
+        return kill_process(self.p)
 
     def terminate(self, timeout: float = 15) -> int:
-        """SIGTERM and wait; the exit code."""
-        if self.alive():
-            os.kill(self.p.pid, signal.SIGTERM)
-        try:
-            return self.p.wait(timeout)
-        finally:
-            self._out.close()
+        """SIGTERM, wait up to ``timeout`` s (then SIGKILL); the exit code."""
+        return stop_process(self.p, timeout)
 
     def wait(self, timeout: float) -> int:
-        try:
-            return self.p.wait(timeout)
-        finally:
-            self._out.close()
+        return self.p.wait(timeout)
 
     def output(self) -> str:
-        if not self._out.closed:
-            self._out.flush()
         return self.log.read_text(errors="replace")

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 
+from common.exit_codes import EXIT_OPERATOR
 from ledger.costs import CostModel
 from mockmarket import cli
 from mockmarket.app import MarketOptions, parse_hhmm
@@ -85,7 +86,7 @@ def test_generate_writes_a_synthetic_market(tmp_path):
     r = CliRunner().invoke(
         cli.main, ["generate", "--data-dir", str(tmp_path), "--date", "2025-10-18"]
     )
-    assert r.exit_code == 1 and "not an NYSE session" in r.output
+    assert r.exit_code == EXIT_OPERATOR and "not an NYSE session" in r.output
 
 
 def test_parse_hhmm_normalizes():
