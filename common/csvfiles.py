@@ -136,6 +136,8 @@ def _fast_history(path: Path, symbol: str) -> list[Bar] | None:
         return None
     if df.empty:
         return []
+    if df.isna().to_numpy().any():  # a missing cell (pandas < 3 lets NaN through .str checks)
+        return None
     epoch_text = df["ts_nyt_epoch"]
     iso_text = df["ts_utc"]
     if not (epoch_text.str.fullmatch(r"-?[0-9]+").all() and iso_text.str.contains("T", regex=False).all()):
