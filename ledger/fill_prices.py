@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from common.bars import Bar
-from common.calendar import MINUTE_MS
+from common.calendar import floor_minute
 from ledger.money import BPS, ZERO, price_of, round_price
 
 
@@ -30,11 +30,6 @@ class PriceSource(Protocol):
     def last_bar_before(self, symbol: str, t_ms: int) -> Bar | None: ...
 
     def has_symbol(self, symbol: str) -> bool: ...
-
-
-def minute_of(t_ms: int) -> int:
-    """Start of the minute holding instant ``t_ms``."""
-    return t_ms - t_ms % MINUTE_MS
 
 
 def bar_open(prices: PriceSource, symbol: str, minute_ms: int) -> Decimal | None:
@@ -55,7 +50,7 @@ def open_price(prices: PriceSource, symbol: str, minute_ms: int) -> Decimal | No
 
 def mark_price(prices: PriceSource, symbol: str, now_ms: int) -> Decimal | None:
     """Close of the last minute that has closed by ``now_ms`` (None if there is none)."""
-    bar = prices.last_bar_before(symbol, minute_of(now_ms))
+    bar = prices.last_bar_before(symbol, floor_minute(now_ms))
     return None if bar is None else price_of(bar.close)
 
 

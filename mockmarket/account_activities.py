@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from common.calendar import rfc3339_utc_us
 from ledger.fees import DayFees
 from ledger.money import fmt, fmt_money
-from mockmarket.orders import Order, rfc3339_us
+from mockmarket.orders import Order
 from mockmarket.trading_errors import invalid
 
 MAX_PAGE_SIZE = 100
@@ -112,7 +113,7 @@ class ActivityLog:
         return {
             "id": f"{_stamp(f.t_ms)}::{ident}",
             "activity_type": "FILL",
-            "transaction_time": rfc3339_us(f.t_ms),
+            "transaction_time": rfc3339_utc_us(f.t_ms),
             "type": "fill" if done else "partial_fill",
             "price": fmt(f.price),
             "qty": fmt(f.qty),

@@ -59,7 +59,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
-from common.calendar import MINUTE_MS, Session, TradingCalendar, ny_date, nyse, to_ms
+from common.calendar import (
+    MINUTE_MS,
+    Session,
+    TradingCalendar,
+    floor_minute,
+    ny_date,
+    nyse,
+    rfc3339_utc_us,
+    to_ms,
+)
 from ledger.costs import CostModel, ExecutionPrice, FillCosts, book_fill
 from ledger.fees import DailyFeeAccrual
 from ledger.fill_prices import (
@@ -68,7 +77,6 @@ from ledger.fill_prices import (
     close_before,
     mark_price,
     marketable,
-    minute_of,
     open_price,
     within_limit,
 )
@@ -84,7 +92,7 @@ from mockmarket.counters import Counters
 from mockmarket.faults import Faults
 from mockmarket.order_queries import parse_order_query, select_orders
 from mockmarket.order_requests import NewOrder, parse_new_order, parse_replacement
-from mockmarket.orders import Order, rfc3339_us
+from mockmarket.orders import Order
 from mockmarket.trade_updates import TradeUpdateHub
 from mockmarket.trading_errors import (
     INVALID_PARAMETER,
@@ -344,7 +352,7 @@ class PaperBroker:
             self._valuation(now),
             account_id=self.account_id,
             account_number=self.account_number,
-            created_at=rfc3339_us(self._created_ms),
+            created_at=rfc3339_utc_us(self._created_ms),
             last_equity=self.last_equity,
             balance_asof=ny_date(now).isoformat(),
             accrued_fees=self.fee_accrual.day(ny_date(now)).charged,
@@ -441,7 +449,7 @@ class PaperBroker:
         if order.close_auction_ms is not None or self.calendar.session_at(now) is None:
             return
         order.active_ms = now
-        self._execute_at_open(order, minute_of(now))
+        self._execute_at_open(order, floor_minute(now))
         self._cancel_rest_if_immediate(order, now)
 
     def _store(self, order: Order) -> None:
@@ -474,10 +482,10 @@ class PaperBroker:
     def _last_price(self, symbol: str, now: int) -> Decimal | None:
         """The price of the minute in progress while open, else the last close."""
         if self.calendar.session_at(now) is not None:
-            p = open_price(self.prices, symbol, minute_of(now))
+            p = open_price(self.prices, symbol, floor_minute(now))
             if p is not None:
                 return p
-        return close_before(self.prices, symbol, minute_of(now) + MINUTE_MS)
+        return close_before(self.prices, symbol, floor_minute(now) + MINUTE_MS)
 
     def _reserved(self, now: int, exclude: Order | None = None) -> Decimal:
         """Exposure that open orders would add, at current prices."""
@@ -551,7 +559,7 @@ class PaperBroker:
         """Try to execute ``order`` at the open of ``minute`` (a minute without a bar: it rests)."""
         if order.last_fill_minute is not None and minute <= order.last_fill_minute:
             return  # a remainder waits for the next minute
-        if order.active_ms is not None and minute < minute_of(order.active_ms):
+        if order.active_ms is not None and minute < floor_minute(order.active_ms):
             return  # a lagging minute loop never fills an order in a minute before it worked
         base = market_reference(self.prices, order.symbol, minute, self.costs.no_bar_rule)
         if base is not None:
@@ -709,7 +717,7 @@ class PaperBroker:
             "event": event,
             "execution_id": str(self._new_id()),
             "order": order.to_json(),
-            "timestamp": rfc3339_us(now),
+            "timestamp": rfc3339_utc_us(now),
             **extra,
         }
         self.updates.publish(data)
