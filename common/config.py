@@ -35,7 +35,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from common.atomic_write import write_json_atomic
 from common.errors import ConfigError
 from common.symbols import SYMBOL_RE
 
@@ -576,44 +575,6 @@ def strategy_symbols(strategy: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> tu
     return load_strategy_config(strategy, config_dir=config_dir).symbols
 
 
-def _iso(value: Any) -> str:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    raise TypeError(f"{value!r} is not JSON serializable")
-
-
-def save_best_params(
-    path: Path | str, strategy: str, params: Mapping[str, Any], provenance: Mapping[str, Any]
-) -> None:
-    """Write (merge) one strategy's entry into a best-params file, atomically.
-
-    The params are checked against the strategy's default config first, so a file this
-    writes always loads.
-    """
-    path = Path(path)
-    try:
-        entry = BestParams.model_validate_json(
-            json.dumps({"params": dict(params), "provenance": dict(provenance)}, default=_iso),
-            strict=True,
-        )
-    except ValidationError as e:
-        raise ConfigError(f"{path}: {strategy}: {e}") from None
-    base = default_config_json(strategy)
-    validate_strategy_config(
-        strategy,
-        apply_params(base, entry.params, source=path, strategy=strategy),
-        source=path,
-        overrides={k: path for k in entry.params},
-    )
-    data: dict[str, Any] = {}
-    if path.exists():
-        existing = _read_json(path)
-        if isinstance(existing, dict):
-            data = {k: v for k, v in existing.items() if k in STRATEGIES}
-    data[strategy] = json.loads(entry.model_dump_json())
-    write_json_atomic(path, data)
-
-
 def default_config_json(strategy: str) -> dict:
     """The full default config of a strategy as a JSON-ready dict (what config/*.json holds)."""
     return json.loads(_model_for(strategy)().model_dump_json())
@@ -638,7 +599,6 @@ __all__ = [
     "default_config_json",
     "load_best_params",
     "load_strategy_config",
-    "save_best_params",
     "strategy_config_path",
     "strategy_symbols",
     "validate_strategy_config",
