@@ -35,7 +35,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from bridge.messages import Control, Malformed, StreamBar, parse_frame
 from bridge.silence import SilenceWatch
-from common.env import KEY_VAR, SECRET_VAR
+from common.env import KEY_VAR, SECRET_VAR, STREAM_URL_VAR
 from common.errors import OperationalError
 from common.retry import Backoff
 
@@ -154,10 +154,10 @@ class MarketDataStream:
                 log.warning("market-data handshake answered HTTP %d; backing off before retrying", status)
                 return None
             return StreamFatalError(
-                f"market-data handshake at {self.url} answered HTTP {status}: check ALPACA_STREAM_URL"
+                f"market-data handshake at {self.url} answered HTTP {status}: check {STREAM_URL_VAR}"
             )
         if isinstance(exc, InvalidURI):
-            return StreamFatalError(f"ALPACA_STREAM_URL={self.url!r} is not a websocket URL: {exc}")
+            return StreamFatalError(f"{STREAM_URL_VAR}={self.url!r} is not a websocket URL: {exc}")
         if isinstance(exc, OSError | TimeoutError | InvalidHandshake | EOFError):
             self.stats.handshake_retries += 1
             log.warning("market-data connection to %s failed: %s; retrying", self.url, exc or type(exc).__name__)
@@ -319,7 +319,7 @@ class MarketDataStream:
             hint = {
                 400: "the bridge sent a message the server did not understand",
                 405: "too many symbols for this account",
-                409: "this feed is not in the account's subscription: check ALPACA_STREAM_URL",
+                409: f"this feed is not in the account's subscription: check {STREAM_URL_VAR}",
             }[code]
             raise StreamFatalError(f"market-data stream error {code} ({msg}): {hint}")
         raise _Reconnect(f"stream error {code}: {msg}")

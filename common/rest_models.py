@@ -1,4 +1,5 @@
-"""Typed views of Alpaca's REST answers: account, clock, positions, orders and bars.
+"""Typed views of Alpaca's REST answers (account, clock, positions, orders, bars) and the
+protocol's names both sides use (auth headers, order sides, times in force).
 
 Alpaca sends money and quantities as JSON strings; these parsers turn them into
 floats (None where Alpaca sends null) and keep the original object in ``raw``.
@@ -284,6 +285,20 @@ class Order:
             limit_price=opt_num(obj.get("limit_price"), "limit_price", what),
             raw=dict(obj),
         )
+
+
+KEY_HEADER = "APCA-API-KEY-ID"
+SECRET_HEADER = "APCA-API-SECRET-KEY"
+
+
+def auth_headers(key: str, secret: str) -> dict[str, str]:
+    """The headers that authenticate a REST request."""
+    return {KEY_HEADER: key, SECRET_HEADER: secret}
+
+
+ORDER_SIDES = ("buy", "sell")
+TIMES_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")
+"""Alpaca's order sides and times in force (alpaca-protocol.md section 3)."""
 
 
 def bar_from_alpaca(symbol: str, obj: Mapping[str, Any]) -> Bar:

@@ -23,8 +23,9 @@ import requests
 
 import mockmarket
 from common.children import kill_process, spawn, stop_process
-from common.env import KEY_VAR, SECRET_VAR
+from common.env import KEY_VAR, SECRET_VAR, AlpacaEndpoints
 from common.market_state import read_state
+from common.rest_models import auth_headers
 
 TEST_KEY = "test-key-id"
 TEST_SECRET = "test-secret-key"
@@ -51,7 +52,7 @@ class RunningMarket:
     state: dict = field(default_factory=dict, repr=False)
 
     def headers(self) -> dict[str, str]:
-        return {"APCA-API-KEY-ID": self.key, "APCA-API-SECRET-KEY": self.secret}
+        return auth_headers(self.key, self.secret)
 
     def admin(self, method: str, path: str, json: dict | None = None) -> dict:
         """Call the admin API (``path`` like "/admin/clock"); raises on an error answer."""
@@ -64,13 +65,7 @@ class RunningMarket:
 
     def env(self) -> dict[str, str]:
         """Environment variables that point a client (bridge, engine) at this market."""
-        return {
-            KEY_VAR: self.key,
-            SECRET_VAR: self.secret,
-            "ALPACA_TRADING_URL": self.base_url,
-            "ALPACA_DATA_URL": self.base_url,
-            "ALPACA_STREAM_URL": self.stream_url,
-        }
+        return AlpacaEndpoints(self.key, self.secret, self.base_url, self.base_url, self.stream_url).environ()
 
     def now_ms(self) -> int:
         """The simulated now (GET /admin/clock)."""

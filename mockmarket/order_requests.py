@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from common.rest_models import ORDER_SIDES, TIMES_IN_FORCE
 from ledger.money import CENT, PRICE_STEP, QTY_STEP, is_whole, parse_decimal
-from mockmarket.orders import ORDER_TYPES, SIDES, TIMES_IN_FORCE, UNSUPPORTED_TYPES
+from mockmarket.orders import ORDER_TYPES, UNSUPPORTED_TYPES
 from mockmarket.trading_errors import TradingError, bad_request, invalid
 
 MAX_CLIENT_ORDER_ID = 48
@@ -136,7 +137,7 @@ def _side(body: dict) -> str:
         if side is None:
             raise invalid(f"position_intent must be one of {', '.join(_INTENT_SIDES)}")
         return side
-    side = _choice(body, "side", SIDES)
+    side = _choice(body, "side", ORDER_SIDES)
     assert side is not None
     return side
 

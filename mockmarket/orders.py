@@ -19,9 +19,8 @@ CLOSED_STATUSES = frozenset(
     {"filled", "canceled", "expired", "replaced", "rejected", "done_for_day"}
 )
 ORDER_TYPES = ("market", "limit")
+"""The order types the paper broker fills."""
 UNSUPPORTED_TYPES = ("stop", "stop_limit", "trailing_stop")
-SIDES = ("buy", "sell")
-TIMES_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")
 
 
 def _ts(t_ms: int | None) -> str | None:
