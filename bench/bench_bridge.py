@@ -31,7 +31,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common.children import stop_process
+from common.children import stop_process, with_pythonpath
 
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOLS = ("ERX", "ERY", "FAS", "FAZ", "SDS", "SSO", "SQQQ", "SVXY", "TNA", "TQQQ", "TZA", "UVXY")
@@ -102,8 +102,7 @@ def _read(fifo: Path, out: Path) -> None:
 
 def _spawn(*args: str) -> subprocess.Popen:
     """This module's ``--serve``/``--read`` in a child process (its output on this terminal)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "bench.bench_bridge", *args], cwd=ROOT, env=env)
+    return subprocess.Popen([sys.executable, "-m", "bench.bench_bridge", *args], cwd=ROOT, env=with_pythonpath(ROOT))
 
 
 def _wait_file(path: Path, timeout: float = 30.0) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import statistics
 import sys
@@ -29,7 +28,7 @@ from aiohttp import web
 from websockets.asyncio.client import connect
 
 from common.calendar import parse_rfc3339, to_ms
-from common.children import spawn, stop_process
+from common.children import spawn, stop_process, with_pythonpath
 from mockmarket.harness import PROJECT_ROOT, RunningMarket, run_market
 from mockmarket.synthetic import ROTATION_SYMBOLS
 
@@ -92,9 +91,8 @@ def _start_static(pages: list[bytes], workdir: Path):
     for i, body in enumerate(pages):
         (pages_dir / str(i)).write_bytes(body)
     port_file = workdir / "port"
-    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
     cmd = [sys.executable, "-m", "bench.bench_mockmarket", "--serve-static", str(pages_dir), str(port_file)]
-    proc = spawn(cmd, env=env, cwd=PROJECT_ROOT, output=workdir / "reference.out")
+    proc = spawn(cmd, env=with_pythonpath(PROJECT_ROOT), cwd=PROJECT_ROOT, output=workdir / "reference.out")
     deadline = time.monotonic() + 30
     while not port_file.exists():
         if proc.poll() is not None or time.monotonic() > deadline:

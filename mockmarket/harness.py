@@ -10,7 +10,6 @@ command line.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import requests
 
 import mockmarket
-from common.children import kill_process, spawn, stop_process
+from common.children import kill_process, spawn, stop_process, with_pythonpath
 from common.env import KEY_VAR, SECRET_VAR, AlpacaEndpoints
 from common.market_state import read_state
 from common.rest_models import auth_headers
@@ -164,11 +163,8 @@ def run_market(
         speed=speed, data_dir=data_dir, state_file=state_file, log_file=log_file,
         extra_args=extra_args,
     )  # fmt: skip
-    env = dict(os.environ)
+    env = with_pythonpath(PROJECT_ROOT)
     env[KEY_VAR], env[SECRET_VAR] = key, secret
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
-    )
     process = spawn(cmd, env=env, cwd=workdir, output=output)
     market: RunningMarket | None = None
     try:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common.children import kill_process, spawn, stop_process
+from common.children import kill_process, spawn, stop_process, with_pythonpath
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,8 +20,7 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     """This environment without any ALPACA_* variable, plus ``extra``, with the repo importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPACA_")}
     env.update(extra)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
+    return with_pythonpath(ROOT, env)
 
 
 def poll(cond: Callable[[], object], timeout: float, what: str, every: float = 0.05) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from common.calendar import ny_datetime, parse_rfc3339, to_ms
-from common.children import stop_process
+from common.children import stop_process, with_pythonpath
 from common.env import load_endpoints
 from mockmarket.datasource import ensure_synthetic
 from mockmarket.harness import PROJECT_ROOT, TEST_SECRET, run_market
@@ -225,7 +224,7 @@ def test_empty_data_dir_falls_back_to_mockmarkets_own_synthetic_dir(start_market
     ],
 )
 def test_bad_arguments_fail_with_a_clear_message(tmp_path, args, needle):
-    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    env = with_pythonpath(PROJECT_ROOT)
     r = subprocess.run(
         [
             sys.executable,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from common.children import cmdline_of, kill_process, spawn, stop_pid, stop_process
+from common.children import cmdline_of, kill_process, spawn, stop_pid, stop_process, with_pythonpath
 from tests.support.processes import poll
 
 # A child that prints "ready" once its SIGTERM disposition is set, then waits.
@@ -100,3 +100,10 @@ def test_stop_pid_never_signals_itself_or_a_missing_process(tmp_path):
     p.wait(30)
     assert cmdline_of(p.pid) is None
     assert stop_pid(p.pid, lambda c: True) is False
+
+
+def test_with_pythonpath_puts_the_path_first(tmp_path):
+    env = with_pythonpath(tmp_path, {"PYTHONPATH": "/elsewhere", "A": "1"})
+    assert env == {"PYTHONPATH": f"{tmp_path}{os.pathsep}/elsewhere", "A": "1"}
+    assert with_pythonpath(tmp_path, {})["PYTHONPATH"] == str(tmp_path)
+    assert with_pythonpath(tmp_path)["PATH"] == os.environ["PATH"]
