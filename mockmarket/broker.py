@@ -91,7 +91,7 @@ from mockmarket.clock import SimClock
 from mockmarket.counters import Counters
 from mockmarket.faults import Faults
 from mockmarket.order_queries import parse_order_query, select_orders
-from mockmarket.order_requests import NewOrder, parse_new_order, parse_replacement
+from mockmarket.order_requests import NewOrder, parse_new_order, parse_replacement, positive_decimal
 from mockmarket.orders import Order
 from mockmarket.trade_updates import TradeUpdateHub
 from mockmarket.trading_errors import (
@@ -265,13 +265,13 @@ class PaperBroker:
             raise invalid("give qty or percentage, not both")
         amount = held
         if qty is not None:
-            amount = self._positive_param(qty, "qty")
+            amount = positive_decimal(qty, "qty")
             if amount > held:
                 raise forbidden(
                     f"insufficient qty available for order (requested: {fmt(amount)}, available: {fmt(held)})"
                 )
         elif percentage is not None:
-            pct = self._positive_param(percentage, "percentage")
+            pct = positive_decimal(percentage, "percentage")
             if pct > 100:
                 raise invalid(f"percentage must be within (0, 100], got {percentage!r}")
             amount = floor_qty(held * pct / 100)
@@ -752,16 +752,6 @@ class PaperBroker:
         except ValueError:
             return text.upper()
         return next((s for s in self.portfolio.positions if asset_id(s) == wanted), None)
-
-    @staticmethod
-    def _positive_param(text: str, field: str) -> Decimal:
-        try:
-            d = parse_decimal(text, field)
-        except ValueError as e:
-            raise invalid(str(e)) from None
-        if d <= 0:
-            raise invalid(f"{field} must be greater than 0, got {text!r}")
-        return d
 
     def _session_started(self, now: int) -> Session | None:
         """The latest session whose open is at or before ``now``."""
