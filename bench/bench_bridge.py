@@ -31,6 +31,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bench.timing import percentile
 from common.children import stop_process, with_pythonpath
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,11 +192,6 @@ def _end_to_end(sent_file: Path, read_file: Path, minutes: int) -> list[float]:
     return out
 
 
-def _pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
-
-
 def _run(kind: str, minutes: int, pace: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_bridge_") as tmp:
         d = Path(tmp)
@@ -228,8 +224,8 @@ def main(minutes: int = MINUTES, pace: float = PACE_S) -> None:
     print(f"{'client':<12}{'p50 us':>10}{'p99 us':>10}{'e2e p50 us':>12}{'e2e p99 us':>12}{'CPU us/min':>12}")
     rows = []
     for name, r in (("reference", ref), ("bridge", br)):
-        row = [_pct(r["lat"], 0.5) * 1e6, _pct(r["lat"], 0.99) * 1e6, _pct(r["e2e"], 0.5) * 1e6,
-               _pct(r["e2e"], 0.99) * 1e6, r["cpu_per_min"] * 1e6]
+        row = [percentile(r["lat"], 0.5) * 1e6, percentile(r["lat"], 0.99) * 1e6, percentile(r["e2e"], 0.5) * 1e6,
+               percentile(r["e2e"], 0.99) * 1e6, r["cpu_per_min"] * 1e6]
         rows.append(row)
         print(f"{name:<12}" + "".join(f"{v:>10.0f}" if i < 2 else f"{v:>12.0f}" for i, v in enumerate(row)))
     ratio = [b / a if a else float("nan") for a, b in zip(rows[0], rows[1], strict=True)]

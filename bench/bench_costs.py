@@ -12,12 +12,12 @@ Run: ``python -m bench costs`` (or ``python bench/bench_costs.py``).
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import date
 
 import numpy as np
 
+from bench.timing import best_of
 from common.calendar import MINUTE_MS, nyse
 from ledger.costs import CostModel
 from ledger.no_bar_rule import grid_market_fill
@@ -30,15 +30,6 @@ from mockmarket.synthetic import SyntheticConfig, generate_market
 
 LAST = date(2025, 10, 16)
 SYMBOLS = ("SPY", "TQQQ", "ERY", "FAZ")
-
-
-def _best(fn, n: int = 3) -> float:
-    best = float("inf")
-    for _ in range(n):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def _broker_day(store: MarketStore, costs: CostModel) -> int:
@@ -65,8 +56,8 @@ def main() -> None:
     store = MarketStore(market, LAST)
 
     fills = _broker_day(store, CostModel.default())
-    t_real = _best(lambda: _broker_day(store, CostModel.default()))
-    t_ref = _best(lambda: _broker_day(store, CostModel.legacy()))
+    t_real = best_of(lambda: _broker_day(store, CostModel.default()), 3)[0]
+    t_ref = best_of(lambda: _broker_day(store, CostModel.legacy()), 3)[0]
     print(
         f"broker: {fills} fills in a day; realistic costs {fills / t_real:,.0f} fills/s, "
         f"legacy {fills / t_ref:,.0f} fills/s: ratio {t_real / t_ref:.2f}x the time"
@@ -77,11 +68,11 @@ def main() -> None:
     opens = np.round(20 + rng.normal(0, 0.1, 390), 2)
     closes = opens.copy()
     calls = 20_000
-    t_grid = _best(lambda: [grid_market_fill(real, opens, closes, i % 390) for i in range(calls)])
+    t_grid = best_of(lambda: [grid_market_fill(real, opens, closes, i % 390) for i in range(calls)], 3)[0]
     print(f"grid_market_fill: {t_grid / calls * 1e6:.1f} us per call (390-minute grid, 30% real)")
 
-    t_on = _best(lambda: generate_market(cfg), 2)
-    t_off = _best(lambda: generate_market(replace(cfg, microstructure=0.0)), 2)
+    t_on = best_of(lambda: generate_market(cfg), 2)[0]
+    t_off = best_of(lambda: generate_market(replace(cfg, microstructure=0.0)), 2)[0]
     print(
         f"generator: 15 symbols x 20 sessions: microstructure on {t_on:.2f} s, off {t_off:.2f} s: "
         f"ratio {t_on / t_off:.2f}x"

@@ -26,6 +26,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bench.timing import percentile
 from common.bars import MINUTE_MS, Bar
 from common.batch_line import encode_minute
 from common.calendar import from_ms, ny_datetime, nyse, to_ms
@@ -46,13 +47,8 @@ MINUTES = 120
 HISTORY = 20
 
 
-def _pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
-
-
 def _row(name: str, xs: list[float], ref: float | None = None) -> str:
-    p50, p99 = _pct(xs, 0.5) * 1e3, _pct(xs, 0.99) * 1e3
+    p50, p99 = percentile(xs, 0.5) * 1e3, percentile(xs, 0.99) * 1e3
     ratio = f"{statistics.median(xs) / ref:8.1f}x" if ref else f"{'(ref)':>9}"
     return f"{name:<48} {len(xs):>5} {p50:>9.2f} {p99:>9.2f} {ratio}"
 

@@ -27,6 +27,7 @@ import requests
 from aiohttp import web
 from websockets.asyncio.client import connect
 
+from bench.timing import percentile
 from common.calendar import parse_rfc3339, to_ms
 from common.children import spawn, stop_process, with_pythonpath
 from mockmarket.harness import PROJECT_ROOT, RunningMarket, run_market
@@ -197,7 +198,7 @@ def bench_ws(workdir: Path, data_dir: Path, speed: float, minutes: int) -> dict:
         "speed": speed,
         "bars": len(lat),
         "p50": statistics.median(lat),
-        "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+        "p99": percentile(lat, 0.99),
         "max": lat[-1],
     }
 
