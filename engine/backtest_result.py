@@ -483,8 +483,9 @@ def format_report(result: BacktestResult) -> str:
             lines += _diagnostic_lines(d)
     lines += [
         "",
+        "per session (set: IS in-sample, HO held-out; returns net of costs):",
         f"  {'date':10}  {'set':3}  {'min':>3}  {'start equity':>13}  {'end equity':>13}  "
-        f"{'gross':>10}  {'costs':>8}  {'net':>10}  {'return':>9}  {'hold':>9}  {'turn':>6}  "
+        f"{'gross':>10}  {'costs':>8}  {'net':>10}  {'net ret':>9}  {'hold net':>9}  {'turn':>6}  "
         f"{'orders':>6}  {'trades':>6}  {'won':>4}  flat  note",
     ]
     for d in r.days:
