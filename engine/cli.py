@@ -5,6 +5,7 @@
     python -m engine --strategy rotation|psm [--fifo PATH] [--config FILE]
                      [--params config/best_params.json] [--log-dir DIR] [--data-dir data]
     python -m engine backtest --strategy rotation|psm --start DATE --end DATE
+                     [--held-out-from DATE] [--warmup-sessions 20]
                      [--config FILE] [--params FILE] [--data-dir data]
 
 Exit codes (:mod:`common.exit_codes`; the launcher restarts the engine only on 1):
@@ -145,12 +146,26 @@ def run_live_command(*, strategy: str, config_path: Path | None, params_path: Pa
 @DATA_DIR
 @click.option("--start", "start", callback=date_option, required=True, help="First session, YYYY-MM-DD.")
 @click.option("--end", "end", callback=date_option, required=True, help="Last session, YYYY-MM-DD.")
+@click.option("--held-out-from", "held_out_from", callback=date_option, default=None,
+              help="Sessions from this date on are reported as held-out, the earlier ones as "
+                   "in-sample [default: no split, all in-sample].")  # fmt: skip
+@click.option("--warmup-sessions", type=click.IntRange(0, 250), default=20, show_default=True,
+              help="Sessions before --start the signals warm up on.")  # fmt: skip
 def backtest(strategy: str, config_path: Path | None, params_path: Path | None, config_dir: Path,
-             data_dir: Path, start: date, end: date) -> None:  # fmt: skip
-    """Replay history through the same strategy code with the mockmarket fill rule."""
+             data_dir: Path, start: date, end: date, held_out_from: date | None,
+             warmup_sessions: int) -> None:  # fmt: skip
+    """Replay history through the same strategy code with mockmarket's fill rule and costs.
+
+    Prints gross P&L, costs (half-spread, slippage, fees), net P&L, the hold baseline,
+    turnover, round trips and the signal diagnostics (IC), per group of sessions.
+    """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if end < start:
         raise click.BadParameter(f"--end {end} is before --start {start}")
+    if held_out_from is not None and not start < held_out_from <= end:
+        raise click.BadParameter(
+            f"--held-out-from {held_out_from} must be after --start {start} and not after --end {end}"
+        )
     try:
         params = params_path if params_path is not None else _default_params(config_dir)
         cfg = _load_config(strategy, config_path, params, config_dir)
@@ -159,7 +174,8 @@ def backtest(strategy: str, config_path: Path | None, params_path: Path | None, 
     from engine.backtest import format_report, run_backtest
 
     try:
-        result = run_backtest(cfg, data_dir=data_dir, start=start, end=end)
+        result = run_backtest(cfg, data_dir=data_dir, start=start, end=end,
+                              held_out_from=held_out_from, warmup_sessions=warmup_sessions)  # fmt: skip
     except (ValueError, OSError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(format_report(result))
