@@ -1,9 +1,11 @@
 """Waiting for the open on the broker's clock (never the machine's), with a countdown line.
 
 The broker's time may run faster than the wall clock (a mock market at speed N): the wait
-measures how fast it runs from successive clock readings and sleeps accordingly, at most
-``MAX_SLEEP_S`` at a time, so the launcher never oversleeps the open by more than a moment
-and a stop request (SIGTERM, Ctrl-C) is seen within a fraction of a second.
+measures how fast it runs from successive clock readings and sleeps accordingly, so the
+launcher never oversleeps the open by more than a moment. A clock at real-time pace is asked
+at most every ``MAX_SLEEP_S``; a simulated one (faster, slower or paused: its speed may be
+changed at any moment) every ``SIM_MAX_SLEEP_S``. A stop request (SIGTERM, Ctrl-C) is seen
+within a fraction of a second either way.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from common.stop_flag import StopFlag
 
 COUNTDOWN_EVERY_MS = 5 * 60_000
 """Broker time between two countdown lines."""
-MAX_SLEEP_S = 5.0
+MAX_SLEEP_S = 30.0
+SIM_MAX_SLEEP_S = 1.0
 FIRST_SLEEP_S = 0.5
 """Before the clock's speed is known, look again this soon."""
 STOP_POLL_S = 0.2
@@ -48,11 +51,21 @@ class ClockPace:
         if self.broker_ms is not None and self.wall is not None:
             d_wall = wall - self.wall
             if d_wall >= 0.05 and broker_ms >= self.broker_ms:
-                self.ms_per_s = max(1000.0, (broker_ms - self.broker_ms) / d_wall)
+                self.ms_per_s = (broker_ms - self.broker_ms) / d_wall
         self.broker_ms, self.wall = broker_ms, wall
 
+    @property
+    def simulated(self) -> bool:
+        """Far from real time (a replay, or a paused clock)."""
+        return self.ms_per_s is not None and not 500.0 <= self.ms_per_s <= 1500.0
+
     def wall_seconds(self, broker_ms: int) -> float:
-        return FIRST_SLEEP_S if self.ms_per_s is None else broker_ms / self.ms_per_s
+        """Wall seconds ``broker_ms`` takes at this pace (never slower than real time)."""
+        return FIRST_SLEEP_S if self.ms_per_s is None else broker_ms / max(1000.0, self.ms_per_s)
+
+    @property
+    def max_sleep(self) -> float:
+        return SIM_MAX_SLEEP_S if self.simulated else MAX_SLEEP_S
 
 
 def wait_until(
@@ -81,14 +94,14 @@ def wait_until(
                 return clock
             wait = FIRST_SLEEP_S
         else:
-            target = target_ms - int(lead_wall_s * pace.ms_per_s)
+            target = target_ms - int(lead_wall_s * max(1000.0, pace.ms_per_s))
             if now >= target:
                 return clock
             if next_line is None or now >= next_line:
                 say(f"{what} at {iso_ny(target)[11:19]} ET, in {duration(target - now)} "
                     f"(broker time {iso_ny(now)[11:19]})")  # fmt: skip
                 next_line = now + every_ms
-            wait = min(pace.wall_seconds(target - now), pace.wall_seconds(next_line - now), MAX_SLEEP_S)
+            wait = min(pace.wall_seconds(target - now), pace.wall_seconds(next_line - now), pace.max_sleep)
         if not _sleep(max(0.01, wait), stop, sleep, monotonic):
             return None
 

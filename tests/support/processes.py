@@ -36,10 +36,10 @@ def poll(cond: Callable[[], object], timeout: float, what: str, every: float = 0
 class Proc:
     """A child process we started, its output in ``log``; stopped by its own pid only."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> None:
         self.log = log
         self._out = open(log, "ab")  # noqa: SIM115 - closed when the process is stopped or waited for
-        self.p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT)
+        self.p = subprocess.Popen(args, cwd=cwd, env=env, stdout=self._out, stderr=subprocess.STDOUT)
 
     @property
     def pid(self) -> int:

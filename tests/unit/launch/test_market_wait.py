@@ -53,7 +53,7 @@ def test_a_live_clock_is_waited_for_with_a_countdown_every_five_minutes():
     assert 1795 <= world.wall <= 1806
     assert len(lines) == 6  # 09:00:00.5, 09:05, ... 09:25
     assert lines[0].startswith("opening at 09:30:00 ET, in 29m 59s (broker time 09:00:00)")
-    assert world.reads < 400  # it sleeps up to a few seconds at a time, not a busy loop
+    assert world.reads < 100  # at real-time pace it sleeps up to 30 s at a time
 
 
 def test_a_fast_mock_clock_is_not_overslept():
@@ -96,6 +96,9 @@ def test_pace_and_duration():
     assert pace.ms_per_s is None
     pace.see(1_060_000, 10.6)
     assert pace.ms_per_s == pytest.approx(100_000)
-    pace.see(1_060_100, 11.0)  # slower than real time is taken as real time
-    assert pace.ms_per_s == 1000
+    assert pace.simulated and pace.max_sleep == 1.0
+    pace.see(1_060_000, 11.0)  # paused
+    assert pace.ms_per_s == 0 and pace.simulated and pace.wall_seconds(5000) == 5.0
+    pace.see(1_061_000, 12.0)  # real time
+    assert not pace.simulated and pace.max_sleep == 30.0
     assert [duration(x) for x in (0, 12_000, 270_000, 3_900_000)] == ["0s", "12s", "4m 30s", "1h 05m"]
