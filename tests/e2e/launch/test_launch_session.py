@@ -5,31 +5,37 @@ and the engine, prints the summary, stops the market it started and exits 0."""
 from __future__ import annotations
 
 import re
+import shutil
 
 from common.calendar import iso_ny, ny_datetime, to_ms
 from common.config import default_config_json
 from launch.mock_market import read_market_state
 from tests.support.processes import poll
 
-from .conftest import DAY, Home, Market
+from .conftest import DAY, SEED, SESSIONS, Home, Market
 
 
-def test_a_whole_mock_session_from_a_fresh_clone(home: Home):
+def test_a_whole_mock_session_from_a_fresh_clone(home: Home, market_files):
     home.write_config(default_config_json("rotation"))
-    launcher = home.launch("--date", DAY.isoformat(), "--seed", "5", "--start-time", "09:15",
-                           "--speed", "60", "--download-sessions", "20", "--skip-optimize")  # fmt: skip
+    # the synthetic market's files as mockmarket generates them (made once per test session)
+    shutil.copytree(market_files(DAY), home.path("data/mockmarket/equities"))
+    launcher = home.launch("--date", DAY.isoformat(), "--seed", str(SEED), "--start-time", "09:15",
+                           "--speed", "60", "--download-sessions", str(SESSIONS - 1),
+                           "--skip-optimize")  # fmt: skip
     # it waits for the open, saying so, and starts the processes only then
     poll(lambda: "the market opens at 09:30 ET; starting the bridge and the engine at" in home.launch_log(),
          60, "the countdown before the open")  # fmt: skip
     market = Market(home.market_state)
     try:
+        st = home.wait_trading(launcher)
+        assert st["last_t_ms"] is None  # up before the first bar
+        market.clock(action="set_speed", speed=1500)  # the day, fast
         open_ms = to_ms(ny_datetime(DAY, "09:30"))
         st = poll(lambda: (s := home.state()) and (s.get("last_t_ms") or 0) >= open_ms and s, 60,
                   "the engine's first decision")  # fmt: skip
         first = home.journal("SELECT MIN(t_ms) AS t FROM decisions WHERE session_date=?", DAY.isoformat())
         assert first[0]["t"] == open_ms, iso_ny(first[0]["t"])
         assert st["phase"] == "trading"
-        market.clock(action="set_speed", speed=1500)  # the rest of the day, fast
         code = launcher.wait(120)
         out = launcher.output()
         assert code == 0, out[-4000:]
@@ -52,7 +58,7 @@ def test_a_whole_mock_session_from_a_fresh_clone(home: Home):
     assert home.ours() == [] and home.record("engine") is None and home.record("launcher") is None
     # files where design.md puts them, with stable links to the latest logs
     assert len(list((home.data_dir / "equities").glob("*_RTH_NH.csv"))) == 12
-    assert "20 sessions 2025-09-18..2025-10-15" in out
+    assert "downloading 5 request(s) for 12 symbols: 21 sessions 2025-09-17..2025-10-15" in out
     for name in ("launch", "bridge", "trader", "mockmarket"):
         link = home.log_dir / f"{name}.log"
         assert link.is_symlink() and link.resolve().name.startswith(f"{name}_")
