@@ -32,7 +32,7 @@ from common.calendar import MINUTE_MS, Session, TradingCalendar, from_ms, iso_ny
 from common.csvfiles import (
     CsvFormatError,
     history_path,
-    read_history,
+    history_times,
     read_today,
     today_path,
     write_history,
@@ -206,13 +206,11 @@ def plan_download(
     return DownloadPlan(tuple(wanted), current, last_closed, tuple(requests))
 
 
-def _read(reader: Callable[[Path, str], list[Bar]], path: Path, symbol: str) -> list[Bar]:
+def _times(path: Path) -> list[int]:
     try:
-        return reader(path, symbol)
+        return history_times(path)
     except CsvFormatError as e:
         raise HistoryFileError(f"cannot read {path} (left as it is; fix or remove it): {e}") from None
-    except OSError as e:
-        raise HistoryFileError(f"cannot read {path}: {e}") from None
 
 
 def sessions_with_bars(times: Sequence[int], sessions: Sequence[Session]) -> set[date]:
@@ -242,7 +240,7 @@ def scan(
     stale: set[str] = set()
     for sym in symbols:
         hpath = history_path(data_dir / EQUITIES, sym)
-        times = [b.t for b in _read(read_history, hpath, sym)] if hpath.is_file() else []
+        times = _times(hpath) if hpath.is_file() else []
         history[sym] = frozenset(sessions_with_bars(times, wanted))
         tpath = today_path(data_dir / TODAYS_BARS, sym)
         last = None
@@ -299,7 +297,12 @@ def run_download(
     if any(r.kind == "history" for r in plan.requests):
         for sym, bars in fetched.items():
             if bars:
-                report.history_rows[sym] = write_history(history_path(data_dir / EQUITIES, sym), bars, calendar)
+                path = history_path(data_dir / EQUITIES, sym)
+                try:
+                    report.history_rows[sym] = write_history(path, bars, calendar)
+                except CsvFormatError as e:
+                    raise HistoryFileError(f"cannot merge into {path} (left as it is; fix or remove "
+                                           f"it): {e}") from None  # fmt: skip
         on_step(f"merged into {len(report.history_rows)} history file(s)")
     for sym in present:
         lacking = [s.date for s in plan.history if s.date not in present[sym]]

@@ -356,11 +356,11 @@ class Launch:
         bridge = Child(BRIDGE, starter(bridge_cmd, self.paths), pol, self._on_change)
         engine = Child(ENGINE, starter(engine_cmd, self.paths), pol, self._on_change)
         sup = Supervisor([engine, bridge])
-        log.info("starting the bridge (log %s) and the engine (log %s)", bridge_cmd.log_file,
-                 engine_cmd.log_file)  # fmt: skip
+        log.info("starting the engine (log %s) and the bridge (log %s)", engine_cmd.log_file,
+                 bridge_cmd.log_file)  # fmt: skip
         now = self.mono()
+        engine.start(now)  # first: its warm-up is the way to the first decision
         bridge.start(now)
-        engine.start(now)
         code: int | None = None
         ending = ""
         bridge_noted = False

@@ -46,7 +46,7 @@ def test_a_whole_mock_session_from_a_fresh_clone(home: Home, market_files):
     assert st is not None and st["phase"] == "done" and st["positions"] == {}
     assert home.journal("SELECT COUNT(*) AS n FROM fills")[0]["n"] > 0
     # what the operator saw: the wait, then the processes, started before the open
-    assert out.index("starting the bridge and the engine at") < out.index("bridge: STOPPED -> STARTING")
+    assert out.index("starting the bridge and the engine at") < out.index("engine: STOPPED -> STARTING")
     started = re.search(r"rotation engine: session 2025-10-16 .* broker time 2025-10-16T(\d\d:\d\d)", home.trader_log())
     assert started and "09:24" <= started.group(1) < "09:30", started
     assert "downloading" in out and "No existing positions - clean start" in out
