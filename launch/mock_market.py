@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from common.children import cmdline_of, spawn, stop_pid
@@ -42,17 +43,20 @@ DEFAULT_START = "09:15"
 DEFAULT_SEED = 7
 
 
-def default_state_file() -> Path:
-    from mockmarket.state_file import DEFAULT_STATE_FILE
+def _state_file_module() -> ModuleType:
+    """The module of the market's state file: the one place that names it."""
+    from mockmarket import state_file
 
-    return DEFAULT_STATE_FILE
+    return state_file
+
+
+def default_state_file() -> Path:
+    return _state_file_module().DEFAULT_STATE_FILE
 
 
 def read_market_state(path: Path) -> dict[str, Any] | None:
-    """The running market's state file (pid and URLs), or None. The one place that reads it."""
-    from mockmarket.state_file import read_state
-
-    return read_state(path)
+    """The running market's state file (pid and URLs), or None."""
+    return _state_file_module().read_state(path)
 
 
 def mock_keys() -> tuple[str, str]:
@@ -229,9 +233,7 @@ def ensure_market(opts: MarketOptions, paths: ModePaths, stamp: str) -> Market:
             log.warning("ignored, the running market keeps its settings: %s; "
                         "--new-market starts a new one", "; ".join(ignored))  # fmt: skip
         return market
-    market = start_market(opts, paths, stamp)
-    archive_journal(paths, stamp)
-    return market
+    return start_market(opts, paths, stamp)
 
 
 JOURNAL_FILES = ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm", "state.json")
@@ -239,7 +241,8 @@ JOURNAL_FILES = ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm", "
 
 def archive_journal(paths: ModePaths, stamp: str) -> Path | None:
     """A new market is a new paper account: move the mock journal and ``state.json`` of the
-    previous market to ``archive/<stamp>/`` (kept, never deleted); the engine starts a new one."""
+    previous market to ``archive/<stamp>/`` (kept, never deleted); the engine starts a new one.
+    Called once no engine of an earlier run is left running."""
     present = [paths.log_dir / n for n in JOURNAL_FILES if (paths.log_dir / n).exists()]
     if not present:
         return None

@@ -41,6 +41,7 @@ from common.errors import (
     ForbiddenError,
     OperationalError,
     TemporaryError,
+    TraderError,
 )
 from common.exit_codes import EXIT_CRASH, EXIT_HALTED, EXIT_OK, EXIT_OPERATOR, describe
 from common.history_download import (
@@ -202,6 +203,8 @@ class Launch:
         self.locks: list[AccountLock] = []
         self.rest: AlpacaRestClient | None = None
         self.market: Market | None = None
+        self.starter = starter
+        """How a child's process is started (tests drive the supervision with fake processes)."""
 
     # ------------------------------------------------------------------ run
     def run(self) -> int:
@@ -267,6 +270,10 @@ class Launch:
                  money(float(account.get("cash") or 0)))  # fmt: skip
         lock = self._lock(account_lock_path(endpoints.trading_url, str(account.get("account_number"))))
         self._stop_leftovers(lock.previous)
+        if self.market is not None and self.market.fresh:
+            from launch.mock_market import archive_journal
+
+            archive_journal(self.paths, self.stamp)
         write_record(self.paths.run_dir, LAUNCHER, os.getpid(), psutil.Process().cmdline())
 
         clock = rest.get_clock()
@@ -307,8 +314,7 @@ class Launch:
                                  child_config_env, WARMUP_SESSIONS)  # fmt: skip
         code, ending, sup = self._supervise(settings, child_env)
         self._summary(cfg.strategy, session.date, ending, sup)
-        over = code == EXIT_OK and ending == describe_ending(EXIT_OK)
-        if over and rest.get_clock().timestamp_ms >= session.close_ms:
+        if code == EXIT_OK and ending == describe_ending(EXIT_OK) and self._past(session.close_ms):
             self._after_session()
         log.info("launcher exiting with code %d (%s)", code, describe(code))
         return code
@@ -353,8 +359,8 @@ class Launch:
         bridge_cmd = bridge_command(self.paths, settings, env, self.stamp)
         engine_cmd = engine_command(self.paths, settings, env, self.stamp)
         pol = self.opts.policy
-        bridge = Child(BRIDGE, starter(bridge_cmd, self.paths), pol, self._on_change)
-        engine = Child(ENGINE, starter(engine_cmd, self.paths), pol, self._on_change)
+        bridge = Child(BRIDGE, self.starter(bridge_cmd, self.paths), pol, self._on_change)
+        engine = Child(ENGINE, self.starter(engine_cmd, self.paths), pol, self._on_change)
         sup = Supervisor([engine, bridge])
         log.info("starting the engine (log %s) and the bridge (log %s)", engine_cmd.log_file,
                  bridge_cmd.log_file)  # fmt: skip
@@ -363,6 +369,7 @@ class Launch:
         bridge.start(now)
         code: int | None = None
         ending = ""
+        bridge_trouble: tuple[int, str] | None = None
         bridge_noted = False
         while True:
             now = self.mono()
@@ -372,12 +379,10 @@ class Launch:
                     code, ending = EXIT_OK, f"stopped by {self.stop.signal}"
                     log.info("%s received: stopping the engine and the bridge", self.stop.signal)
                     sup.stop_all(now)
-                elif sup.fatal():
-                    c = sup.fatal()[0]
-                    code, ending = EXIT_CRASH, f"{c.name} FATAL"
-                    log.error("FATAL: the %s keeps failing (%s); stopping everything. Its log: %s",
-                              c.name, c.fatal_reason,
-                              (engine_cmd if c is engine else bridge_cmd).log_file)  # fmt: skip
+                elif engine.state is ChildState.FATAL:
+                    code, ending = EXIT_CRASH, "engine FATAL"
+                    log.error("FATAL: the engine keeps failing (%s); stopping the bridge. Its log: %s",
+                              engine.fatal_reason, engine_cmd.log_file)  # fmt: skip
                     sup.stop_all(now)
                 elif engine.state is ChildState.EXITED:
                     rc = engine.returncode if engine.returncode is not None else EXIT_CRASH
@@ -385,22 +390,36 @@ class Launch:
                     ending = describe_ending(code)
                     log.info("the engine ended (%s): stopping the bridge", describe(rc))
                     sup.stop_all(now)
-                elif bridge.state is ChildState.EXITED and not bridge_noted:
+                elif not bridge_noted and bridge.state in (ChildState.EXITED, ChildState.FATAL):
                     bridge_noted = True
-                    rc = bridge.returncode if bridge.returncode is not None else EXIT_CRASH
-                    if rc == EXIT_OPERATOR:
-                        code, ending = EXIT_OPERATOR, "the bridge needs the operator"
-                        log.error("the bridge cannot run (see %s): stopping", bridge_cmd.log_file)
-                        sup.stop_all(now)
-                    else:
-                        log.warning("the bridge ended (%s) and is not restarted: the engine "
-                                    "carries on with REST polling", describe(rc))  # fmt: skip
+                    bridge_trouble = self._bridge_gone(bridge, bridge_cmd.log_file)
             if code is not None and sup.settled:
                 for c in sup.children:
                     if c.pid is not None:
                         remove_record(self.paths.run_dir, c.name, c.pid)
+                if bridge_trouble is not None and code == EXIT_OK:
+                    code = bridge_trouble[0]
+                    ending = f"{ending}; {bridge_trouble[1]}"
                 return code, ending, sup
             self.sleep(TICK_S)
+
+    @staticmethod
+    def _bridge_gone(bridge: Child, log_file: Path) -> tuple[int, str] | None:
+        """The bridge ended for good while the engine trades: the engine carries on (it takes
+        closed minutes from REST when no batch comes, and flattens at the close), so positions
+        are never left unmanaged; the launcher's exit code tells the operator afterwards."""
+        rc = bridge.returncode if bridge.returncode is not None else EXIT_CRASH
+        if bridge.state is ChildState.FATAL:
+            log.error("FATAL: the bridge keeps failing (%s); its log: %s. The engine carries on with "
+                      "REST polling and flattens at the close", bridge.fatal_reason, log_file)  # fmt: skip
+            return EXIT_CRASH, "bridge FATAL"
+        if rc == EXIT_OPERATOR:
+            log.error("the bridge cannot run: the operator must act (see %s). The engine carries on "
+                      "with REST polling and flattens at the close", log_file)  # fmt: skip
+            return EXIT_OPERATOR, "the bridge needs the operator"
+        log.warning("the bridge ended (%s) and is not restarted: the engine carries on with REST "
+                    "polling", describe(rc))  # fmt: skip
+        return None
 
     def _summary(self, strategy: str, day: date, ending: str, sup: Supervisor) -> None:
         equity_change = None
@@ -421,6 +440,14 @@ class Launch:
         )
         for line in s.lines():
             log.info("%s", line)
+
+    def _past(self, t_ms: int) -> bool:
+        assert self.rest is not None
+        try:
+            return self.rest.get_clock().timestamp_ms >= t_ms
+        except TraderError as e:
+            log.warning("cannot read the broker's clock: %s", e)
+            return False
 
     def _after_session(self) -> None:
         """Mock: a market a launcher started is stopped once its session is over."""

@@ -98,6 +98,14 @@ class Home:
         self.procs.append(p)
         return p
 
+    def launch_live(self, env: dict[str, str], *args: str) -> Proc:
+        """``python -m launch live`` with ``env`` added (endpoints and keys)."""
+        argv = [sys.executable, "-m", "launch", "live", "--config-dir", "config", "--fifo", str(self.fifo),
+                "--config-env", str(self.tmp / "absent.env"), *args]  # fmt: skip
+        p = Proc(argv, {**self.env, **env}, self.tmp / f"launcher{len(self.procs) + 1}.out", cwd=self.dir)
+        self.procs.append(p)
+        return p
+
     def run(self, *args: str) -> str:
         """``python -m launch ARGS`` to its end (status, stop): its output."""
         r = subprocess.run([sys.executable, "-m", "launch", *args], cwd=self.dir, env=self.env,

@@ -24,3 +24,20 @@ def test_after_the_close_and_on_a_holiday_it_exits_0_with_a_clear_message(home: 
     assert "the market is closed today (Thursday 2025-11-27, broker time 10:00); next open 2025-11-28T09:30:00-05:00: nothing to do" in out
     assert home.record("engine") is None and not list(home.log_dir.glob("trader_*.log"))
     assert home.record("launcher") is None
+
+
+def test_keys_the_broker_refuses_are_named_never_shown(home: Home, market):
+    m = market("10:00", paused=True)
+    home.write_config(default_config_json("rotation"))
+    secret = "sk-wrong-secret-0123456789"
+    env = {"ALPACA_PAPER_API_KEY": "PKWRONG1234", "ALPACA_PAPER_SECRET_KEY": secret,
+           "ALPACA_TRADING_URL": m.base, "ALPACA_DATA_URL": m.base,
+           "ALPACA_STREAM_URL": m.base.replace("http", "ws") + "/v2/iex"}  # fmt: skip
+    live = home.launch_live(env, "--download-sessions", "20")
+    assert live.wait(60) == 2
+    out = live.output()
+    assert "the broker refused the API keys (HTTP 401)" in out
+    assert "check ALPACA_PAPER_API_KEY and ALPACA_PAPER_SECRET_KEY" in out
+    logs = "".join(p.read_text() for p in home.dir.rglob("*.log"))
+    assert secret not in out + logs and "PKWRONG1234" not in out + logs
+    assert home.record("engine") is None
