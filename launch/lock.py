@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class LockHeld(OperationalError):
     """Another live launcher holds the account's lock."""
 
-    def __init__(self, path: Path, holder: dict[str, Any] | None) -> None:
+    def __init__(self, path: Path, holder: dict[str, Any] | None, what: str = "this account") -> None:
         self.path = path
         self.holder = holder or {}
         who = (
@@ -40,7 +40,7 @@ class LockHeld(OperationalError):
             else "unknown holder"
         )
         super().__init__(
-            f"another launcher already runs this account ({who}); "
+            f"another launcher already runs {what} ({who}); "
             f"stop it with `python -m launch stop` (lock file {path})"
         )
 
@@ -68,10 +68,12 @@ def _parse(text: str) -> dict[str, Any] | None:
 
 
 class AccountLock:
-    """``acquire(info)`` or LockHeld; :attr:`previous` is what the last holder wrote."""
+    """``acquire(info)`` or LockHeld; :attr:`previous` is what the last holder wrote. ``what``
+    names what the lock guards, for the refusal's message."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, what: str = "this account") -> None:
         self.path = path
+        self.what = what
         self._fd: int | None = None
         self.previous: dict[str, Any] | None = None
 
@@ -87,7 +89,7 @@ class AccountLock:
         except BlockingIOError:
             holder = _parse(os.pread(fd, 65536, 0).decode("utf-8", "replace"))
             os.close(fd)
-            raise LockHeld(self.path, holder) from None
+            raise LockHeld(self.path, holder, self.what) from None
         except BaseException:
             os.close(fd)
             raise

@@ -45,6 +45,7 @@ from common.errors import (
 )
 from common.exit_codes import EXIT_CRASH, EXIT_HALTED, EXIT_OK, EXIT_OPERATOR, describe
 from common.history_download import (
+    TODAYS_BARS,
     DownloadReport,
     plan_download,
     run_download,
@@ -152,9 +153,11 @@ def download(
         log.info("history up to date: %d sessions %s, %d symbols, in %s", len(plan.history), span,
                  len(symbols), data_dir)  # fmt: skip
         return DownloadReport(plan)
-    log.info("downloading %d request(s) for %d symbols: %d sessions %s%s into %s",
-             len(plan.requests), len(symbols), len(plan.history), span,
-             ", and today so far" if plan.last_closed_ms is not None else "", data_dir)  # fmt: skip
+    missing = {d for r in plan.requests if r.kind == "history" for d in r.sessions}
+    today = [r for r in plan.requests if r.kind == "today"]
+    log.info("downloading %d of %d sessions (%s)%s for %d symbols into %s", len(missing),
+             len(plan.history), span,
+             f", and today {today[0].describe()[6:]}" if today else "", len(symbols), data_dir)  # fmt: skip
     with click.progressbar(length=plan.steps, label="Downloading bars", file=sys.stdout,
                            show_pos=True, item_show_func=lambda r: r) as bar:  # fmt: skip
         report = run_download(plan, rest, data_dir, on_disk, calendar=calendar,
@@ -164,7 +167,7 @@ def download(
     if report.today_rows:
         n = max(report.today_rows.values())
         log.info("today's bars: %d minute(s) up to %s in %s", n,
-                 iso_ny(plan.last_closed_ms or 0)[11:16], data_dir / "tmp" / "todays_bars")  # fmt: skip
+                 iso_ny(plan.last_closed_ms or 0)[11:16], data_dir / TODAYS_BARS)  # fmt: skip
     return report
 
 
@@ -233,8 +236,8 @@ class Launch:
             for lock in reversed(self.locks):
                 lock.release()
 
-    def _lock(self, path: Path) -> AccountLock:
-        lock = AccountLock(path)
+    def _lock(self, path: Path, what: str) -> AccountLock:
+        lock = AccountLock(path, what)
         lock.acquire({
             "pid": os.getpid(), "mode": str(self.opts.mode), "started": iso_ny(int(time.time() * 1000)),
             "log_dir": str(self.paths.log_dir.resolve()), "run_dir": str(self.paths.run_dir.resolve()),
@@ -256,7 +259,8 @@ class Launch:
         return self.market.endpoints(), self.market.child_env(self.environ), Path(os.devnull)
 
     def _run(self) -> int:
-        self._lock(self.paths.run_dir / "launcher.lock")
+        self._lock(self.paths.run_dir / "launcher.lock", f"{self.opts.mode} mode in {Path.cwd()}")
+        write_record(self.paths.run_dir, LAUNCHER, os.getpid(), psutil.Process().cmdline())
         cfg, params = load_config(self.opts)
         log.info("config %s%s: %d symbols", self.opts.config_dir / f"{self.opts.strategy}_strategy.json",
                  f" with params {params}" if params else "", len(cfg.symbols))  # fmt: skip
@@ -268,13 +272,13 @@ class Launch:
         log.info("account %s (%s): equity %s, cash %s", account.get("account_number"),
                  account.get("status"), money(float(account.get("equity") or 0)),
                  money(float(account.get("cash") or 0)))  # fmt: skip
-        lock = self._lock(account_lock_path(endpoints.trading_url, str(account.get("account_number"))))
+        lock = self._lock(account_lock_path(endpoints.trading_url, str(account.get("account_number"))),
+                          f"account {account.get('account_number')} at {endpoints.trading_url}")
         self._stop_leftovers(lock.previous)
         if self.market is not None and self.market.fresh:
             from launch.mock_market import archive_journal
 
             archive_journal(self.paths, self.stamp)
-        write_record(self.paths.run_dir, LAUNCHER, os.getpid(), psutil.Process().cmdline())
 
         clock = rest.get_clock()
         now = clock.timestamp_ms

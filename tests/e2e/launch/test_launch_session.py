@@ -58,7 +58,7 @@ def test_a_whole_mock_session_from_a_fresh_clone(home: Home, market_files):
     assert home.ours() == [] and home.record("engine") is None and home.record("launcher") is None
     # files where design.md puts them, with stable links to the latest logs
     assert len(list((home.data_dir / "equities").glob("*_RTH_NH.csv"))) == 12
-    assert "downloading 5 request(s) for 12 symbols: 21 sessions 2025-09-17..2025-10-15" in out
+    assert "downloading 21 of 21 sessions (2025-09-17..2025-10-15) for 12 symbols" in out
     for name in ("launch", "bridge", "trader", "mockmarket"):
         link = home.log_dir / f"{name}.log"
         assert link.is_symlink() and link.resolve().name.startswith(f"{name}_")

@@ -57,8 +57,13 @@ def test_a_market_started_at_1103_is_joined_with_todays_bars_and_no_gap(home: Ho
     decided = [r["t_ms"] for r in home.journal("SELECT t_ms FROM decisions ORDER BY t_ms")]
     assert decided[:4] == [last, last + MINUTE_MS, last + 2 * MINUTE_MS, last + 3 * MINUTE_MS]
     assert st["feed"]["gaps"] == 0 and st["feed"]["backfilled_minutes"] == 0
-    # another shell sees it all...
+    # a second launcher is refused, and the first carries on
     m.clock(action="pause")
+    second = home.launch("--skip-optimize", "--download-sessions", "20")
+    assert second.wait(60) == 2
+    assert f"another launcher already runs mock mode in {home.dir} (pid {launcher.pid}" in second.output()
+    assert launcher.alive() and home.record("engine").pid == st["pid"]
+    # another shell sees it all...
     status = json.loads(home.run("status", "--mode", "mock", "--json", "--market-state", str(home.market_state)))
     procs = {p["name"]: p for p in status["processes"]}
     assert procs["launcher"]["pid"] == launcher.pid and procs["engine"]["pid"] == st["pid"]
