@@ -88,12 +88,13 @@ def kill_process(proc: subprocess.Popen) -> int:
 
 
 def cmdline_of(pid: int) -> list[str] | None:
-    """The command line of a running process, or None if there is none (or a zombie)."""
+    """The command line of a running process, or None if there is none (or a zombie, or an
+    empty one: a kernel thread, or a process caught in the middle of an exec)."""
     try:
         p = psutil.Process(pid)
         if p.status() == psutil.STATUS_ZOMBIE:
             return None
-        return p.cmdline()
+        return p.cmdline() or None
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
 

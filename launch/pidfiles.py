@@ -76,14 +76,10 @@ def remove_record(run_dir: Path, name: str, pid: int) -> None:
 
 
 def live_record(run_dir: Path, name: str) -> PidRecord | None:
-    """The record if its process still runs, else None (a stale record is removed)."""
+    """The record if its process still runs, else None. Read-only: a record is removed only
+    by the launcher that owns the run directory (or by :func:`stop_recorded`)."""
     rec = read_record(run_dir, name)
-    if rec is None:
-        return None
-    if rec.is_running():
-        return rec
-    remove_record(run_dir, name, rec.pid)
-    return None
+    return rec if rec is not None and rec.is_running() else None
 
 
 def stop_recorded(run_dir: Path, names: Sequence[str] = CHILDREN,

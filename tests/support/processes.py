@@ -21,6 +21,23 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def started(args: list[str], **kw: Any) -> subprocess.Popen:
+    """``Popen(args)``, returned once /proc shows the new command line: Popen returns as soon
+    as the exec has begun, a moment before the kernel shows the new arguments."""
+    import psutil
+
+    p = subprocess.Popen(args, **kw)
+
+    def visible() -> bool:
+        try:
+            return psutil.Process(p.pid).cmdline() == args
+        except psutil.Error:
+            return p.poll() is not None
+
+    poll(visible, 10, f"the command line of pid {p.pid}", every=0.002)
+    return p
+
+
 def poll(cond: Callable[[], object], timeout: float, what: str, every: float = 0.05) -> Any:
     """Wait for a truthy ``cond()`` with a deadline (real seconds) and return it; fail naming ``what``."""
     deadline = time.monotonic() + timeout

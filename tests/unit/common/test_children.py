@@ -10,12 +10,13 @@ import time
 import psutil
 
 from common.children import cmdline_of, stop_pid, stop_pids
+from tests.support.processes import started
 
 SLEEP = "import time; time.sleep(60)"
 
 
 def test_only_a_process_running_the_expected_command_is_stopped():
-    p = subprocess.Popen([sys.executable, "-c", SLEEP])
+    p = started([sys.executable, "-c", SLEEP])
     try:
         assert not stop_pid(p.pid, lambda cmd: "engine" in cmd)
         assert p.poll() is None
@@ -28,7 +29,7 @@ def test_only_a_process_running_the_expected_command_is_stopped():
 
 def test_one_that_ignores_sigterm_is_killed_after_the_timeout():
     code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    p = started([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout is not None and p.stdout.readline().strip() == "ready"
         assert stop_pids([(p.pid, lambda _c: True)], timeout=0.3) == [p.pid]

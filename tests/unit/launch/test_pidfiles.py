@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 from launch.pidfiles import live_record, read_record, record_path, stop_recorded, write_record
+from tests.support.processes import started
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 
 def test_a_record_round_trips_and_a_dead_pid_is_forgotten(tmp_path):
-    p = subprocess.Popen(SLEEPER)
+    p = started(SLEEPER)
     try:
         rec = write_record(tmp_path, "engine", p.pid, SLEEPER)
         assert read_record(tmp_path, "engine") == rec
@@ -20,11 +20,12 @@ def test_a_record_round_trips_and_a_dead_pid_is_forgotten(tmp_path):
         p.kill()
         p.wait(10)
     assert live_record(tmp_path, "engine") is None
-    assert not record_path(tmp_path, "engine").exists()
+    assert record_path(tmp_path, "engine").exists()  # looking never removes anything
+    assert stop_recorded(tmp_path) == [] and not record_path(tmp_path, "engine").exists()
 
 
 def test_a_pid_that_runs_another_command_is_never_signalled(tmp_path):
-    p = subprocess.Popen(SLEEPER)
+    p = started(SLEEPER)
     try:
         write_record(tmp_path, "engine", p.pid, [sys.executable, "-m", "engine", "--strategy", "psm"])
         assert stop_recorded(tmp_path) == []
@@ -36,7 +37,7 @@ def test_a_pid_that_runs_another_command_is_never_signalled(tmp_path):
 
 
 def test_leftovers_are_stopped_together(tmp_path):
-    procs = [subprocess.Popen(SLEEPER), subprocess.Popen(SLEEPER)]
+    procs = [started(SLEEPER), started(SLEEPER)]
     try:
         write_record(tmp_path, "engine", procs[0].pid, SLEEPER)
         write_record(tmp_path, "bridge", procs[1].pid, SLEEPER)
