@@ -129,7 +129,7 @@ def live(strategy: str, skip_optimize: bool, trials: int | None, midday_optimize
               help="Simulated seconds per wall second of a new market [default: 100, a session "
                    "in about 4 minutes].")
 @click.option("--start-time", callback=_hhmm, default=None,
-              help="New York time a new market's clock starts at [default: 09:15].")
+              help="New York time a new market's clock starts at [default: 09:05].")
 @click.option("--seed", type=click.IntRange(0), default=None,
               help="Seed of a new synthetic market [default: 7].")
 @click.option("--market-state", type=click.Path(path_type=Path, dir_okay=False), default=None,

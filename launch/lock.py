@@ -115,22 +115,4 @@ class AccountLock:
         self.release()
 
 
-def read_holder(path: Path) -> tuple[bool, dict[str, Any] | None]:
-    """(whether a live process holds the lock, the description in the file) — for status."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False, None
-    try:
-        info = _parse(os.pread(fd, 65536, 0).decode("utf-8", "replace"))
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True, info
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False, info
-    finally:
-        os.close(fd)
-
-
-__all__ = ["AccountLock", "LockHeld", "account_lock_path", "lock_dir", "read_holder"]
+__all__ = ["AccountLock", "LockHeld", "account_lock_path", "lock_dir"]

@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 90.0
 DEFAULT_SPEED = 100.0
 """Simulated seconds per wall second: the 390-minute session in about four minutes."""
-DEFAULT_START = "09:15"
-"""A little before the open: the launcher's download and wait are seen, the open is not missed."""
+DEFAULT_START = "09:05"
+"""Before the open: a fresh clone generates and downloads, then waits (with a countdown) for it."""
 DEFAULT_SEED = 7
 
 

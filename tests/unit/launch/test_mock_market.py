@@ -37,7 +37,7 @@ def test_a_new_market_is_synthetic_and_its_keys_are_not_on_its_command_line(tmp_
     argv = serve_argv(opts, tmp_path / "m.log")
     assert argv[1:4] == ["-m", "mockmarket", "serve"] and "--synthetic" in argv
     assert argv[argv.index("--sessions") + 1] == "31" and argv[argv.index("--date") + 1] == "2025-10-16"
-    assert argv[argv.index("--speed") + 1] == "60.0" and argv[argv.index("--start-time") + 1] == "09:15"
+    assert argv[argv.index("--speed") + 1] == "60.0" and argv[argv.index("--start-time") + 1] == "09:05"
     assert not set(mock_keys()) & set(argv) and "--key" not in argv
     assert is_market_process(argv) and not is_market_process(["python", "-m", "engine"])
 
