@@ -8,6 +8,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYX := $(wildcard engine_core/*.pyx engine_core/*.pxd)
 BUILT := engine_core/.built
+MINDEPS := .venv-mindeps
+# pyproject.toml's build requirements, each quoted for the shell (evaluated only when used)
+BUILD_REQUIRES = $(shell $(PYTHON) -c 'import tomllib; print(" ".join(chr(39) + r + chr(39) for r in tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"]))')
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -17,7 +20,7 @@ $(STAMP): setup.py pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing the project and its dependencies into $(VENV) (log: $(VENV)/install.log) ..."
 	@{ $(PY) -m pip install --disable-pip-version-check --upgrade pip && \
-	   $(PY) -m pip install --disable-pip-version-check "setuptools>=68" wheel "Cython>=3.0" "numpy>=1.26" && \
+	   $(PY) -m pip install --disable-pip-version-check $(BUILD_REQUIRES) && \
 	   ENGINE_CORE_SKIP_BUILD=1 $(PY) -m pip install --disable-pip-version-check --no-build-isolation \
 	     --config-settings editable_mode=compat -e '.[test]'; } > $(VENV)/install.log 2>&1 \
 	  || { tail -40 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log"; exit 1; }
@@ -51,7 +54,26 @@ bench: $(BUILT) ## run every benchmark under bench/ and print the figures
 lint: $(STAMP) ## ruff check and format check
 	@$(PY) -m ruff check .
 
+mindeps: ## prove setup.py's lower bounds: every dependency at its bound in .venv-mindeps, build, unit tests
+	@rm -rf $(MINDEPS)
+	@$(PYTHON) -m venv $(MINDEPS)
+	@$(PYTHON) tests/mindeps.py constraints > $(MINDEPS)/constraints.txt
+	@$(PYTHON) tests/mindeps.py copy $(MINDEPS)/src
+	@echo "every dependency at its lower bound: $$(tr '\n' ' ' < $(MINDEPS)/constraints.txt)"
+	@echo "installing into $(MINDEPS) (log: $(MINDEPS)/install.log) ..."
+	@cd $(MINDEPS)/src && { ../bin/python -m pip install --disable-pip-version-check --upgrade pip && \
+	   ../bin/python -m pip install --disable-pip-version-check -c ../constraints.txt $(BUILD_REQUIRES) && \
+	   ENGINE_CORE_SKIP_BUILD=1 ../bin/python -m pip install --disable-pip-version-check --no-build-isolation \
+	     -c ../constraints.txt --config-settings editable_mode=compat -e '.[test]' && \
+	   ../bin/python -m pip check; } > ../install.log 2>&1 \
+	  || { tail -40 ../install.log; echo "mindeps: install failed: see $(MINDEPS)/install.log"; exit 1; }
+	@echo "compiling the Cython core against them (log: $(MINDEPS)/build.log) ..."
+	@cd $(MINDEPS)/src && ../bin/python setup.py -q build_ext --inplace -j 2 > ../build.log 2>&1 \
+	  || { tail -40 ../build.log; echo "mindeps: build failed: see $(MINDEPS)/build.log"; exit 1; }
+	@cd $(MINDEPS)/src && ../bin/python -m ruff check . && \
+	  ../bin/python -m pytest tests/unit tests/integration/common_rest -p no:randomly
+
 clean: ## remove builds (keeps .venv, data and logs)
 	rm -rf build engine_core/*.c engine_core/*.so engine_core/*.html $(BUILT)
 
-.PHONY: help install mock live tail test bench lint clean
+.PHONY: help install mock live tail test bench lint mindeps clean

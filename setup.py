@@ -61,19 +61,21 @@ def engine_core_extensions() -> list:
     )
 
 
+# Lower bounds: the oldest release that has every API the code calls and a wheel for
+# Python 3.11 (``make mindeps`` installs each at its bound and runs the tests); the reason
+# for each is beside it.
 RUNTIME = [
-    "numpy>=1.26",
-    "pandas>=2.1",
-    "exchange_calendars>=4.5",
-    "requests>=2.31",
-    "pydantic>=2.6",
-    "python-dotenv>=1.0",
-    "click>=8.1",
-    "aiohttp>=3.9",
-    "websockets>=14.0",
-    "msgpack>=1.0",
-    "optuna>=3.6",
-    "psutil>=5.9",
+    "numpy>=1.23.2",  # the first with Python 3.11 wheels (the code needs nothing newer than 1.17)
+    "pandas>=2.0",  # to_datetime(format="ISO8601")
+    "exchange_calendars>=4.7",  # "open"/"close" schedule columns (4.0); 4.7 knows the 2025-01-09 closure
+    "requests>=2.30",  # what alpaca-py (tests) requires; the client's calls are all older
+    "pydantic>=2.4",  # strict model_validate_json takes arrays for tuples and ISO dates (2.0-2.3 refuse)
+    "python-dotenv>=0.10",  # dotenv_values
+    "click>=8.0",  # Path(path_type=), FloatRange(min_open=)
+    "aiohttp>=3.9",  # web.AppKey, AppRunner(shutdown_timeout=)
+    "websockets>=17.0",  # connect(reconnect_delays=) in bridge/stream.py
+    "msgpack>=1.0.5",  # Timestamp.from_unix_nano, unpackb(strict_map_key=): 1.0; 1.0.5: Python 3.11 wheels
+    "psutil>=5.9.4",  # the first with a wheel for Python 3.11 (Process.wait/terminate/cmdline are old)
 ]
 
 TEST = [
@@ -82,8 +84,8 @@ TEST = [
     "hypothesis>=6.100",
     "alpaca-py>=0.30",
     "ta>=0.11",
-    "backtrader>=1.9.78",
-    "ruff>=0.6",
+    "backtrader>=1.9.78.123",  # bench only; PyPI versions carry a fourth part
+    "ruff>=0.8",  # 0.6 and 0.7 still have UP027, which this code does not follow
 ]
 
 setup(

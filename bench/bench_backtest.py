@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bench.timing import best_of
 from common.calendar import ny_datetime, nyse, to_ms
 from common.config import RotationStrategyConfig
 from common.csvfiles import history_path, read_history, today_path, write_today
@@ -41,24 +41,15 @@ WARMUP = 20
 TODAY_UNTIL = "12:00"
 
 
-def _best(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - started)
-    return best, out
-
-
 def _backtest(root: Path, per_bar: bool) -> tuple[dict[str, float], Any]:
     cfg = RotationStrategyConfig()
     cal = nyse()
     warm, scored = backtest_sessions(cal.sessions_before(LAST, SCORED - 1)[0].date, LAST, WARMUP)
-    t_load, grid = _best(lambda: load_sessions(cfg.symbols, [*warm, *scored], root / "equities"), 2)
+    t_load, grid = best_of(lambda: load_sessions(cfg.symbols, [*warm, *scored], root / "equities"), 2)
     signals_fn = per_bar_signals if per_bar else batch_signals
-    t_sig, signals = _best(lambda: signals_fn(grid, cfg.oes_config), 2)
+    t_sig, signals = best_of(lambda: signals_fn(grid, cfg.oes_config), 2)
     ks = range(len(warm), len(warm) + len(scored))
-    t_sim, result = _best(lambda: simulate(cfg, grid, signals, ks), 2)
+    t_sim, result = best_of(lambda: simulate(cfg, grid, signals, ks), 2)
     minutes = sum(d.minutes for d in result.days)
     return {
         "load": t_load,
@@ -95,7 +86,7 @@ def _warm_up(root: Path, today_dir: Path, per_bar: bool) -> dict[str, float]:
     today = grid.session_range(len(sessions) - 1)
     if per_bar:
         for n, m in enumerate(grid):
-            sig = engine.update(m.t, m.bars)
+            sig = engine.update(m)
             if n >= today.start:
                 strategy.observe(m.t, sig)
     else:
@@ -164,7 +155,7 @@ def main() -> None:
         )
         print(f"{'path':10} {'load s':>8} {'signals s':>10} {'total s':>8} {'minutes':>8}")
         for name, per in (("per-bar", True), ("batch", False)):
-            _, w = _best(lambda per=per: _warm_up(root, today_dir, per), 3)
+            _, w = best_of(lambda per=per: _warm_up(root, today_dir, per), 3)
             print(
                 f"{name:10} {w['load']:8.3f} {w['signals']:10.3f} {w['total']:8.3f} "
                 f"{w['minutes']:8d}"

@@ -31,6 +31,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bench.timing import percentile
+from common.children import stop_process, with_pythonpath
+
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOLS = ("ERX", "ERY", "FAS", "FAZ", "SDS", "SSO", "SQQQ", "SVXY", "TNA", "TQQQ", "TZA", "UVXY")
 MINUTES = 390
@@ -99,8 +102,8 @@ def _read(fifo: Path, out: Path) -> None:
 
 
 def _spawn(*args: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "bench.bench_bridge", *args], cwd=ROOT, env=env)
+    """This module's ``--serve``/``--read`` in a child process (its output on this terminal)."""
+    return subprocess.Popen([sys.executable, "-m", "bench.bench_bridge", *args], cwd=ROOT, env=with_pythonpath(ROOT))
 
 
 def _wait_file(path: Path, timeout: float = 30.0) -> str:
@@ -189,11 +192,6 @@ def _end_to_end(sent_file: Path, read_file: Path, minutes: int) -> list[float]:
     return out
 
 
-def _pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
-
-
 def _run(kind: str, minutes: int, pace: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_bridge_") as tmp:
         d = Path(tmp)
@@ -215,8 +213,7 @@ def _run(kind: str, minutes: int, pace: float) -> dict:
             e2e = _end_to_end(sent_file, read_file, minutes)
         finally:
             for p in (server, reader):
-                p.terminate()
-                p.wait(10)
+                stop_process(p)
     return {"lat": lat, "cpu_per_min": cpu / minutes, "e2e": e2e, "idle_per_s": idle}
 
 
@@ -227,8 +224,8 @@ def main(minutes: int = MINUTES, pace: float = PACE_S) -> None:
     print(f"{'client':<12}{'p50 us':>10}{'p99 us':>10}{'e2e p50 us':>12}{'e2e p99 us':>12}{'CPU us/min':>12}")
     rows = []
     for name, r in (("reference", ref), ("bridge", br)):
-        row = [_pct(r["lat"], 0.5) * 1e6, _pct(r["lat"], 0.99) * 1e6, _pct(r["e2e"], 0.5) * 1e6,
-               _pct(r["e2e"], 0.99) * 1e6, r["cpu_per_min"] * 1e6]
+        row = [percentile(r["lat"], 0.5) * 1e6, percentile(r["lat"], 0.99) * 1e6, percentile(r["e2e"], 0.5) * 1e6,
+               percentile(r["e2e"], 0.99) * 1e6, r["cpu_per_min"] * 1e6]
         rows.append(row)
         print(f"{name:<12}" + "".join(f"{v:>10.0f}" if i < 2 else f"{v:>12.0f}" for i, v in enumerate(row)))
     ratio = [b / a if a else float("nan") for a, b in zip(rows[0], rows[1], strict=True)]

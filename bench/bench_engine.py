@@ -26,14 +26,16 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bench.timing import percentile
 from common.bars import MINUTE_MS, Bar
-from common.batch_line import encode_batch
+from common.batch_line import encode_minute
 from common.calendar import from_ms, ny_datetime, nyse, to_ms
 from common.config import RotationStrategyConfig
 from common.csvfiles import history_path, read_history, write_history
 from common.env import load_endpoints
 from common.fifo import FifoWriter
 from common.rest import AlpacaRestClient
+from common.session_grid import GridFiller
 from engine.app import EngineOptions, LiveEngine
 from engine.strategies import make_strategy
 from engine.warmup import warm_up
@@ -45,27 +47,16 @@ MINUTES = 120
 HISTORY = 20
 
 
-def _pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
-
-
 def _row(name: str, xs: list[float], ref: float | None = None) -> str:
-    p50, p99 = _pct(xs, 0.5) * 1e3, _pct(xs, 0.99) * 1e3
+    p50, p99 = percentile(xs, 0.5) * 1e3, percentile(xs, 0.99) * 1e3
     ratio = f"{statistics.median(xs) / ref:8.1f}x" if ref else f"{'(ref)':>9}"
     return f"{name:<48} {len(xs):>5} {p50:>9.2f} {p99:>9.2f} {ratio}"
 
 
-def _batch(t: int, bars: dict[str, list[Bar]], symbols: tuple[str, ...], last: dict[str, float]) -> str:
-    out = []
-    for s in symbols:
-        b = next((x for x in bars.get(s, ()) if x.t == t), None)
-        if b is None:
-            c = last[s]
-            b = Bar(s, t, c, c, c, c, 0.0, c, 0, True)
-        last[s] = b.close
-        out.append(b)
-    return encode_batch(t, out)
+def _batch(t: int, bars: dict[str, list[Bar]], grid: GridFiller) -> str:
+    """The line the bridge writes for minute ``t`` (its own grid rule fills what is missing)."""
+    real = {s: b for s in grid.symbols for b in bars.get(s, ()) if b.t == t}
+    return encode_minute(grid.fill(t, real, "complete"))
 
 
 def main() -> None:
@@ -124,7 +115,7 @@ def main() -> None:
             feed.reader.readline, executor.execute = readline, execute  # type: ignore[method-assign]
             writer = FifoWriter(opts.fifo)
             writer.open()
-            last = dict(feed.last_closes)
+            bridge_grid = GridFiller(symbols, feed.last_closes)
             t0 = to_ms(ny_datetime(DAY, START))
             day_bars = rest.get_bars(symbols, from_ms(t0), from_ms(t0 + MINUTES * MINUTE_MS))
             latency, latency_orders, whole, rtt = [], [], [], []
@@ -135,7 +126,7 @@ def main() -> None:
                 a = time.perf_counter()
                 rest.get_clock()
                 rtt.append(time.perf_counter() - a)
-                writer.write_line(_batch(t, day_bars, symbols, last))
+                writer.write_line(_batch(t, day_bars, bridge_grid))
                 marks.clear()
                 minutes = feed.poll(5.0)
                 engine._process(minutes)

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from datetime import date
 
 import numpy as np
 
+from bench.timing import best_of
 from common.calendar import nyse
 
 SYMBOLS = 12
@@ -55,15 +55,6 @@ def _market() -> tuple[list[np.ndarray], np.ndarray]:
     high[flat], low[flat] = close[flat], close[flat]
     volume = np.where(flat, 0.0, rng.integers(100, 10_000, (SYMBOLS, n)).astype(float))
     return [open_, high, low, close, volume], t
-
-
-def _best(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def _cython_batch(bars, t) -> None:
@@ -129,7 +120,7 @@ def _ewrls_ns_per_update() -> float:
     def run() -> None:
         MultiHorizonEWRLS(N_FEATURES, HORIZONS, 0.98, 0.1, 10.0).run(X, C)
 
-    return _best(run, 5) / N * 1e9
+    return best_of(run, 5)[0] / N * 1e9
 
 
 def _core_peaks() -> tuple[float, float, float]:
@@ -152,7 +143,7 @@ def _core_peaks() -> tuple[float, float, float]:
 def _dgemm_gflops() -> float:
     a = np.random.default_rng(2).standard_normal((768, 768))
     a @ a
-    secs = _best(lambda: a @ a, 5)
+    secs = best_of(lambda: a @ a, 5)[0]
     return 2 * 768**3 / secs / 1e9
 
 
@@ -163,10 +154,10 @@ def main() -> None:
     ref_bars = [a[:, :ref_minutes] for a in bars]
 
     rows = []
-    batch = _best(lambda: _cython_batch(bars, t), 3)
-    per_bar = _best(lambda: _cython_per_bar(bars, t), 2)
-    reference = _best(lambda: _reference(ref_bars, t[:ref_minutes]), 1)
-    backtrader = _best(lambda: _backtrader(bars, t), 1)
+    batch = best_of(lambda: _cython_batch(bars, t), 3)[0]
+    per_bar = best_of(lambda: _cython_per_bar(bars, t), 2)[0]
+    reference = best_of(lambda: _reference(ref_bars, t[:ref_minutes]), 1)[0]
+    backtrader = best_of(lambda: _backtrader(bars, t), 1)[0]
     ref_rate = SYMBOLS * ref_minutes / reference
     rows.append(("Cython core, batch (run_batch)", n_bars / batch))
     rows.append(("Cython core, per-bar (Ensemble.update)", n_bars / per_bar))

@@ -16,6 +16,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from bench.timing import percentile
 from common.calendar import nyse
 from common.config import PsmStrategyConfig, RotationStrategyConfig
 from engine.journal import Journal
@@ -28,13 +29,8 @@ DAY = date(2025, 10, 16)
 HERE = Path(__file__).resolve().parent
 
 
-def _pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
-
-
 def _row(name: str, xs: list[float], ref: list[float] | None = None) -> str:
-    p50, p99 = _pct(xs, 0.5) * 1e6, _pct(xs, 0.99) * 1e6
+    p50, p99 = percentile(xs, 0.5) * 1e6, percentile(xs, 0.99) * 1e6
     ratio = f"{statistics.median(xs) / statistics.median(ref):7.1f}x" if ref else "        "
     return f"{name:<44} {p50:>10.1f} {p99:>10.1f} {ratio}"
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import socket
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,8 +27,10 @@ import requests
 from aiohttp import web
 from websockets.asyncio.client import connect
 
+from bench.timing import percentile
 from common.calendar import parse_rfc3339, to_ms
-from mockmarket.harness import RunningMarket, run_market
+from common.children import spawn, stop_process, with_pythonpath
+from mockmarket.harness import PROJECT_ROOT, RunningMarket, run_market
 from mockmarket.synthetic import ROTATION_SYMBOLS
 
 SESSIONS = 10
@@ -58,8 +60,9 @@ def _page_through(get, symbols: str) -> tuple[int, int, list[bytes]]:
             return bars, pages, bodies
 
 
-def _serve_static(pages: list[bytes], port_conn) -> None:
-    """The reference server (a child process): recorded page i for page_token i."""
+def _serve_static(pages_dir: Path, port_file: Path) -> None:
+    """The reference server (a child process): page i is the bytes of ``pages_dir/i``."""
+    pages = [p.read_bytes() for p in sorted(pages_dir.iterdir(), key=lambda p: int(p.name))]
 
     async def handler(request: web.Request) -> web.Response:
         i = int(request.query.get("page_token") or 0)
@@ -74,13 +77,33 @@ def _serve_static(pages: list[bytes], port_conn) -> None:
         sock.bind(("127.0.0.1", 0))
         site = web.SockSite(runner, sock)
         await site.start()
-        port_conn.send(sock.getsockname()[1])
+        tmp = port_file.with_suffix(".tmp")
+        tmp.write_text(str(sock.getsockname()[1]))
+        tmp.replace(port_file)
         await asyncio.Event().wait()
 
     asyncio.run(run())
 
 
-def bench_rest(market: RunningMarket) -> dict:
+def _start_static(pages: list[bytes], workdir: Path):
+    """Start the reference server on ``pages``; (process, port)."""
+    pages_dir = workdir / "pages"
+    pages_dir.mkdir()
+    for i, body in enumerate(pages):
+        (pages_dir / str(i)).write_bytes(body)
+    port_file = workdir / "port"
+    cmd = [sys.executable, "-m", "bench.bench_mockmarket", "--serve-static", str(pages_dir), str(port_file)]
+    proc = spawn(cmd, env=with_pythonpath(PROJECT_ROOT), cwd=PROJECT_ROOT, output=workdir / "reference.out")
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_process(proc)
+            raise RuntimeError(f"the reference server did not start:\n{(workdir / 'reference.out').read_text()}")
+        time.sleep(0.02)
+    return proc, int(port_file.read_text())
+
+
+def bench_rest(market: RunningMarket, workdir: Path) -> dict:
     symbols = ",".join(ROTATION_SYMBOLS)
     session = requests.Session()
     session.headers.update(market.headers())
@@ -105,13 +128,8 @@ def bench_rest(market: RunningMarket) -> dict:
         body = json.loads(raw)
         body["next_page_token"] = None if body["next_page_token"] is None else str(i + 1)
         ref_pages.append(json.dumps(body, separators=(",", ":")).encode())
-    parent, child = multiprocessing.Pipe()
-    ref = multiprocessing.get_context("fork").Process(
-        target=_serve_static, args=(ref_pages, child), daemon=True
-    )
-    ref.start()
+    ref, port = _start_static(ref_pages, workdir)
     try:
-        port = parent.recv()
         ref_url = f"http://127.0.0.1:{port}/v2/stocks/bars"
         ref_session = requests.Session()
 
@@ -126,8 +144,7 @@ def bench_rest(market: RunningMarket) -> dict:
             _page_through(get_ref, symbols)
         reference = (time.perf_counter() - t0) / REST_PASSES
     finally:
-        ref.terminate()
-        ref.join(5)
+        stop_process(ref)
     return {
         "bars": bars,
         "pages": pages,
@@ -181,7 +198,7 @@ def bench_ws(workdir: Path, data_dir: Path, speed: float, minutes: int) -> dict:
         "speed": speed,
         "bars": len(lat),
         "p50": statistics.median(lat),
-        "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+        "p99": percentile(lat, 0.99),
         "max": lat[-1],
     }
 
@@ -199,7 +216,7 @@ def main() -> None:
             speed=1.0,
             extra_args=["--paused"],
         ) as market:
-            rest = bench_rest(market)
+            rest = bench_rest(market, work)
         ws_rows = [
             bench_ws(work / f"ws{i}", data_dir, speed, minutes)
             for i, (speed, minutes) in enumerate([(60.0, 20), (600.0, 60)])
@@ -225,4 +242,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--serve-static"]:
+        _serve_static(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        main()

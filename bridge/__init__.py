@@ -2,7 +2,7 @@
 
 Modules: :mod:`bridge.messages` (parsing stream frames), :mod:`bridge.batcher`
 (the minute batcher), :mod:`bridge.silence` (the silent-socket rule),
-:mod:`bridge.backoff` (jittered delays), :mod:`bridge.stream` (the websocket
-client), :mod:`bridge.seeds` (last closes from REST), :mod:`bridge.app` (wiring
-and heartbeats), :mod:`bridge.cli` (``python -m bridge``).
+:mod:`bridge.stream` (the websocket client; its delays come from
+:class:`common.retry.Backoff`), :mod:`bridge.seeds` (last closes from REST),
+:mod:`bridge.app` (wiring and heartbeats), :mod:`bridge.cli` (``python -m bridge``).
 """

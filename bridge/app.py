@@ -21,13 +21,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bridge.batcher import Batch, MinuteBatcher
+from bridge.batcher import MinuteBatcher
 from bridge.messages import StreamBar
 from bridge.silence import SilenceWatch
 from bridge.stream import MarketDataStream, StreamSettings
-from common.batch_line import encode_batch, encode_heartbeat
+from common.batch_line import encode_heartbeat, encode_minute
 from common.calendar import TradingCalendar, iso_ny, nyse
 from common.fifo import FifoWriter
+from common.minute import Minute
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -120,18 +121,19 @@ class Bridge:
 
     # -- output
 
-    def _emit(self, batches: list[Batch], received_at: float | None) -> None:
-        for b in batches:
-            self.writer.write_line(encode_batch(b.t, b.bars))
-            if received_at is not None and b.reason == "complete":
+    def _emit(self, minutes: list[Minute], received_at: float | None) -> None:
+        for m in minutes:
+            self.writer.write_line(encode_minute(m))
+            reason = m.source
+            if received_at is not None and reason == "complete":
                 self.latencies.append(self._now() - received_at)
             st = self.stats
             st.batches += 1
-            st.by_reason[b.reason] = st.by_reason.get(b.reason, 0) + 1
-            filled = b.filled
+            st.by_reason[reason] = st.by_reason.get(reason, 0) + 1
+            filled = m.filled_symbols
             st.filled_bars += len(filled)
             log.info(
-                "minute %s: %d bars (%s)%s%s", iso_ny(b.t), len(b.bars), b.reason,
+                "minute %s: %d bars (%s)%s%s", iso_ny(m.t), len(m.bars), reason,
                 f", filled {','.join(filled)}" if filled else "",
                 "" if self.writer.attached else f", waiting for a reader ({self.writer.buffered} buffered)",
             )

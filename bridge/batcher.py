@@ -17,7 +17,9 @@ a pending minute M is written, oldest first, as soon as
 Callers add all messages of a frame before asking :meth:`MinuteBatcher.ready`,
 so bars of one frame are never split by rule 2.
 
-A written batch has one bar per symbol: a symbol with no bar is filled from its
+A written batch is a :class:`~common.minute.Minute` (its ``source`` is the reason it
+was written) with one bar per symbol: the session-grid rule
+(:class:`common.session_grid.GridFiller`) fills a symbol with no bar from its
 last known close (``filled: true``, volume 0). Last closes are seeded (REST
 latest bars at start) so that the first minute is complete. A symbol with no
 known price yet is left out of the batch, with a warning.
@@ -38,11 +40,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 
-from common.bars import MINUTE_MS, Bar, filled_bar
+from common.bars import MINUTE_MS, Bar
 from common.calendar import Session, TradingCalendar, iso_ny, nyse
+from common.minute import Minute
+from common.session_grid import GridFiller
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +63,6 @@ class Added(StrEnum):
     CORRECTION_LOGGED = "correction_logged"
     UNKNOWN_SYMBOL = "unknown_symbol"
     OFF_GRID = "off_grid"
-
-
-@dataclass(frozen=True, slots=True)
-class Batch:
-    """One minute, ready for the FIFO."""
-
-    t: int
-    bars: tuple[Bar, ...]
-    reason: str
-    """complete | later | deadline | quiet"""
-
-    @property
-    def filled(self) -> tuple[str, ...]:
-        return tuple(b.symbol for b in self.bars if b.filled)
 
 
 class MinuteBatcher:
@@ -96,7 +85,7 @@ class MinuteBatcher:
         self.deadline_s = deadline_s
         self._cal = calendar or nyse()
         self._session: Session | None = None
-        self.last_close: dict[str, float] = {}
+        self._grid = GridFiller(self.symbols, last_closes)
         self.last_written: int | None = None
         self._pending: dict[int, dict[str, Bar]] = {}
         self._first_seen: dict[int, float] = {}
@@ -104,16 +93,17 @@ class MinuteBatcher:
         self._unpriced_warned: set[str] = set()
         self.feed_gap_s: float | None = None
         """Wall seconds per market minute as the feed shows it (None: unknown, use deadline_s)."""
-        if last_closes:
-            self.seed(last_closes)
 
     # -- inputs
 
     def seed(self, closes: Mapping[str, float]) -> None:
         """Last known closes for symbols that have none yet (REST latest bars at start)."""
-        for s, c in closes.items():
-            if s in self._symset and s not in self.last_close and c > 0:
-                self.last_close[s] = float(c)
+        self._grid.seed(closes)
+
+    @property
+    def last_closes(self) -> Mapping[str, float]:
+        """Each symbol's last known close, the one the next fill uses."""
+        return self._grid.last_closes
 
     def connection_lost(self) -> None:
         """The stream connection ended: until the next one delivers a bar, a gap is not known
@@ -191,9 +181,9 @@ class MinuteBatcher:
     def pending_minutes(self) -> list[int]:
         return sorted(self._pending)
 
-    def ready(self, now: float) -> list[Batch]:
+    def ready(self, now: float) -> list[Minute]:
         """Batches due at wall time ``now``, oldest first; each minute is returned once."""
-        out: list[Batch] = []
+        out: list[Minute] = []
         while self._pending:
             t = min(self._pending)
             slot = self._pending[t]
@@ -211,7 +201,7 @@ class MinuteBatcher:
             del self._first_seen[t]
         return out
 
-    def _quiet_minutes_before(self, t: int) -> list[Batch]:
+    def _quiet_minutes_before(self, t: int) -> list[Minute]:
         lw, first = self.last_written, self._conn_first_t
         session = self._grid_session(t)
         if lw is None or session is None:
@@ -230,23 +220,15 @@ class MinuteBatcher:
             log.info("%d minute(s) without any trade from %s: written filled", len(quiet), iso_ny(quiet[0]))
         return [self._build(m, {}, "quiet") for m in quiet]
 
-    def _build(self, t: int, slot: Mapping[str, Bar], reason: str) -> Batch:
-        bars: list[Bar] = []
-        for s in self.symbols:
-            b = slot.get(s)
-            if b is not None:
-                self.last_close[s] = b.close
-                bars.append(b)
-                continue
-            last = self.last_close.get(s)
-            if last is None:
-                if s not in self._unpriced_warned:
+    def _build(self, t: int, slot: Mapping[str, Bar], reason: str) -> Minute:
+        minute = self._grid.fill(t, slot, reason)
+        if len(minute.bars) < len(self.symbols):
+            for s in self.symbols:
+                if s not in minute.bars and s not in self._unpriced_warned:
                     log.warning("%s has no bar and no known price yet; left out of batch %s", s, iso_ny(t))
                     self._unpriced_warned.add(s)
-                continue
-            bars.append(filled_bar(s, t, last))
         self.last_written = t
-        return Batch(t, tuple(bars), reason)
+        return minute
 
 
-__all__ = ["Added", "Batch", "MinuteBatcher"]
+__all__ = ["Added", "MinuteBatcher"]

@@ -21,12 +21,12 @@ from bridge.app import Bridge, BridgeSettings
 from bridge.seeds import LatestBars, rest_latest_bars, seed_closes
 from common.batch_line import LineTooLongError, check_symbols_fit
 from common.errors import ConfigError, OperationalError
+from common.exit_codes import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR
 from common.fifo import DEFAULT_FIFO_PATH, FifoWriter
-from common.process_start import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR, start_process
+from common.process_start import start_process
 from common.symbols import SYMBOL_RE
 
 log = logging.getLogger("bridge")
-
 
 
 def parse_symbols(text: str) -> tuple[str, ...]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 
-from common.bars import Bar, BarError
+from common.bars import Bar
+from common.calendar import parse_rfc3339, to_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,30 +43,14 @@ class Malformed:
 
 Message = StreamBar | Control | Malformed
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 @lru_cache(maxsize=1024)
 def parse_time_ms(text: str) -> int:
     """Unix ms of an RFC 3339 instant as the stream sends it (``2022-04-11T13:30:00Z``).
 
-    Fractions of a second beyond microseconds (Alpaca may send nanoseconds) are cut.
-    Cached: every bar of a minute carries the same time.
+    An instant without an offset is refused; digits past microseconds (Alpaca may send
+    nanoseconds) are cut. Cached: every bar of a minute carries the same time.
     """
-    s = text.strip()
-    if s.endswith(("Z", "z")):
-        s = s[:-1] + "+00:00"
-    dot = s.find(".")
-    if dot >= 0:
-        end = dot + 1
-        while end < len(s) and s[end].isdigit():
-            end += 1
-        s = s[: dot + 1] + s[dot + 1 : end][:6].ljust(6, "0") + s[end:]
-    dt = datetime.fromisoformat(s)
-    if dt.tzinfo is None:
-        raise ValueError(f"time {text!r} has no offset")
-    delta = dt - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return to_ms(parse_rfc3339(text, offset_required=True))
 
 
 def _num(m: dict, key: str) -> float:
@@ -108,7 +92,7 @@ def parse_message(m: object) -> Message:
     if tag in ("b", "u"):
         try:
             return StreamBar(parse_bar(m), updated=tag == "u")
-        except (KeyError, TypeError, ValueError, BarError) as e:
+        except (KeyError, TypeError, ValueError) as e:  # BarError is a ValueError
             what = f"missing {e}" if isinstance(e, KeyError) else str(e)
             return Malformed(f"bar {m.get('S')!r} t={m.get('t')!r}: {what}")
     if not isinstance(tag, str):

@@ -9,7 +9,7 @@ What happens when things go wrong:
 
 - handshake failures (refused, reset, timeout, HTTP 429, HTTP 5xx) are retried
   by the library's loop; :meth:`MarketDataStream.process_exception` says retry
-  (None) or fatal, and delays come from :func:`bridge.backoff.backoff_factory`;
+  (None) or fatal, and delays come from :meth:`common.retry.Backoff.delays`;
 - in-band failures after the handshake (406 connection limit — a previous
   socket on these keys is still open, for up to ~90 s — 401/403/404/407/500
   errors, a dropped connection, a missing reply, a silent socket) close the
@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from bridge.backoff import backoff_factory, jittered_backoff
 from bridge.messages import Control, Malformed, StreamBar, parse_frame
 from bridge.silence import SilenceWatch
-from common.env import KEY_VAR, SECRET_VAR
+from common.env import KEY_VAR, SECRET_VAR, STREAM_URL_VAR
 from common.errors import OperationalError
+from common.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,17 @@ class StreamSettings:
     limit_backoff_initial: float = 1.0
     limit_backoff_cap: float = 90.0
     """Delays after in-band failures (406 connection limit, errors, drops)."""
+
+    def __post_init__(self) -> None:
+        pairs = (("backoff_initial", "backoff_cap"), ("limit_backoff_initial", "limit_backoff_cap"))
+        for base, cap in pairs:
+            b, c = getattr(self, base), getattr(self, cap)
+            try:
+                Backoff(b, c)
+            except ValueError:
+                raise ValueError(
+                    f"stream setting {base}={b!r}, {cap}={c!r}: need 0 < {base} <= {cap} seconds"
+                ) from None
 
 
 @dataclass
@@ -127,11 +138,10 @@ class MarketDataStream:
         self.stats = StreamStats()
         self._got_data = False
         self._silent_reason: str | None = None
-        self._retry: Iterator[float] = self._new_retry()
-
-    def _new_retry(self) -> Iterator[float]:
         s = self.settings
-        return jittered_backoff(s.limit_backoff_initial, 2.0, s.limit_backoff_cap, self._rng)
+        self._handshake_backoff = Backoff(s.backoff_initial, s.backoff_cap, self._rng)
+        self._session_backoff = Backoff(s.limit_backoff_initial, s.limit_backoff_cap, self._rng)
+        self._retry: Iterator[float] = self._session_backoff.delays()
 
     # -- retry vs fatal for the library's loop
 
@@ -144,10 +154,10 @@ class MarketDataStream:
                 log.warning("market-data handshake answered HTTP %d; backing off before retrying", status)
                 return None
             return StreamFatalError(
-                f"market-data handshake at {self.url} answered HTTP {status}: check ALPACA_STREAM_URL"
+                f"market-data handshake at {self.url} answered HTTP {status}: check {STREAM_URL_VAR}"
             )
         if isinstance(exc, InvalidURI):
-            return StreamFatalError(f"ALPACA_STREAM_URL={self.url!r} is not a websocket URL: {exc}")
+            return StreamFatalError(f"{STREAM_URL_VAR}={self.url!r} is not a websocket URL: {exc}")
         if isinstance(exc, OSError | TimeoutError | InvalidHandshake | EOFError):
             self.stats.handshake_retries += 1
             log.warning("market-data connection to %s failed: %s; retrying", self.url, exc or type(exc).__name__)
@@ -162,7 +172,7 @@ class MarketDataStream:
         conn = connect(
             self.url,
             process_exception=self.process_exception,
-            reconnect_delays=backoff_factory(s.backoff_initial, 2.0, s.backoff_cap, self._rng),
+            reconnect_delays=self._handshake_backoff.delays,
             open_timeout=s.open_timeout,
             ping_interval=s.ping_interval,
             ping_timeout=s.ping_timeout,
@@ -193,7 +203,7 @@ class MarketDataStream:
                 finally:
                     self._set_connected(False)
                 if self._got_data:
-                    self._retry = self._new_retry()
+                    self._retry = self._session_backoff.delays()
                 delay = next(self._retry)
                 log.info("reconnecting to the market-data stream in %.1f s", delay)
                 await self._end(ws, delay)
@@ -309,7 +319,7 @@ class MarketDataStream:
             hint = {
                 400: "the bridge sent a message the server did not understand",
                 405: "too many symbols for this account",
-                409: "this feed is not in the account's subscription: check ALPACA_STREAM_URL",
+                409: f"this feed is not in the account's subscription: check {STREAM_URL_VAR}",
             }[code]
             raise StreamFatalError(f"market-data stream error {code} ({msg}): {hint}")
         raise _Reconnect(f"stream error {code}: {msg}")

@@ -1,10 +1,14 @@
-"""The bar type every process speaks, and the session-grid rule that fills gaps."""
+"""The bar type every process speaks, its one validation, and the one constructor of a filled bar.
+
+A bar is validated once, where it enters a process (the stream parser, the REST client,
+the CSV readers, the FIFO decoder); :mod:`common.session_grid` applies the grid rule and
+:mod:`common.batch_line` holds the FIFO's JSON form.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from common.calendar import MINUTE_MS
 
@@ -36,66 +40,15 @@ class Bar:
                 raise BarError(f"{self.symbol} t={self.t}: {name}={v!r} is not a positive finite price")
         if not (math.isfinite(self.volume) and self.volume >= 0):
             raise BarError(f"{self.symbol} t={self.t}: volume={self.volume!r} is not a finite non-negative number")
+        if self.vwap is not None and not (math.isfinite(self.vwap) and self.vwap >= 0):
+            raise BarError(f"{self.symbol} t={self.t}: vwap={self.vwap!r} is not a finite non-negative number")
         if self.high < self.low:
             raise BarError(f"{self.symbol} t={self.t}: high {self.high} < low {self.low}")
         if self.t % MINUTE_MS:
             raise BarError(f"{self.symbol} t={self.t}: not aligned to a minute")
         return self
 
-    def to_json(self) -> dict:
-        """The FIFO protocol's per-symbol object (design.md §3)."""
-        return {
-            "symbol": self.symbol,
-            "open": self.open,
-            "high": self.high,
-            "low": self.low,
-            "close": self.close,
-            "volume": self.volume,
-            "vwap": self.vwap,
-            "trade_count": self.trade_count,
-            "filled": self.filled,
-        }
-
-    @classmethod
-    def from_json(cls, t: int, obj: dict) -> Bar:
-        """Parse the FIFO per-symbol object; raises BarError/KeyError/TypeError on bad input."""
-        vwap = obj.get("vwap")
-        n = obj.get("trade_count")
-        return cls(
-            symbol=str(obj["symbol"]),
-            t=int(t),
-            open=float(obj["open"]),
-            high=float(obj["high"]),
-            low=float(obj["low"]),
-            close=float(obj["close"]),
-            volume=float(obj["volume"]),
-            vwap=None if vwap is None else float(vwap),
-            trade_count=None if n is None else int(n),
-            filled=bool(obj.get("filled", False)),
-        ).validate()
-
 
 def filled_bar(symbol: str, t: int, last_close: float) -> Bar:
     """The session-grid fill: a flat bar at the previous close with no volume."""
     return Bar(symbol, t, last_close, last_close, last_close, last_close, 0.0, last_close, 0, True)
-
-
-def fill_grid(symbol: str, bars: Iterable[Bar], minutes: Sequence[int], last_close: float | None = None) -> list[Bar]:
-    """Put ``bars`` on the session grid ``minutes`` (bar starts, ms, ascending).
-
-    Every grid minute gets exactly one bar: the real bar if there is one, else a
-    filled bar at the last known close. Minutes before the first known price are
-    left out (nothing to fill from). Bars off the grid are dropped.
-    """
-    by_t = {b.t: b for b in bars}
-    out: list[Bar] = []
-    for t in minutes:
-        b = by_t.get(t)
-        if b is not None:
-            if b.symbol != symbol:
-                b = replace(b, symbol=symbol)
-            out.append(b)
-            last_close = b.close
-        elif last_close is not None:
-            out.append(filled_bar(symbol, t, last_close))
-    return out

@@ -8,6 +8,7 @@ the bar starts open..close-1 in Unix milliseconds.
 from __future__ import annotations
 
 import bisect
+import time as _time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timezone
 from functools import cache
@@ -24,6 +25,11 @@ def to_ms(dt: datetime) -> int:
     if dt.tzinfo is None:
         raise ValueError(f"naive datetime {dt!r}: give a time zone")
     return int(round(dt.timestamp() * 1000))
+
+
+def floor_minute(t_ms: int) -> int:
+    """Start (Unix ms) of the minute holding the instant ``t_ms``."""
+    return t_ms - t_ms % MINUTE_MS
 
 
 def from_ms(ms: int, tz: ZoneInfo | timezone = NY) -> datetime:
@@ -188,19 +194,32 @@ def iso_ny(t_ms: int) -> str:
 
 
 def rfc3339_utc(t_ms: int) -> str:
-    """Alpaca's market-data time form: 2022-04-11T13:30:00Z."""
-    return datetime.fromtimestamp(t_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Alpaca's market-data time form, whole seconds: 2022-04-11T13:30:00Z."""
+    return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(t_ms // 1000))
 
 
-def parse_rfc3339(text: str) -> datetime:
-    """Parse an RFC 3339 / ISO-8601 instant (Z or offset; a date alone is midnight New York)."""
+def rfc3339_utc_us(t_ms: int) -> str:
+    """Alpaca's order time form, with microseconds: 2024-01-02T14:30:00.123000Z."""
+    return datetime.fromtimestamp(t_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_rfc3339(text: str, *, offset_required: bool = False) -> datetime:
+    """Parse an RFC 3339 / ISO-8601 instant (Z or an offset; digits past microseconds are cut).
+
+    A date alone is midnight New York and a time without an offset is UTC, unless
+    ``offset_required``: then both are a ValueError.
+    """
     s = text.strip()
     if len(s) == 10:
+        if offset_required:
+            raise ValueError(f"time {text!r} has no offset")
         return datetime.combine(date.fromisoformat(s), time(0), tzinfo=NY)
     if s.endswith(("Z", "z")):
         s = s[:-1] + "+00:00"
     dt = datetime.fromisoformat(s)
     if dt.tzinfo is None:
+        if offset_required:
+            raise ValueError(f"time {text!r} has no offset")
         dt = dt.replace(tzinfo=UTC)
     return dt
 
@@ -210,6 +229,7 @@ __all__ = [
     "NY",
     "Session",
     "TradingCalendar",
+    "floor_minute",
     "from_ms",
     "iso_ny",
     "ny_date",
@@ -217,5 +237,6 @@ __all__ = [
     "nyse",
     "parse_rfc3339",
     "rfc3339_utc",
+    "rfc3339_utc_us",
     "to_ms",
 ]

@@ -26,6 +26,14 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 10.0
 
 
+def with_pythonpath(path: str | Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (this process's environment by default) with ``path`` first on PYTHONPATH, so a
+    ``python -m <package>`` child imports this checkout whatever its working directory."""
+    out = dict(os.environ if env is None else env)
+    out["PYTHONPATH"] = os.pathsep.join(p for p in (str(path), out.get("PYTHONPATH", "")) if p)
+    return out
+
+
 def spawn(
     args: Sequence[str],
     *,
@@ -95,7 +103,7 @@ def cmdline_of(pid: int) -> list[str] | None:
         if p.status() == psutil.STATUS_ZOMBIE:
             return None
         return p.cmdline() or None
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    except (psutil.NoSuchProcess, psutil.AccessDenied):  # ZombieProcess is a NoSuchProcess
         return None
 
 
@@ -164,5 +172,12 @@ def stop_pid(
 
 
 __all__ = [
-    "STOP_TIMEOUT_S", "cmdline_of", "kill_process", "spawn", "stop_pid", "stop_pids", "stop_process",
-]  # fmt: skip
+    "STOP_TIMEOUT_S",
+    "cmdline_of",
+    "kill_process",
+    "spawn",
+    "stop_pid",
+    "stop_pids",
+    "stop_process",
+    "with_pythonpath",
+]

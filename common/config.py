@@ -35,7 +35,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from common.atomic_write import write_json_atomic
 from common.errors import ConfigError
 from common.symbols import SYMBOL_RE
 
@@ -205,11 +204,69 @@ class ReconciliationConfig(Section):
 
 
 class BacktestConfig(Section):
-    """The fill rule shared with mockmarket: next minute's open, plus slippage and fees."""
+    """The backtest's account (its costs and fill rule are in :class:`CostsConfig`)."""
 
-    slippage_bps: float = Field(0.0, ge=0.0, le=100.0)
-    fee_per_share: float = Field(0.0, ge=0.0, le=0.1)
     starting_cash: float = Field(100_000.0, gt=0.0, le=1e9)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for k in ("slippage_bps", "fee_per_share"):
+                if k in data:
+                    raise ValueError(f"{k}={data[k]!r} belongs to the costs section now (costs.{k})")
+        return data
+
+
+class CostsConfig(Section):
+    """What a fill costs, the same in the backtest and in mockmarket (``ledger.costs``).
+
+    The one place that defines the defaults: mockmarket's ``serve`` options take theirs
+    from here. Defaults are deliberately conservative, so a simulated day never looks
+    better than a real one would:
+
+    - ``slippage_bps`` 1.0: bp of the price against the taker, on top of the half-spread
+      (latency and impact of an order arriving at the touch; 0 would assume none).
+    - ``fee_per_share`` 0.0: a commission per share. Alpaca charges no commission, so 0
+      is the realistic value; set it to model a broker that does.
+    - ``sec_fee_per_million`` 27.80: the SEC transaction fee on sells, dollars per million
+      of principal. It is reset each fiscal year (27.80 from May 2024; Alpaca's schedule
+      later shows 0.00): the last non-zero rate is kept, so a zero-rate year is not assumed.
+    - ``taf_per_share`` 0.000166 and ``taf_max_per_trade`` 8.30: FINRA's Trading Activity
+      Fee on sells, per share, capped per trade (execution).
+    - ``cat_fee_per_share`` 0.000046: the CAT fee on buys and sells; published rates range
+      about 0.0000265-0.000046 per share, the top of the range is used.
+    - ``half_spread_bps_at_reference`` 1.0 at ``reference_minute_dollar_volume`` 100000,
+      ``max_half_spread_bps`` 25.0, ``liquidity_sessions`` 10: the half-spread paid on
+      every fill, from the symbol's median dollar volume per minute over the 10 sessions
+      before the traded one (formula and calibration in ``ledger.spread``; never below
+      half a cent). Liquid names (SPY, TQQQ) pay well under a basis point; thin
+      leveraged ones (ERY, FAZ, SH) several.
+
+    The regulatory fees accrue per day and are charged rounded up to the cent (``ledger.fees``).
+    A market order in a minute with no bar rests until its symbol's next bar, or fills at
+    the session's last price at the close (``ledger.no_bar_rule``).
+    """
+
+    slippage_bps: float = Field(1.0, ge=0.0, le=100.0)
+    fee_per_share: float = Field(0.0, ge=0.0, le=0.1)
+    sec_fee_per_million: float = Field(27.80, ge=0.0, le=1000.0)
+    taf_per_share: float = Field(0.000166, ge=0.0, le=0.01)
+    taf_max_per_trade: float = Field(8.30, ge=0.0, le=1000.0)
+    cat_fee_per_share: float = Field(0.000046, ge=0.0, le=0.01)
+    half_spread_bps_at_reference: float = Field(1.0, ge=0.0, le=100.0)
+    reference_minute_dollar_volume: float = Field(100_000.0, gt=0.0, le=1e12)
+    max_half_spread_bps: float = Field(25.0, ge=0.0, le=1000.0)
+    liquidity_sessions: int = Field(10, ge=1, le=250)
+
+    @model_validator(mode="after")
+    def _check(self) -> CostsConfig:
+        if self.max_half_spread_bps < self.half_spread_bps_at_reference:
+            raise ValueError(
+                f"max_half_spread_bps={self.max_half_spread_bps} must be >= "
+                f"half_spread_bps_at_reference={self.half_spread_bps_at_reference}"
+            )
+        return self
 
 
 def _check_symbols(symbols: tuple[str, ...]) -> None:
@@ -232,6 +289,7 @@ class RotationStrategyConfig(Section):
     session: SessionConfig = SessionConfig()
     reconciliation: ReconciliationConfig = ReconciliationConfig()
     backtest: BacktestConfig = BacktestConfig()
+    costs: CostsConfig = CostsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> RotationStrategyConfig:
@@ -267,6 +325,7 @@ class PsmStrategyConfig(Section):
     session: SessionConfig = SessionConfig()
     reconciliation: ReconciliationConfig = ReconciliationConfig()
     backtest: BacktestConfig = BacktestConfig()
+    costs: CostsConfig = CostsConfig()
 
     @model_validator(mode="after")
     def _check(self) -> PsmStrategyConfig:
@@ -516,44 +575,6 @@ def strategy_symbols(strategy: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> tu
     return load_strategy_config(strategy, config_dir=config_dir).symbols
 
 
-def _iso(value: Any) -> str:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    raise TypeError(f"{value!r} is not JSON serializable")
-
-
-def save_best_params(
-    path: Path | str, strategy: str, params: Mapping[str, Any], provenance: Mapping[str, Any]
-) -> None:
-    """Write (merge) one strategy's entry into a best-params file, atomically.
-
-    The params are checked against the strategy's default config first, so a file this
-    writes always loads.
-    """
-    path = Path(path)
-    try:
-        entry = BestParams.model_validate_json(
-            json.dumps({"params": dict(params), "provenance": dict(provenance)}, default=_iso),
-            strict=True,
-        )
-    except ValidationError as e:
-        raise ConfigError(f"{path}: {strategy}: {e}") from None
-    base = default_config_json(strategy)
-    validate_strategy_config(
-        strategy,
-        apply_params(base, entry.params, source=path, strategy=strategy),
-        source=path,
-        overrides={k: path for k in entry.params},
-    )
-    data: dict[str, Any] = {}
-    if path.exists():
-        existing = _read_json(path)
-        if isinstance(existing, dict):
-            data = {k: v for k, v in existing.items() if k in STRATEGIES}
-    data[strategy] = json.loads(entry.model_dump_json())
-    write_json_atomic(path, data)
-
-
 def default_config_json(strategy: str) -> dict:
     """The full default config of a strategy as a JSON-ready dict (what config/*.json holds)."""
     return json.loads(_model_for(strategy)().model_dump_json())
@@ -562,6 +583,7 @@ def default_config_json(strategy: str) -> dict:
 __all__ = [
     "BacktestConfig",
     "BestParams",
+    "CostsConfig",
     "OesConfig",
     "PsmSection",
     "PsmStrategyConfig",
@@ -577,7 +599,6 @@ __all__ = [
     "default_config_json",
     "load_best_params",
     "load_strategy_config",
-    "save_best_params",
     "strategy_config_path",
     "strategy_symbols",
     "validate_strategy_config",

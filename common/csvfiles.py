@@ -130,12 +130,14 @@ def _fast_history(path: Path, symbol: str) -> list[Bar] | None:
             encoding="utf-8-sig",
             skip_blank_lines=True,
         )
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError):
+    except (ValueError, OSError):  # UnicodeDecodeError and pandas' ParserError are ValueErrors
         return None
     if list(df.columns) != HISTORY_HEADER:
         return None
     if df.empty:
         return []
+    if df.isna().to_numpy().any():  # a missing cell (pandas < 3 lets NaN through .str checks)
+        return None
     epoch_text = df["ts_nyt_epoch"]
     iso_text = df["ts_utc"]
     if not (epoch_text.str.fullmatch(r"-?[0-9]+").all() and iso_text.str.contains("T", regex=False).all()):
@@ -203,7 +205,7 @@ def history_times(path: str | Path) -> list[int]:
     try:
         df = pd.read_csv(path, usecols=["ts_nyt_epoch"], dtype=str, encoding="utf-8-sig",
                          skip_blank_lines=True)  # fmt: skip
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as e:
+    except (ValueError, OSError) as e:  # a ParserError and a UnicodeDecodeError are ValueErrors
         raise CsvFormatError(f"{path}: cannot read its ts_nyt_epoch column: {e}") from None
     col = df["ts_nyt_epoch"].str.strip()
     ok = col.str.fullmatch(r"-?[0-9]+").fillna(False)

@@ -19,10 +19,13 @@ from common.errors import ConfigError
 
 KEY_VAR = "ALPACA_PAPER_API_KEY"
 SECRET_VAR = "ALPACA_PAPER_SECRET_KEY"
+TRADING_URL_VAR = "ALPACA_TRADING_URL"
+DATA_URL_VAR = "ALPACA_DATA_URL"
+STREAM_URL_VAR = "ALPACA_STREAM_URL"
 DEFAULTS = {
-    "ALPACA_TRADING_URL": "https://paper-api.alpaca.markets",
-    "ALPACA_DATA_URL": "https://data.alpaca.markets",
-    "ALPACA_STREAM_URL": "wss://stream.data.alpaca.markets/v2/iex",
+    TRADING_URL_VAR: "https://paper-api.alpaca.markets",
+    DATA_URL_VAR: "https://data.alpaca.markets",
+    STREAM_URL_VAR: "wss://stream.data.alpaca.markets/v2/iex",
 }
 
 
@@ -32,9 +35,9 @@ class AlpacaEndpoints:
 
     key_id: str = field(repr=False)
     secret: str = field(repr=False)
-    trading_url: str = DEFAULTS["ALPACA_TRADING_URL"]
-    data_url: str = DEFAULTS["ALPACA_DATA_URL"]
-    stream_url: str = DEFAULTS["ALPACA_STREAM_URL"]
+    trading_url: str = DEFAULTS[TRADING_URL_VAR]
+    data_url: str = DEFAULTS[DATA_URL_VAR]
+    stream_url: str = DEFAULTS[STREAM_URL_VAR]
 
     def __repr__(self) -> str:
         return (
@@ -45,6 +48,17 @@ class AlpacaEndpoints:
     def secrets(self) -> tuple[str, str]:
         """Values a log redaction filter must hide."""
         return (self.key_id, self.secret)
+
+    def environ(self) -> dict[str, str]:
+        """The variables that point a child process at these endpoints (what
+        :func:`load_endpoints` reads back); the keys travel in the environment, never argv."""
+        return {
+            KEY_VAR: self.key_id,
+            SECRET_VAR: self.secret,
+            TRADING_URL_VAR: self.trading_url,
+            DATA_URL_VAR: self.data_url,
+            STREAM_URL_VAR: self.stream_url,
+        }
 
 
 def read_settings(env_file: str | Path | None = "config.env", environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -65,17 +79,17 @@ def load_endpoints(env_file: str | Path | None = "config.env", environ: Mapping[
         raise ConfigError(f"missing {' and '.join(missing)}: set them in the environment{where}")
     urls = {k: s.get(k, "").strip() or d for k, d in DEFAULTS.items()}
     for k, u in urls.items():
-        scheme = ("ws://", "wss://") if k == "ALPACA_STREAM_URL" else ("http://", "https://")
+        scheme = ("ws://", "wss://") if k == STREAM_URL_VAR else ("http://", "https://")
         if not u.startswith(scheme):
             raise ConfigError(f"{k}={u!r} must start with {' or '.join(scheme)}")
         if not urlsplit(u).hostname:
             raise ConfigError(f"{k}={u!r} has no host")
-        if k != "ALPACA_STREAM_URL" and u.rstrip("/").endswith("/v2"):
+        if k != STREAM_URL_VAR and u.rstrip("/").endswith("/v2"):
             raise ConfigError(f"{k}={u!r} must not end with /v2 (the client adds it)")
     return AlpacaEndpoints(
         key_id=s[KEY_VAR].strip(),
         secret=s[SECRET_VAR].strip(),
-        trading_url=urls["ALPACA_TRADING_URL"].rstrip("/"),
-        data_url=urls["ALPACA_DATA_URL"].rstrip("/"),
-        stream_url=urls["ALPACA_STREAM_URL"],
+        trading_url=urls[TRADING_URL_VAR].rstrip("/"),
+        data_url=urls[DATA_URL_VAR].rstrip("/"),
+        stream_url=urls[STREAM_URL_VAR],
     )

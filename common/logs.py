@@ -13,22 +13,30 @@ FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s"
 DATEFMT = "%Y-%m-%dT%H:%M:%S"
 
 
+class Redactor:
+    """Replaces every secret (of 4 characters or more) in a text with ``***``: the log
+    filter below and the REST client's error messages use it."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        # longest first, so a secret that contains another is hidden whole
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, "***")
+        return text
+
+
 class RedactFilter(logging.Filter):
     """Replaces every registered secret in a record's final message, traceback and
     stack with ``***``."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        # longest first, so a secret that contains another is hidden whole
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def _redact(self, text: str) -> str:
-        for s in self.secrets:
-            text = text.replace(s, "***")
-        return text
+        self._redact = Redactor(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
+        if self._redact.secrets:
             record.msg, record.args = self._redact(record.getMessage()), None
             if record.exc_info and not record.exc_text:
                 # format the traceback now, so the handler prints the redacted copy

@@ -16,9 +16,6 @@ from common.env import AlpacaEndpoints, load_endpoints
 from common.errors import ConfigError
 from common.logs import setup_process_logging
 
-EXIT_OK, EXIT_CRASH, EXIT_OPERATOR = 0, 1, 2
-"""Process exit codes: done, crashed, the operator must act (config, keys, paths)."""
-
 
 @dataclass(frozen=True)
 class ProcessStart:

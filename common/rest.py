@@ -4,7 +4,9 @@
   never followed (they would carry the keys to another host).
 - 429 waits until ``X-Ratelimit-Reset``; 5xx, timeouts and dropped connections
   back off exponentially with jitter; after ``max_retries`` retries the typed error
-  (RateLimitError, ServerError, NetworkError) is raised. Other 4xx raise at once.
+  (RateLimitError, ServerError, NetworkError: all TemporaryError) is raised. Any other
+  error answer raises at once, typed by :func:`common.errors.error_for_status`: a
+  RefusedError (400, 403, 404, 422, other 4xx) or an OperationalError (401, a redirect).
 - ``submit_order`` never blindly resends: after an uncertain outcome it asks the
   broker by ``client_order_id`` and resends (same id) only if the order never arrived.
 
@@ -20,7 +22,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -34,12 +36,24 @@ from common.errors import (
     DuplicateClientOrderIdError,
     NetworkError,
     NotFoundError,
+    RateLimitError,
     ResponseFormatError,
+    TemporaryError,
     TraderError,
     UnprocessableError,
     error_for_status,
 )
-from common.rest_models import BrokerClock, Order, Position, bar_from_alpaca
+from common.logs import Redactor
+from common.rest_models import (
+    ORDER_SIDES,
+    TIMES_IN_FORCE,
+    Account,
+    BrokerClock,
+    Order,
+    Position,
+    auth_headers,
+    bar_from_alpaca,
+)
 from common.retry import Backoff, rate_limit_wait
 
 log = logging.getLogger(__name__)
@@ -49,9 +63,8 @@ NETWORK_ERRORS = (
     requests.ConnectionError,
     requests.exceptions.ChunkedEncodingError,
 )
-ORDER_SIDES = ("buy", "sell")
 ORDER_TYPES = ("market", "limit")
-TIMES_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")
+"""The order types this client sends."""
 ORDER_STATUS_FILTERS = ("open", "closed", "all")
 MAX_CLIENT_ORDER_ID = 48
 MAX_BAR_PAGES = 100_000
@@ -76,9 +89,8 @@ def _instant_text(value: datetime | str, name: str) -> str:
 
 
 def _retryable(err: TraderError) -> bool:
-    if isinstance(err, NetworkError):
-        return True
-    return isinstance(err, AlpacaAPIError) and (err.status == 429 or err.status >= 500)
+    """No answer, 429 or 5xx: the temporary errors of one attempt."""
+    return isinstance(err, TemporaryError)
 
 
 def _reason(err: TraderError) -> str:
@@ -116,12 +128,8 @@ class AlpacaRestClient:
         self._now = now
         self._owns_session = session is None
         self._session = session or requests.Session()
-        self._headers = {
-            "APCA-API-KEY-ID": endpoints.key_id,
-            "APCA-API-SECRET-KEY": endpoints.secret,
-            "Accept": "application/json",
-        }
-        self._secrets = [s for s in endpoints.secrets() if s]
+        self._headers = {**auth_headers(endpoints.key_id, endpoints.secret), "Accept": "application/json"}
+        self._scrub = Redactor(endpoints.secrets())
 
     def __repr__(self) -> str:
         return f"AlpacaRestClient({self.endpoints!r})"
@@ -137,11 +145,6 @@ class AlpacaRestClient:
         self.close()
 
     # ------------------------------------------------------------------ plumbing
-    def _scrub(self, text: str) -> str:
-        for s in self._secrets:
-            text = text.replace(s, "***")
-        return text
-
     def _send(
         self, method: str, base: str, path: str, params: Mapping[str, Any] | None, body: Any
     ) -> requests.Response:
@@ -248,7 +251,7 @@ class AlpacaRestClient:
                     if value is not _NO_RECOVERY:
                         return value
                 raise err
-            uncertain = uncertain or not (isinstance(err, AlpacaAPIError) and err.status == 429)
+            uncertain = uncertain or not isinstance(err, RateLimitError)
             if attempt >= self.max_retries:
                 raise err
             if wait < 0:
@@ -276,30 +279,15 @@ class AlpacaRestClient:
         return data
 
     # ------------------------------------------------------------------ trading
-    def get_account(self) -> dict:
-        return self._dict(self._trading("GET", "/v2/account"), "GET /v2/account")
+    def get_account(self) -> Account:
+        return Account.from_json(self._dict(self._trading("GET", "/v2/account"), "GET /v2/account"))
 
     def get_clock(self) -> BrokerClock:
         return BrokerClock.from_json(self._dict(self._trading("GET", "/v2/clock"), "GET /v2/clock"))
 
-    def get_calendar(self, start: date, end: date) -> list[dict]:
-        """Sessions ``[{"date","open","close",...}]`` with start <= date <= end."""
-        if start > end:
-            raise ValueError(f"calendar start {start} is after end {end}")
-        params = {"start": start.isoformat(), "end": end.isoformat()}
-        return self._list(self._trading("GET", "/v2/calendar", params=params), "GET /v2/calendar")
-
     def get_positions(self) -> list[Position]:
         data = self._list(self._trading("GET", "/v2/positions"), "GET /v2/positions")
         return [Position.from_json(p) for p in data]
-
-    def get_position(self, symbol: str) -> Position | None:
-        """The open position in ``symbol``, or None when flat (404)."""
-        try:
-            data = self._trading("GET", f"/v2/positions/{quote(symbol, safe='')}")
-        except NotFoundError:
-            return None
-        return Position.from_json(self._dict(data, f"GET /v2/positions/{symbol}"))
 
     def list_orders(
         self,
@@ -481,27 +469,6 @@ class AlpacaRestClient:
             return _NO_RECOVERY
 
         self._trading("DELETE", path, recover=recover)
-
-    def cancel_all_orders(self) -> list[dict]:
-        """DELETE /v2/orders: ``[{"id","status",...}]`` per order."""
-        data = self._trading("DELETE", "/v2/orders")
-        return [] if data is None else self._list(data, "DELETE /v2/orders")
-
-    def close_all_positions(self, cancel_orders: bool = True) -> list[dict]:
-        """DELETE /v2/positions: ``[{"symbol","status","body"}]`` per position."""
-        params = {"cancel_orders": "true" if cancel_orders else "false"}
-        data = self._trading("DELETE", "/v2/positions", params=params)
-        return [] if data is None else self._list(data, "DELETE /v2/positions")
-
-    def close_position(self, symbol: str, qty: float | None = None) -> Order | None:
-        """Liquidate ``symbol`` (or ``qty`` of it); None if there is no position (404)."""
-        path = f"/v2/positions/{quote(symbol, safe='')}"
-        params = None if qty is None else {"qty": _decimal_text(qty, "qty")}
-        try:
-            data = self._trading("DELETE", path, params=params)
-        except NotFoundError:
-            return None
-        return Order.from_json(self._dict(data, f"DELETE {path}"))
 
     # ------------------------------------------------------------------ market data
     def get_bars(

@@ -1,4 +1,5 @@
-"""Typed views of Alpaca's REST answers: clock, positions, orders and bars.
+"""Typed views of Alpaca's REST answers (account, clock, positions, orders, bars) and the
+protocol's names both sides use (auth headers, order sides, times in force).
 
 Alpaca sends money and quantities as JSON strings; these parsers turn them into
 floats (None where Alpaca sends null) and keep the original object in ``raw``.
@@ -16,6 +17,7 @@ from typing import Any
 from common.bars import Bar
 from common.calendar import parse_rfc3339, to_ms
 from common.errors import ResponseFormatError
+from common.order_status import is_terminal
 
 
 def _object(obj: Any, what: str) -> Mapping[str, Any]:
@@ -97,9 +99,98 @@ class BrokerClock:
         )
 
 
+def _opt_bool(value: Any, name: str, what: str) -> bool | None:
+    """true/false, also as text in any case (``"True"``); None when absent."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ResponseFormatError(f"{what}: {name}={value!r} is not true/false")
+
+
+def _opt_str(value: Any, name: str, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ResponseFormatError(f"{what}: {name}={value!r} is not a string")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """GET /v2/account; money as floats.
+
+    ``status``, ``cash`` and ``equity`` are required; the other figures are None when the
+    broker leaves them out. ``last_equity`` is the equity at the previous session's close
+    (the daily loss limit counts from it).
+    """
+
+    status: str
+    cash: float
+    equity: float
+    last_equity: float | None
+    buying_power: float | None
+    portfolio_value: float | None
+    regt_buying_power: float | None
+    daytrading_buying_power: float | None
+    non_marginable_buying_power: float | None
+    long_market_value: float | None
+    short_market_value: float | None
+    initial_margin: float | None
+    maintenance_margin: float | None
+    multiplier: float | None
+    daytrade_count: int | None
+    pattern_day_trader: bool | None
+    trading_blocked: bool | None
+    transfers_blocked: bool | None
+    account_blocked: bool | None
+    shorting_enabled: bool | None
+    id: str | None
+    account_number: str | None
+    currency: str | None
+    raw: dict = field(repr=False, compare=False)
+
+    _MONEY = (
+        "last_equity",
+        "buying_power",
+        "portfolio_value",
+        "regt_buying_power",
+        "daytrading_buying_power",
+        "non_marginable_buying_power",
+        "long_market_value",
+        "short_market_value",
+        "initial_margin",
+        "maintenance_margin",
+        "multiplier",
+    )
+    _FLAGS = (
+        "pattern_day_trader",
+        "trading_blocked",
+        "transfers_blocked",
+        "account_blocked",
+        "shorting_enabled",
+    )
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Account:
+        what = "account"
+        _object(obj, what)
+        count = opt_num(obj.get("daytrade_count"), "daytrade_count", what)
+        if count is not None and (count != int(count) or count < 0):
+            raise ResponseFormatError(f"{what}: daytrade_count={count!r} is not a whole number")
+        return cls(
+            status=_str(obj, "status", what),
+            cash=num(_field(obj, "cash", what), "cash", what),
+            equity=num(_field(obj, "equity", what), "equity", what),
+            **{k: opt_num(obj.get(k), k, what) for k in cls._MONEY},
+            daytrade_count=None if count is None else int(count),
+            **{k: _opt_bool(obj.get(k), k, what) for k in cls._FLAGS},
+            **{k: _opt_str(obj.get(k), k, what) for k in ("id", "account_number", "currency")},
+            raw=dict(obj),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
-    """One open position; ``qty`` is negative for a short."""
+    """One open position as the broker reports it (``qty`` is negative for a short)."""
 
     symbol: str
     qty: float
@@ -117,6 +208,12 @@ class Position:
     asset_id: str | None
     exchange: str | None
     raw: dict = field(repr=False, compare=False)
+
+    @property
+    def signed_qty(self) -> float:
+        """Shares held, negative for a short whatever the sign of the broker's ``qty``."""
+        q = abs(self.qty)
+        return -q if self.side.lower() == "short" or self.qty < 0 else q
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Position:
@@ -166,7 +263,7 @@ class Order:
     @property
     def is_open(self) -> bool:
         """Still working at the broker (can fill or be canceled)."""
-        return self.status in OPEN_STATUSES
+        return not is_terminal(self.status)
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Order:
@@ -190,21 +287,18 @@ class Order:
         )
 
 
-OPEN_STATUSES = frozenset(
-    {
-        "new",
-        "partially_filled",
-        "accepted",
-        "pending_new",
-        "accepted_for_bidding",
-        "pending_cancel",
-        "pending_replace",
-        "held",
-        "calculated",
-        "stopped",
-        "suspended",
-    }
-)
+KEY_HEADER = "APCA-API-KEY-ID"
+SECRET_HEADER = "APCA-API-SECRET-KEY"
+
+
+def auth_headers(key: str, secret: str) -> dict[str, str]:
+    """The headers that authenticate a REST request."""
+    return {KEY_HEADER: key, SECRET_HEADER: secret}
+
+
+ORDER_SIDES = ("buy", "sell")
+TIMES_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")
+"""Alpaca's order sides and times in force (alpaca-protocol.md section 3)."""
 
 
 def bar_from_alpaca(symbol: str, obj: Mapping[str, Any]) -> Bar:

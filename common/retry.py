@@ -1,14 +1,17 @@
-"""The REST client's waiting policy: exponential backoff with jitter, and the rate-limit reset.
+"""Waiting before a retry: exponential backoff with jitter, and the rate-limit reset.
 
-Pure functions of their inputs (attempt number, headers, the injected clock and
-random generator), so tests can check every wait without sleeping.
+:class:`Backoff` is the one backoff of the project: the REST client asks it for the delay
+of attempt ``k``; the bridge's websocket loop takes a fresh series of delays from
+:meth:`Backoff.delays` on every reconnect cycle (that method is what ``websockets``'
+``reconnect_delays`` wants). Pure functions of their inputs (attempt number, headers, the
+injected clock and random generator), so tests can check every wait without sleeping.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 RATE_LIMIT_RESET_HEADER = "X-Ratelimit-Reset"
@@ -41,8 +44,16 @@ class Backoff:
         return self.cap if attempt >= 64 else min(self.cap, self.base * 2.0**attempt)
 
     def delay(self, attempt: int) -> float:
+        """The jittered delay of ``attempt``: uniform in ``[ceiling/2, ceiling]``."""
         d = self.ceiling(attempt)
         return d / 2 + self.rng.random() * d / 2
+
+    def delays(self) -> Iterator[float]:
+        """A fresh, endless series: the delays of attempts 0, 1, 2, ..."""
+        attempt = 0
+        while True:
+            yield self.delay(attempt)
+            attempt += 1
 
 
 def rate_limit_wait(headers: Mapping[str, str], now: Callable[[], float]) -> float | None:

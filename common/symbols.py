@@ -12,9 +12,4 @@ import re
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
 
 
-def is_symbol(text: str) -> bool:
-    """Whether ``text`` is a ticker symbol as this system accepts it."""
-    return bool(SYMBOL_RE.match(text))
-
-
-__all__ = ["SYMBOL_RE", "is_symbol"]
+__all__ = ["SYMBOL_RE"]

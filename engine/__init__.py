@@ -17,10 +17,12 @@ The process (``python -m engine``; design.md §6):
 Decision and bookkeeping parts:
 
 - :mod:`engine.strategies` — the PSM and rotation strategies behind one interface
-  (``decide(MinuteInput) -> Decision``, JSON-serializable state);
+  (``decide(MinuteInput) -> Decision``, JSON-serializable state, recognising and taking
+  over the broker's holdings); nothing outside it names a concrete strategy;
 - :mod:`engine.order_ids` — deterministic, parseable ``client_order_id`` values;
 - :mod:`engine.risk` and :mod:`engine.order_plan` — targets vs the book → capped orders;
 - :mod:`engine.journal` (SQLite) and :mod:`engine.state_snapshot` (``state.json``);
+- :mod:`engine.order_lifecycle` — every order status change, through one table of moves;
 - :mod:`engine.reconcile` — broker positions and open orders → strategy state at start-up.
 
 Backtest: :mod:`engine.backtest` (with :mod:`engine.sim_fills`, :mod:`engine.sim_account`,

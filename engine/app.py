@@ -21,15 +21,20 @@ day happens on time even when no bar arrives, minutes are backfilled over REST w
 bridge is silent, and the process exits after the close once the account is flat (on a
 closed day, or after the close, it exits at once with a clear message). SIGTERM/SIGINT
 only set a flag; the loop finishes the minute in hand, writes ``state.json`` and exits 0.
+
+Errors, by category (:mod:`common.errors`): a temporary one (broker trouble) is logged and
+the loop carries on; a refusal (a 4xx the broker answered) is logged, journaled as a
+``refused`` event, and the loop carries on; an operational one (keys refused, journal
+unusable), or a refusal during start-up, ends the process with exit code 2
+(:mod:`common.exit_codes`); anything else is a crash (1).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,11 +42,14 @@ from typing import Any
 from common.bars import MINUTE_MS
 from common.calendar import TradingCalendar, iso_ny, nyse
 from common.config import StrategyConfig
-from common.errors import OperationalError, ResponseFormatError, TemporaryError
+from common.errors import OperationalError, RefusedError, TemporaryError, TraderError
+from common.exit_codes import EXIT_HALTED, EXIT_OK, EXIT_OPERATOR
 from common.fifo import DEFAULT_FIFO_PATH, FifoLineReader, check_fifo_path
-from common.process_start import EXIT_OK, EXIT_OPERATOR
+from common.minute import Minute
+from common.quantities import is_flat
 from common.rest import AlpacaRestClient
-from engine.bar_feed import BarFeed, GridMinute, rest_backfill
+from common.stop_flag import StopFlag
+from engine.bar_feed import BarFeed, rest_backfill
 from engine.decision import DecisionStep
 from engine.eod import EndOfDay
 from engine.execution import Executor
@@ -55,8 +63,6 @@ from engine.warmup import WarmUp, warm_up
 
 log = logging.getLogger("engine")
 
-EXIT_HALTED = 3
-"""Exit code: halted, or positions remain after the close."""
 MIN_CLOCK_S = 0.25
 EOD_GRACE_MS = 10_000
 """Broker time past the EOD instant before the engine stops waiting for the EOD bar's batch."""
@@ -95,24 +101,6 @@ class EngineOptions:
     @property
     def state_path(self) -> Path:
         return self.log_dir / "state.json"
-
-
-class StopFlag:
-    """Set by SIGTERM/SIGINT; the loop reads it (handlers do nothing else)."""
-
-    def __init__(self) -> None:
-        self.signal: str | None = None
-
-    @property
-    def requested(self) -> bool:
-        return self.signal is not None
-
-    def install(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._on_signal)
-
-    def _on_signal(self, signum: int, _frame: object) -> None:
-        self.signal = signal.Signals(signum).name
 
 
 @dataclass
@@ -160,7 +148,6 @@ class LiveEngine:
         self.warm: WarmUp | None = None
         self.halted = False
         self.last_decision: dict[str, Any] | None = None
-        self.last_prices: dict[str, float] = {}
         self._broker_now = 0
         self._clock_open = True
         self._next_clock = 0.0
@@ -172,6 +159,13 @@ class LiveEngine:
     @property
     def name(self) -> str:
         return self.strategy.name
+
+    @property
+    def last_prices(self) -> Mapping[str, float]:
+        """Each symbol's last close, from the feed's grid rule (the warm-up's before the feed)."""
+        if self.feed is not None:
+            return self.feed.last_closes
+        return self.warm.last_closes if self.warm is not None else {}
 
     def sim_now_ms(self) -> int:
         """Best knowledge of the broker's now: its last clock answer or the last bar's end."""
@@ -241,7 +235,6 @@ class LiveEngine:
             self.strategy, session, self.opts.data_dir, self.rest,
             history_sessions=self.opts.history_sessions, calendar=self.calendar,
         )  # fmt: skip
-        self.last_prices = dict(self.warm.last_closes)
         self.step = DecisionStep(self.strategy, self.cfg, session, signal_engine=self.warm.signals,
                                  guard=self.guard)  # fmt: skip
 
@@ -270,10 +263,8 @@ class LiveEngine:
         if self.warm.pending is not None:  # the last closed minute: decided as if it just came
             try:
                 self._minute(self.warm.pending, decide=True)
-            except (TemporaryError, ResponseFormatError) as e:
-                self.counters.errors += 1
-                log.error("deciding %s failed (broker trouble), carrying on: %s",
-                          iso_ny(self.warm.pending.t), e)  # fmt: skip
+            except (TemporaryError, RefusedError) as e:
+                self._carry_on(e, f"deciding {iso_ny(self.warm.pending.t)} failed")
         self._set_phase("trading")
         self._write_state()
         return None
@@ -290,26 +281,39 @@ class LiveEngine:
             self._close()
 
     def _loop(self) -> int:
-        assert self.feed is not None
         while not self.stop.requested:
-            try:
-                wait = min(self.opts.poll_s, self._next_clock - self._mono())
-                minutes = self.feed.poll(max(0.01, wait))
-                if minutes:
-                    self._process(minutes)
-                code = self._idle()
-            except (TemporaryError, ResponseFormatError) as e:
-                self.counters.errors += 1
-                log.error("broker trouble, carrying on: %s", e)
-                self._event("error", {"error": str(e)[:500]})
-                time.sleep(min(1.0, self.opts.poll_s))
-                continue
+            code = self._tick()
             if code is not None:
                 return code
         log.info("%s received: stopping (positions are kept; a relaunch takes over)", self.stop.signal)
         self._set_phase("stopped")
         self._write_state()
         return EXIT_OK
+
+    def _tick(self) -> int | None:
+        """One turn of the loop: the minutes that arrived, then the clock's duties; an exit
+        code when the process should end. Temporary errors and refusals are logged and the
+        loop carries on; operational errors propagate (exit 2)."""
+        assert self.feed is not None
+        try:
+            wait = min(self.opts.poll_s, self._next_clock - self._mono())
+            minutes = self.feed.poll(max(0.01, wait))
+            if minutes:
+                self._process(minutes)
+            return self._idle()
+        except TemporaryError as e:
+            self._carry_on(e, "broker trouble")
+            time.sleep(min(1.0, self.opts.poll_s))
+        except RefusedError as e:
+            self._carry_on(e, "the broker refused a request")
+        return None
+
+    def _carry_on(self, e: TraderError, what: str) -> None:
+        """Log and journal an error the engine survives (temporary, or a refusal)."""
+        self.counters.errors += 1
+        kind = "refused" if isinstance(e, RefusedError) else "error"
+        log.error("%s, carrying on: %s", what, e)
+        self._event(kind, {"error": str(e)[:500], "category": type(e).__name__})
 
     def _idle(self) -> int | None:
         """Clock-driven duties: EOD on time, REST fallback, exit after the close."""
@@ -359,17 +363,16 @@ class LiveEngine:
 
     # ------------------------------------------------------------------ minutes
 
-    def _process(self, minutes: list[GridMinute]) -> None:
+    def _process(self, minutes: list[Minute]) -> None:
         for i, m in enumerate(minutes):
             self._minute(m, decide=i == len(minutes) - 1)
 
-    def _minute(self, m: GridMinute, *, decide: bool) -> None:
+    def _minute(self, m: Minute, *, decide: bool) -> None:
         assert self.step is not None and self.executor is not None and self.journal is not None
         assert self.today is not None and self.today.session is not None and self.eod is not None
         self.counters.minutes += 1
-        self.last_prices.update(m.closes)
         signals = self.step.signals(m)
-        last = getattr(self.strategy, "last_t_ms", None)
+        last = self.strategy.last_decided_t
         if not decide or (last is not None and m.t <= last):
             self.strategy.observe(m.t, signals)
             self.counters.observed += 1
@@ -378,21 +381,21 @@ class LiveEngine:
             fills = self.executor.poll()
             positions = self.rest.get_positions()
             account = self.rest.get_account()
-        except (TemporaryError, ResponseFormatError):
+        except (TemporaryError, RefusedError):
             self.strategy.observe(m.t, signals)  # undecided, but seen: smoothing stays in step
             raise
         holdings = {
-            p.symbol: Holding(int(round(q)), float(p.avg_entry_price))
+            p.symbol: Holding(int(round(p.signed_qty)), p.avg_entry_price)
             for p in positions
-            if (q := signed_positions([p]).get(p.symbol, 0.0))
+            if not is_flat(p.signed_qty)
         }
         used = self.journal.ids_for_minute(self.name, m.t)
         out = self.step.decide(
             m,
             signals,
             holdings=holdings,
-            cash=float(account["cash"]),
-            start_equity=float(account.get("last_equity") or 0.0) or None,
+            cash=account.cash,
+            start_equity=account.last_equity or None,
             pending=self.executor.pending(),
             halted=self.halted,
             used_ids=used,
@@ -485,14 +488,21 @@ class LiveEngine:
 
 def run_live(opts: EngineOptions, cfg: StrategyConfig, rest: AlpacaRestClient,
              stop: StopFlag | None = None) -> int:  # fmt: skip
-    """Run one engine to its end; the process exit code."""
+    """Run one engine to its end; the process exit code.
+
+    The loop survives refusals; one that reaches here came from start-up (e.g. a 403 on
+    market data the subscription does not include), which cannot go on without what was
+    refused and would be refused again on a restart: the operator must look, as for an
+    operational error."""
     engine = LiveEngine(opts, cfg, rest, stop=stop)
     try:
         return engine.run()
     except OperationalError as e:
         log.error("the engine needs the operator: %s", e)
         return EXIT_OPERATOR
+    except RefusedError as e:
+        log.error("the engine needs the operator: the broker refused what start-up needs: %s", e)
+        return EXIT_OPERATOR
 
 
-__all__ = ["EXIT_HALTED", "EXIT_OK", "EXIT_OPERATOR", "EngineOptions", "LiveEngine", "StopFlag",
-           "run_live"]  # fmt: skip
+__all__ = ["EngineOptions", "LiveEngine", "run_live"]

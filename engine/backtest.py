@@ -171,12 +171,14 @@ class _Run:
     """One backtest's account and records, filled session by session."""
 
     def __init__(self, cfg: StrategyConfig, grid: MinuteGrid, signals: BatchSignals) -> None:
-        bt = cfg.backtest
+        costs = cfg.costs
         self.cfg, self.grid, self.signals = cfg, grid, signals
         self.strategy = make_strategy(cfg)
         self.guard = RiskGuard(cfg.risk)
         self.account = SimAccount(
-            bt.starting_cash, slippage_bps=bt.slippage_bps, fee_per_share=bt.fee_per_share
+            cfg.backtest.starting_cash,
+            slippage_bps=costs.slippage_bps,
+            fee_per_share=costs.fee_per_share,
         )
         self.prices = GridPrices(grid)
         self.orders: list[OrderRecord] = []

@@ -148,7 +148,7 @@ def format_report(result: BacktestResult) -> str:
     """A plain-text report: the headline figures, then one line per session."""
     r = result
     win = "-" if math.isnan(r.win_rate) else f"{100 * r.win_rate:.1f}%"
-    bt = r.config.backtest
+    bt = r.config.costs
     lines = [
         f"backtest {r.strategy}: {r.start}..{r.end}, {len(r.days)} session(s), "
         f"{r.warmup_sessions} warm-up session(s)",

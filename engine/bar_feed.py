@@ -1,19 +1,21 @@
 """The engine's side of the FIFO: batch lines in, complete session-grid minutes out.
 
-:class:`BarFeed` turns what the bridge writes (design.md §3) into :class:`GridMinute`
-values, one per session minute, strictly in order, never twice:
+:class:`BarFeed` turns what the bridge writes (design.md §3) into
+:class:`~common.minute.Minute` values, one per session minute, strictly in order, never twice:
 
-- every line goes through :func:`common.batch_line.decode_line`; a line that does not
-  validate is logged and skipped, an unknown ``type`` is ignored;
+- every line goes through :func:`common.batch_line.decode_line`, the one place its bars
+  are validated; a line that does not validate is logged and skipped, an unknown
+  ``type`` is ignored;
 - a batch at or before the last processed minute is skipped with a log line (a
   duplicate after a bridge restart, or a stale line buffered while the engine was away);
   a batch off today's session grid is skipped too;
 - a gap (a batch later than the next grid minute) is backfilled over REST first, so the
   minutes in between are processed, in order, before the batch itself;
-- every minute passes through the session-grid rule (:func:`common.bars.fill_grid`): a
-  symbol without a real bar — absent from the batch, marked ``filled`` by the bridge or
-  missing from REST — gets a flat bar at its last close, computed here from the engine's
-  own last closes, so live, backfilled and historical minutes are built the same way;
+- every minute passes through the session-grid rule (the feed's
+  :class:`~common.session_grid.GridFiller`, the engine's one owner of last closes, seeded
+  from the warm-up): a symbol without a real bar — absent from the batch, marked
+  ``filled`` by the bridge or missing from REST — gets a flat bar at its last close, so
+  live, backfilled and historical minutes are built the same way;
 - the reader reopens the FIFO on EOF (:class:`common.fifo.FifoLineReader` does);
 - when neither bars nor heartbeats arrive for ``alert_after_s`` wall seconds while the
   market is open (or the bridge says its socket is down for that long), an alert is
@@ -33,10 +35,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from common.bars import MINUTE_MS, Bar, fill_grid
-from common.batch_line import BarBatch, Heartbeat, LineError, decode_line
+from common.bars import MINUTE_MS, Bar
+from common.batch_line import Heartbeat, LineError, decode_line
 from common.calendar import Session, from_ms, iso_ny
 from common.errors import TraderError
+from common.minute import Minute
+from common.session_grid import GridFiller
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +71,6 @@ class LineSource(Protocol):
     """What the feed reads lines from (:class:`common.fifo.FifoLineReader`)."""
 
     def readline(self, timeout: float | None = None) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class GridMinute:
-    """One session minute of every symbol with a known price, on the grid."""
-
-    t: int
-    bars: dict[str, Bar]
-    source: str  # "fifo" | "backfill" | "gap-fill"
-
-    @property
-    def closes(self) -> dict[str, float]:
-        return {s: b.close for s, b in self.bars.items()}
-
-    @property
-    def real_prices(self) -> dict[str, float]:
-        """Closes of the symbols that traded this minute (not grid-filled)."""
-        return {s: b.close for s, b in self.bars.items() if not b.filled}
 
 
 @dataclass
@@ -136,13 +122,12 @@ class BarFeed:
         if last_t is not None and not session.contains_minute(last_t):
             raise ValueError(f"last_t {iso_ny(last_t)} is not a minute of the {session.date} session")
         self.symbols = tuple(symbols)
+        self._symset = frozenset(self.symbols)
         self.session = session
         self.reader = reader
         self.backfill = backfill
         self.last_t = last_t
-        self.last_closes: dict[str, float] = {
-            s: float(c) for s, c in last_closes.items() if s in self.symbols
-        }
+        self._grid = GridFiller(self.symbols, last_closes)
         self.alert_after_s = alert_after_s
         self.realert_s = realert_s
         self.on_alert = on_alert
@@ -164,24 +149,23 @@ class BarFeed:
         return self.session.open_ms if self.last_t is None else self.last_t + MINUTE_MS
 
     @property
+    def last_closes(self) -> Mapping[str, float]:
+        """Each symbol's last known close (read-only): the prices the engine marks with."""
+        return self._grid.last_closes
+
+    @property
     def finished(self) -> bool:
         """Every minute of the session has been processed."""
         return self.last_t is not None and self.last_t >= self.session.close_ms - MINUTE_MS
 
-    def _on_grid(self, t: int, real: Mapping[str, Bar], source: str) -> GridMinute:
+    def _on_grid(self, t: int, real: Mapping[str, Bar], source: str) -> Minute:
         """The grid rule for one minute: real bars kept, the others filled from last closes."""
-        bars: dict[str, Bar] = {}
-        for sym in self.symbols:
-            got = fill_grid(sym, [b for b in (real.get(sym),) if b is not None], [t],
-                            self.last_closes.get(sym))  # fmt: skip
-            if got:
-                bars[sym] = got[0]
-                self.last_closes[sym] = got[0].close
+        minute = self._grid.fill(t, real, source)
         self.last_t = t
         self.stats.by_source[source] = self.stats.by_source.get(source, 0) + 1
-        return GridMinute(t, bars, source)
+        return minute
 
-    def _fill_gap(self, first: int, last: int) -> list[GridMinute]:
+    def _fill_gap(self, first: int, last: int) -> list[Minute]:
         """Minutes first..last (inclusive) from REST, through the grid rule."""
         if last < first:
             return []
@@ -208,7 +192,7 @@ class BarFeed:
             fetched, source = {}, "gap-fill"
         by_t: dict[int, dict[str, Bar]] = {}
         for sym, bars in fetched.items():
-            if sym not in self.symbols:
+            if sym not in self._symset:
                 continue
             for b in bars:
                 if first <= b.t <= last:
@@ -220,14 +204,14 @@ class BarFeed:
             self.stats.gap_filled_minutes += len(out)
         return out
 
-    def catch_up(self, until_t: int) -> list[GridMinute]:
+    def catch_up(self, until_t: int) -> list[Minute]:
         """Backfill every grid minute up to ``until_t`` (inclusive, clipped to the session)."""
         last = min(until_t, self.session.close_ms - MINUTE_MS)
         if last < self.next_t:
             return []
         return self._fill_gap(self.next_t, last)
 
-    def _batch(self, batch: BarBatch) -> list[GridMinute]:
+    def _batch(self, batch: Minute) -> list[Minute]:
         t = batch.t
         if not self.session.contains_minute(t):
             self.stats.off_grid += 1
@@ -245,12 +229,12 @@ class BarFeed:
             return []
         out = self._fill_gap(self.next_t, t - MINUTE_MS) if t > self.next_t else []
         real: dict[str, Bar] = {}
-        for b in batch.bars:
-            if b.symbol not in self.symbols:
-                log.debug("batch %s: symbol %s is not traded here; ignored", iso_ny(t), b.symbol)
-            elif not b.filled:
-                real[b.symbol] = b
-        missing = [s for s in self.symbols if s not in {b.symbol for b in batch.bars}]
+        for sym, b in batch.bars.items():
+            if sym in self._symset:
+                real[sym] = b
+            else:
+                log.debug("batch %s: symbol %s is not traded here; ignored", iso_ny(t), sym)
+        missing = [s for s in self.symbols if s not in batch.bars]
         if missing:
             log.info("batch %s has no bar for %s: filled from last close", iso_ny(t), ",".join(missing))
         out.append(self._on_grid(t, real, "fifo"))
@@ -260,7 +244,7 @@ class BarFeed:
 
     # ------------------------------------------------------------------ reading
 
-    def poll(self, timeout: float) -> list[GridMinute]:
+    def poll(self, timeout: float) -> list[Minute]:
         """Wait up to ``timeout`` s for one line; the minutes it completes (often none)."""
         line = self.reader.readline(timeout)
         now = self._mono()
@@ -334,4 +318,4 @@ class BarFeed:
                 log.exception("recording the %s alert failed", kind)
 
 
-__all__ = ["Backfill", "BarFeed", "FeedStats", "GridMinute", "LineSource", "rest_backfill"]
+__all__ = ["Backfill", "BarFeed", "FeedStats", "LineSource", "rest_backfill"]

@@ -7,9 +7,11 @@
     python -m engine backtest --strategy rotation|psm --start DATE --end DATE
                      [--config FILE] [--params FILE] [--data-dir data]
 
-Exit codes: 0 done (session over and flat, closed day, SIGTERM/SIGINT); 1 crash; 2 the
-operator must act (bad config or params, missing keys, unsafe FIFO path, refused keys);
-3 halted (reconciliation policy ``halt``, or positions left after the close).
+Exit codes (:mod:`common.exit_codes`; the launcher restarts the engine only on 1):
+0 done (session over and flat, closed day, SIGTERM/SIGINT); 1 crash; 2 the operator must
+act (an OperationalError: bad config or params, missing or refused keys, unsafe FIFO
+path, a journal that cannot be used; or a request refused during start-up); 3 halted (reconciliation policy ``halt``, or
+positions left after the close).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import click
 
 from common.config import STRATEGIES, StrategyConfig, load_strategy_config
 from common.errors import ConfigError, OperationalError
-from common.fifo import DEFAULT_FIFO_PATH, FifoPathError
-from common.process_start import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR, date_option, start_process
+from common.exit_codes import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR, describe
+from common.fifo import DEFAULT_FIFO_PATH
+from common.process_start import date_option, start_process
+from common.stop_flag import StopFlag
 
 log = logging.getLogger("engine")
 
@@ -100,7 +104,7 @@ def run_live_command(*, strategy: str, config_path: Path | None, params_path: Pa
                      config_dir: Path, data_dir: Path, fifo: Path, log_dir: Path,
                      config_env: Path, history_sessions: int, alert_after: float,
                      rest_fallback: float, log_file: Path | None = None) -> int:  # fmt: skip
-    from engine.app import EXIT_HALTED, EngineOptions, StopFlag, run_live
+    from engine.app import EngineOptions, run_live
 
     try:
         started = start_process("trader", log_dir, config_env, log_file)
@@ -123,7 +127,7 @@ def run_live_command(*, strategy: str, config_path: Path | None, params_path: Pa
 
         with AlpacaRestClient(endpoints) as rest:
             code = run_live(opts, cfg, rest, stop)
-    except (ConfigError, FifoPathError, OperationalError) as e:
+    except OperationalError as e:
         log.error("engine cannot run: %s", e)
         return EXIT_OPERATOR
     except KeyboardInterrupt:
@@ -132,7 +136,7 @@ def run_live_command(*, strategy: str, config_path: Path | None, params_path: Pa
     except Exception:
         log.exception("engine crashed")
         return EXIT_CRASH
-    log.info("engine exited with code %d%s", code, " (halted)" if code == EXIT_HALTED else "")
+    log.info("engine: %s", describe(code))
     return code
 
 

@@ -3,7 +3,8 @@
 :class:`DecisionStep` takes what the broker says (holdings with average entry prices,
 cash, open orders) and the minute's grid bars and signals, and answers a
 :class:`StepResult`: the strategy's :class:`~engine.strategies.Decision` and the
-:class:`~engine.order_plan.OrderPlan` that moves the book to its targets. In order:
+:class:`~engine.order_plan.OrderPlan` that moves the book to its targets. The minute is a
+:class:`~common.minute.Minute` on the session grid, trusted as it is. In order:
 
 1. prices are the minute's grid closes (a filled bar carries the last close; a symbol
    with no price yet is absent);
@@ -27,28 +28,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
-from common.bars import MINUTE_MS, Bar
+from common.bars import MINUTE_MS
 from common.calendar import Session
 from common.config import StrategyConfig
+from common.minute import Minute
 from engine.order_plan import OrderPlan, plan_orders
 from engine.risk import RiskGuard, mark_to_market
 from engine.signals import SignalEngine
 from engine.strategies import Decision, Holding, MinuteInput, Signal, Strategy, minute_input
-
-
-class GridMinuteLike(Protocol):
-    """One grid minute: :class:`engine.market_grid.MinuteBars` or ``engine.bar_feed.GridMinute``."""
-
-    @property
-    def t(self) -> int: ...
-
-    @property
-    def bars(self) -> Mapping[str, Bar]: ...
-
-    @property
-    def closes(self) -> Mapping[str, float]: ...
 
 
 @dataclass(frozen=True)
@@ -124,14 +112,14 @@ class DecisionStep:
         self.signal_engine = signal_engine
         self.guard = guard if guard is not None else RiskGuard(cfg.risk)
 
-    def signals(self, minute: GridMinuteLike) -> dict[str, Signal]:
+    def signals(self, minute: Minute) -> dict[str, Signal]:
         """Feed one grid minute to the signal engine; its signals."""
         if self.signal_engine is None:
             raise RuntimeError(
                 "this DecisionStep has no SignalEngine: build it with signal_engine=<the "
                 "warmed-up engine>"
             )
-        return self.signal_engine.update(minute.t, minute.bars)
+        return self.signal_engine.update(minute)
 
     def orders_allowed(self, t_ms: int) -> bool:
         """Whether orders decided on bar ``t_ms`` can still reach the market before the close."""
@@ -139,7 +127,7 @@ class DecisionStep:
 
     def decide(
         self,
-        minute: GridMinuteLike,
+        minute: Minute,
         signals: Mapping[str, Signal],
         *,
         holdings: Mapping[str, Holding],
@@ -189,4 +177,4 @@ class DecisionStep:
         return StepResult(decision, plan, m, equity, self.orders_allowed(t))
 
 
-__all__ = ["DecisionStep", "GridMinuteLike", "StepResult", "flatten_plan"]
+__all__ = ["DecisionStep", "StepResult", "flatten_plan"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from common.bars import MINUTE_MS
 from common.calendar import Session, iso_ny
 from common.config import SessionConfig
-from common.errors import NotFoundError, ResponseFormatError, TemporaryError, UnprocessableError
+from common.errors import NotFoundError, RefusedError, TemporaryError, UnprocessableError
 from engine.decision import flatten_plan
 from engine.execution import Executor
 from engine.position_book import signed_positions
@@ -158,7 +158,7 @@ class EndOfDay:
             try:
                 self._flatten_once(t_ms, prices, result)
                 remaining = self._confirm()
-            except (TemporaryError, ResponseFormatError) as e:
+            except (TemporaryError, RefusedError) as e:  # the next attempt starts afresh
                 log.error("EOD attempt %d: broker error: %s", attempt, e)
                 remaining = {"?": float("nan")}
                 continue

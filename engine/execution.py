@@ -7,10 +7,14 @@ For each order of an :class:`engine.order_plan.OrderPlan`:
    (:meth:`common.rest.AlpacaRestClient.submit_order` never blindly resends: after a
    timeout, a lost response or a 422 duplicate it asks the broker by client order id);
 3. the broker's answer is journaled: its status, and the fill if it already filled;
-   a refusal (403 buying power, 422 validation, 400) is journaled as ``rejected`` and
-   logged; an outcome still unknown after the client's retries is journaled as
-   ``unknown`` and settled at the next :meth:`Executor.poll` by asking by client order id
-   (never by sending again). An order the broker never received becomes ``lost``.
+   a refusal (:class:`common.errors.RefusedError`: 403 buying power, 422 validation,
+   400, 404) is journaled as ``rejected``, logged and reported as an event; a temporary
+   error leaves the outcome ``unknown``, settled at the next :meth:`Executor.poll` by
+   asking by client order id (never by sending again). An order the broker never
+   received becomes ``lost``. An operational error (401) is not caught: the engine stops.
+
+Every status goes through the journal, which applies the order lifecycle
+(:mod:`engine.order_lifecycle`): a finished order never reopens.
 
 :meth:`Executor.poll` refreshes every order the journal still holds open (by broker id,
 or by client order id while the broker id is unknown) and journals each new fill,
@@ -26,7 +30,7 @@ previous run sent before it plans anything.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -34,24 +38,20 @@ from typing import Any, Protocol
 from common.calendar import parse_rfc3339, to_ms
 from common.errors import (
     AlpacaAPIError,
-    BadRequestError,
     DuplicateClientOrderIdError,
-    ForbiddenError,
     NotFoundError,
-    ResponseFormatError,
+    RefusedError,
     TemporaryError,
     UnprocessableError,
 )
+from common.order_status import OrderStatus
 from common.quantities import QTY_EPS
 from common.rest_models import Order
-from engine.journal import FillRecord, Journal, JournalError, OrderRecord
+from engine.journal import FillRecord, IntentExistsError, Journal, OrderRecord
 from engine.order_plan import OrderPlan, PlannedOrder
 from engine.position_book import PositionBook
 
 log = logging.getLogger(__name__)
-
-UNKNOWN = "unknown"  # submitted, outcome not known yet (non-terminal in the journal)
-LOST = "lost"  # the broker confirmed it never received the order
 
 
 class TradingApi(Protocol):
@@ -158,14 +158,14 @@ class Executor:
         if rec is None:
             return None
         fill = self._record_fill(rec, order)
-        self.journal.update_order(
+        moved = self.journal.update_order(
             order.client_order_id,
             order.status,
             broker_order_id=order.id,
             filled_qty=order.filled_qty,
             filled_avg_price=order.filled_avg_price,
         )
-        if order.status == "rejected" and rec.status != "rejected":
+        if moved and order.status == OrderStatus.REJECTED and rec.status != OrderStatus.REJECTED:
             log.warning("order %s was rejected by the broker", order.client_order_id)
             self._event("order_rejected", {"client_order_id": order.client_order_id})
         return fill
@@ -208,7 +208,9 @@ class Executor:
                     rec.client_order_id,
                     rec.status,
                 )
-            self.journal.update_order(rec.client_order_id, LOST, detail="not found at the broker")
+            self.journal.update_order(
+                rec.client_order_id, OrderStatus.LOST, detail="not found at the broker"
+            )
             self._event("order_lost", {"client_order_id": rec.client_order_id})
             return None
         return self.apply(order)
@@ -222,7 +224,7 @@ class Executor:
         for rec in self.open_records():
             try:
                 f = self._refresh(rec)
-            except (TemporaryError, ResponseFormatError) as e:
+            except (TemporaryError, RefusedError) as e:
                 log.warning("cannot refresh order %s now: %s", rec.client_order_id, e)
                 continue
             if f is not None:
@@ -278,7 +280,7 @@ class Executor:
             try:
                 if self.cancel(rec):
                     out.append(rec.client_order_id)
-            except (TemporaryError, ResponseFormatError) as e:
+            except (TemporaryError, RefusedError) as e:
                 log.warning("cannot cancel %s now: %s", rec.client_order_id, e)
         return out
 
@@ -298,7 +300,7 @@ class Executor:
                 cid, strategy=self.strategy, session_date=self.session_date, t_ms=t_ms,
                 symbol=o.symbol, side=o.side, qty=o.qty, reason=o.reason,
             )  # fmt: skip
-        except JournalError:
+        except IntentExistsError:
             # planned before (a relaunch re-deciding the minute): settle, never resend
             log.warning("order %s was journaled already: asking the broker, not resending", cid)
             sent.skipped.append(cid)
@@ -317,16 +319,14 @@ class Executor:
         except DuplicateClientOrderIdError as e:
             self._reject(cid, f"client_order_id conflict: {e.message}", sent)
             return
-        except (ForbiddenError, UnprocessableError, BadRequestError) as e:
-            self._reject(cid, f"HTTP {e.status}: {e.message}", sent)
+        except RefusedError as e:
+            why = f"HTTP {e.status}: {e.message}" if isinstance(e, AlpacaAPIError) else str(e)
+            self._reject(cid, why, sent)
             return
-        except (TemporaryError, ResponseFormatError) as e:
+        except TemporaryError as e:
             log.error("order %s: outcome unknown (%s); will ask by client_order_id", cid, e)
-            self.journal.update_order(cid, UNKNOWN, detail=str(e)[:500])
+            self.journal.update_order(cid, OrderStatus.UNKNOWN, detail=str(e)[:500])
             sent.unknown.append(cid)
-            return
-        except AlpacaAPIError as e:
-            self._reject(cid, f"HTTP {e.status}: {e.message}", sent)
             return
         sent.submitted.append(cid)
         f = self.apply(order)
@@ -335,14 +335,9 @@ class Executor:
 
     def _reject(self, cid: str, why: str, sent: Sent) -> None:
         log.warning("order %s refused: %s", cid, why)
-        self.journal.update_order(cid, "rejected", detail=why[:500])
+        self.journal.update_order(cid, OrderStatus.REJECTED, detail=why[:500])
         self._event("order_rejected", {"client_order_id": cid, "why": why})
         sent.rejected.append(cid)
 
 
-def open_broker_orders(api: TradingApi) -> Sequence[Order]:
-    """Every open order at the broker (``GET /v2/orders?status=open``)."""
-    return api.list_orders(status="open", limit=500)
-
-
-__all__ = ["LOST", "UNKNOWN", "Executor", "Sent", "TradingApi", "open_broker_orders"]
+__all__ = ["Executor", "Sent", "TradingApi"]

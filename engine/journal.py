@@ -5,9 +5,10 @@ Every write commits before the call returns, so what the journal says survived a
 
 - ``decisions`` — one row per decided minute: summary, targets, reasons, details;
 - ``orders`` — one row per client_order_id: written as status ``intent`` *before* the
-  order is sent, then updated (``sent``, the broker's statuses, ``lost`` when the broker
-  confirms it never got it). A terminal status (filled, canceled, expired, rejected,
-  replaced, done_for_day, lost) never goes back to an open one, and ``filled_qty`` only grows;
+  order is sent, then moved through its lifecycle (:mod:`engine.order_lifecycle`: the
+  broker's statuses, ``unknown`` while an answer is missing, ``lost`` when the broker
+  confirms it never got it); an illegal move is refused, so a finished order never
+  reopens, and ``filled_qty`` only grows;
 - ``fills`` — one row per execution, unique by ``execution_id`` *and* by the order's
   cumulative filled quantity after it, so the trade-updates stream and REST polling can
   both report the same fill without counting it twice (a poll records only the part of
@@ -17,27 +18,39 @@ Every write commits before the call returns, so what the journal says survived a
 
 One Journal object is used from one thread. Times (``created_ms``) come from the injected
 clock, so mock mode journals simulated time.
+
+Errors: recording an intent whose client_order_id is journaled already raises
+:class:`IntentExistsError` (normal when a relaunch re-decides a minute). A journal that
+cannot be used — not a database, disk full, locked for longer than the busy timeout, an
+unknown schema version, a directory that cannot be created — raises
+:class:`JournalUnusableError`, an OperationalError naming the file: the engine stops for the
+operator (exit 2) rather than trade without its journal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from common.errors import OperationalError, TraderError
+from common.order_status import TERMINAL, OrderStatus, is_terminal
 from common.quantities import QTY_EPS
+from engine.order_lifecycle import OrderProgress, advance
 
 SCHEMA_VERSION = 1
-TERMINAL_STATUSES = frozenset(
-    {"filled", "canceled", "expired", "rejected", "replaced", "done_for_day", "lost"}
-)
+BUSY_TIMEOUT_S = 10.0
+"""How long a write waits for a lock held by another connection before the journal is unusable."""
+TERMINAL_STATUSES: frozenset[str] = frozenset(TERMINAL)
+"""Statuses of a finished order (from :data:`common.order_status.MOVES`)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -111,8 +124,20 @@ CREATE INDEX IF NOT EXISTS events_by_kind ON events (strategy, session_date, kin
 """
 
 
-class JournalError(RuntimeError):
-    """A journal operation that cannot be done (e.g. an intent journaled twice)."""
+class IntentExistsError(TraderError):
+    """An order intent with this client_order_id is journaled already (a relaunch re-deciding
+    a minute): the order must be settled with the broker, never sent again."""
+
+
+class JournalUnusableError(OperationalError):
+    """The journal file cannot be used; the message names the file and the reason."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"journal {path} cannot be used: {reason} (the engine does not trade without it)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +160,11 @@ class OrderRecord:
 
     @property
     def is_open(self) -> bool:
-        return self.status not in TERMINAL_STATUSES
+        return not is_terminal(self.status)
+
+    @property
+    def progress(self) -> OrderProgress:
+        return OrderProgress(self.status, self.filled_qty, self.filled_avg_price)
 
     @property
     def remaining_qty(self) -> float:
@@ -160,17 +189,6 @@ class FillRecord:
     @property
     def signed_qty(self) -> float:
         return self.qty if self.side == "buy" else -self.qty
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionRecord:
-    strategy: str
-    session_date: date
-    t_ms: int
-    summary: str
-    targets: dict[str, int]
-    reasons: dict[str, str]
-    details: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,26 +228,37 @@ class Journal:
     def __init__(self, path: str | Path, *, now_ms: Callable[[], int] = _wall_ms) -> None:
         self.path = Path(path)
         self.now_ms = now_ms
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=10.0)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise JournalUnusableError(self.path, f"cannot create its directory: {e}") from e
+        with self._usable("opening it"):
+            self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        try:
+            self._open()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self) -> None:
+        """Settings and schema; JournalUnusableError if the file is not a journal this reads."""
         self._db.row_factory = sqlite3.Row
-        mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        with self._usable("opening it"):
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         if str(mode).lower() != "wal":
-            raise JournalError(f"{self.path}: cannot switch to WAL (journal_mode={mode})")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        with self._tx():
+            raise JournalUnusableError(self.path, f"cannot switch to WAL (journal_mode={mode})")
+        with self._tx() as db:
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
-                    self._db.execute(stmt)
-            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                    db.execute(stmt)
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
-                self._db.execute(
-                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise JournalError(
-                    f"{self.path}: schema version {row[0]}, expected {SCHEMA_VERSION}"
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif str(row[0]) != str(SCHEMA_VERSION):
+                raise JournalUnusableError(
+                    self.path, f"schema version {row[0]!r}, this engine reads {SCHEMA_VERSION}"
                 )
 
     # ------------------------------------------------------------------ plumbing
@@ -244,20 +273,36 @@ class Journal:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _usable(self, doing: str) -> Iterator[None]:
+        """SQLite trouble while ``doing`` → JournalUnusableError. A constraint violation
+        (IntegrityError) is not trouble with the file: it passes through."""
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
+            yield
+        except sqlite3.IntegrityError:
             raise
-        self._db.execute("COMMIT")
+        except sqlite3.Error as e:
+            raise JournalUnusableError(self.path, f"{doing}: {type(e).__name__}: {e}") from e
 
-    def pragma(self, name: str) -> Any:
-        """A PRAGMA's current value (for checks and tests)."""
-        if not name.isidentifier():
-            raise ValueError(f"not a pragma name: {name!r}")
-        return self._db.execute(f"PRAGMA {name}").fetchone()[0]
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed (one fsync) before the ``with`` block is left."""
+        with self._usable("writing"):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._usable("reading"):
+            return self._db.execute(sql, args).fetchall()
+
+    def _row(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Row | None:
+        with self._usable("reading"):
+            return self._db.execute(sql, args).fetchone()
 
     # ------------------------------------------------------------------ decisions and state
 
@@ -269,18 +314,6 @@ class Journal:
         "INSERT INTO strategy_states (strategy, session_date, t_ms, state, created_ms)"
         " VALUES (?, ?, ?, ?, ?)"
     )
-
-    def record_decision(
-        self,
-        strategy: str,
-        session_date: date,
-        t_ms: int,
-        summary: str,
-        targets: Mapping[str, int],
-        reasons: Mapping[str, str],
-        details: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.record_minute(strategy, session_date, t_ms, summary, targets, reasons, details, None)
 
     def record_minute(
         self,
@@ -305,53 +338,13 @@ class Journal:
             if state is not None:
                 db.execute(self._STATE_SQL, (strategy, day, t_ms, _dumps(dict(state)), now))
 
-    def decisions(self, strategy: str, session_date: date) -> list[DecisionRecord]:
-        rows = self._db.execute(
-            "SELECT * FROM decisions WHERE strategy=? AND session_date=? ORDER BY t_ms, id",
+    def last_state(self, strategy: str, session_date: date) -> StateRecord | None:
+        """The most recently saved state of ``strategy`` for that session."""
+        row = self._row(
+            "SELECT * FROM strategy_states WHERE strategy=? AND session_date=?"
+            " ORDER BY id DESC LIMIT 1",
             (strategy, session_date.isoformat()),
-        ).fetchall()
-        return [
-            DecisionRecord(
-                r["strategy"],
-                date.fromisoformat(r["session_date"]),
-                r["t_ms"],
-                r["summary"],
-                json.loads(r["targets"]),
-                json.loads(r["reasons"]),
-                json.loads(r["details"]),
-            )
-            for r in rows
-        ]
-
-    def last_decided_minute(self, strategy: str, session_date: date) -> int | None:
-        row = self._db.execute(
-            "SELECT MAX(t_ms) FROM decisions WHERE strategy=? AND session_date=?",
-            (strategy, session_date.isoformat()),
-        ).fetchone()
-        return row[0]
-
-    def save_state(
-        self, strategy: str, session_date: date, t_ms: int, state: Mapping[str, Any]
-    ) -> None:
-        with self._tx() as db:
-            db.execute(
-                self._STATE_SQL,
-                (strategy, session_date.isoformat(), t_ms, _dumps(dict(state)), self.now_ms()),
-            )
-
-    def last_state(self, strategy: str, session_date: date | None = None) -> StateRecord | None:
-        """The most recently saved state of ``strategy`` (of that session, if given)."""
-        if session_date is None:
-            row = self._db.execute(
-                "SELECT * FROM strategy_states WHERE strategy=? ORDER BY id DESC LIMIT 1",
-                (strategy,),
-            ).fetchone()
-        else:
-            row = self._db.execute(
-                "SELECT * FROM strategy_states WHERE strategy=? AND session_date=?"
-                " ORDER BY id DESC LIMIT 1",
-                (strategy, session_date.isoformat()),
-            ).fetchone()
+        )
         if row is None:
             return None
         return StateRecord(
@@ -375,7 +368,7 @@ class Journal:
         qty: float,
         reason: str = "",
     ) -> None:
-        """Journal an order before it is sent; JournalError if that id was journaled already."""
+        """Journal an order before it is sent; IntentExistsError if that id is journaled already."""
         if side not in ("buy", "sell"):
             raise ValueError(f"side={side!r} is not buy or sell")
         _positive("qty", qty)
@@ -400,7 +393,9 @@ class Journal:
                     ),
                 )
         except sqlite3.IntegrityError:
-            raise JournalError(f"order intent {client_order_id} is already journaled") from None
+            raise IntentExistsError(
+                f"order intent {client_order_id} is already journaled"
+            ) from None
 
     def update_order(
         self,
@@ -412,31 +407,33 @@ class Journal:
         filled_avg_price: float | None = None,
         detail: str | None = None,
     ) -> bool:
-        """Move an order to ``status``; False (and no change) if it is unknown or already terminal
-        and ``status`` is an open one. ``filled_qty`` never decreases."""
+        """Move an order to ``status`` (:func:`engine.order_lifecycle.advance`); False, and no
+        change, if the order is unknown or the move is illegal (a finished order never
+        reopens). ``filled_qty`` never decreases."""
         with self._tx() as db:
             row = db.execute(
                 "SELECT * FROM orders WHERE client_order_id=?", (client_order_id,)
             ).fetchone()
             if row is None:
                 return False
-            if row["status"] in TERMINAL_STATUSES and status not in TERMINAL_STATUSES:
+            moved = advance(
+                _order(row).progress,
+                status,
+                filled_qty=filled_qty,
+                filled_avg_price=filled_avg_price,
+                order=client_order_id,
+            )
+            if moved is None:
                 return False
-            new_filled = row["filled_qty"]
-            new_avg = row["filled_avg_price"]
-            if filled_qty is not None and filled_qty > new_filled + QTY_EPS:
-                new_filled = filled_qty
-                if filled_avg_price is not None:
-                    new_avg = filled_avg_price
             db.execute(
                 "UPDATE orders SET status=?, broker_order_id=COALESCE(?, broker_order_id),"
                 " filled_qty=?, filled_avg_price=?, detail=COALESCE(?, detail), updated_ms=?"
                 " WHERE client_order_id=?",
                 (
-                    status,
+                    moved.status,
                     broker_order_id,
-                    new_filled,
-                    new_avg,
+                    moved.filled_qty,
+                    moved.filled_avg_price,
                     detail,
                     self.now_ms(),
                     client_order_id,
@@ -445,34 +442,27 @@ class Journal:
             return True
 
     def order(self, client_order_id: str) -> OrderRecord | None:
-        row = self._db.execute(
+        row = self._row(
             "SELECT * FROM orders WHERE client_order_id=?", (client_order_id,)
-        ).fetchone()
+        )
         return None if row is None else _order(row)
 
     def open_orders(self, strategy: str | None = None) -> list[OrderRecord]:
         """Orders not in a terminal status (``intent`` included): what a restart must resolve."""
-        marks = ",".join("?" for _ in TERMINAL_STATUSES)
+        marks = ",".join("?" for _ in TERMINAL_STATUSES)  # an unknown status reads as open
         sql = f"SELECT * FROM orders WHERE status NOT IN ({marks})"
         args: list[Any] = sorted(TERMINAL_STATUSES)
         if strategy is not None:
             sql += " AND strategy=?"
             args.append(strategy)
-        rows = self._db.execute(sql + " ORDER BY t_ms, client_order_id", args).fetchall()
-        return [_order(r) for r in rows]
-
-    def orders_for_session(self, strategy: str, session_date: date) -> list[OrderRecord]:
-        rows = self._db.execute(
-            "SELECT * FROM orders WHERE strategy=? AND session_date=? ORDER BY t_ms, client_order_id",
-            (strategy, session_date.isoformat()),
-        ).fetchall()
+        rows = self._rows(sql + " ORDER BY t_ms, client_order_id", args)
         return [_order(r) for r in rows]
 
     def ids_for_minute(self, strategy: str, t_ms: int) -> set[str]:
         """client_order_ids journaled for the decision on bar ``t_ms`` (for seq and rate caps)."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT client_order_id FROM orders WHERE strategy=? AND t_ms=?", (strategy, t_ms)
-        ).fetchall()
+        )
         return {r[0] for r in rows}
 
     # ------------------------------------------------------------------ fills
@@ -562,19 +552,22 @@ class Journal:
             )
             if order is not None:
                 avg = ((prev_avg or 0.0) * prev + px * delta) / cum_qty
-                status = order["status"]
-                if cum_qty >= order["qty"] - QTY_EPS:
-                    status = "filled"
-                elif status not in TERMINAL_STATUSES:
-                    status = "partially_filled"
-                if order["filled_qty"] > cum_qty + QTY_EPS:  # the broker reported more already
-                    cum_avg = (order["filled_qty"], order["filled_avg_price"])
-                else:
-                    cum_avg = (cum_qty, avg)
+                # the fill counts whatever the status (the broker may have reported more already)
+                filled = _order(order).progress.with_fill(cum_qty, avg)
+                done = cum_qty >= order["qty"] - QTY_EPS
+                reported = OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED
+                moved = advance(filled, reported, order=client_order_id) or filled
                 db.execute(
                     "UPDATE orders SET filled_qty=?, filled_avg_price=?, status=?,"
                     " broker_order_id=COALESCE(broker_order_id, ?), updated_ms=? WHERE client_order_id=?",
-                    (*cum_avg, status, broker_order_id, self.now_ms(), client_order_id),
+                    (
+                        moved.filled_qty,
+                        moved.filled_avg_price,
+                        moved.status,
+                        broker_order_id,
+                        self.now_ms(),
+                        client_order_id,
+                    ),
                 )
         return FillRecord(
             execution_id,
@@ -614,20 +607,6 @@ class Journal:
             **order_fields,
         )
 
-    def fills_for_session(self, strategy: str, session_date: date) -> list[FillRecord]:
-        rows = self._db.execute(
-            "SELECT * FROM fills WHERE strategy=? AND session_date=? ORDER BY t_ms, rowid",
-            (strategy, session_date.isoformat()),
-        ).fetchall()
-        return [_fill(r) for r in rows]
-
-    def net_positions(self, strategy: str, session_date: date) -> dict[str, float]:
-        """Signed shares bought minus sold today by ``strategy``, per symbol (from fills)."""
-        out: dict[str, float] = {}
-        for f in self.fills_for_session(strategy, session_date):
-            out[f.symbol] = out.get(f.symbol, 0.0) + f.signed_qty
-        return {s: q for s, q in out.items() if abs(q) > QTY_EPS}
-
     # ------------------------------------------------------------------ events
 
     def record_event(
@@ -660,7 +639,7 @@ class Journal:
         if kind is not None:
             sql += " AND kind=?"
             args.append(kind)
-        rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
+        rows = self._rows(sql + " ORDER BY id", args)
         return [
             EventRecord(
                 r["strategy"],
@@ -701,21 +680,4 @@ def _order(r: sqlite3.Row) -> OrderRecord:
         r["detail"],
         r["created_ms"],
         r["updated_ms"],
-    )
-
-
-def _fill(r: sqlite3.Row) -> FillRecord:
-    return FillRecord(
-        r["execution_id"],
-        r["client_order_id"],
-        r["broker_order_id"],
-        r["strategy"],
-        date.fromisoformat(r["session_date"]),
-        r["symbol"],
-        r["side"],
-        r["qty"],
-        r["price"],
-        r["cum_qty"],
-        r["t_ms"],
-        r["source"],
     )

@@ -5,19 +5,16 @@
 :class:`MinuteGrid`: ``t_ms[N]`` and ``open/high/low/close/volume[S, N]`` (float64),
 ``filled[S, N]`` (bool), the sessions and, per minute, which session it belongs to.
 
-The grid rule, the same as :func:`common.bars.fill_grid` and the bridge's:
-
-- every session contributes its minutes open..close−1 (210 on a half day);
-- a minute where a symbol has a real bar holds that bar; a minute without one is filled
-  from the symbol's previous close — across sessions too — with open = high = low =
-  close, volume 0 and ``filled`` True. Input bars already marked ``filled`` count as
-  absent, so they are filled again from the grid's own last close;
-- minutes *before a symbol's first real bar in the loaded sessions* have no bar: all five
-  fields are NaN (engine_core's "no bar this minute") and ``filled`` is False; the symbol
-  is absent from those minutes' batches, so it has no price and no signal there. Nothing
-  before the first loaded session is used, so the grid depends only on the bars of the
-  sessions asked for: a backtest and a live warm-up over the same sessions see the same
-  grid, bit for bit.
+Every session contributes its minutes open..close−1 (210 on a half day), and the bars
+stand on them by the session-grid rule (:mod:`common.session_grid`, its array form
+:func:`~common.session_grid.fill_arrays`): a real bar where there is one, else a flat bar
+at the previous real close, across sessions too. Minutes *before a symbol's first real
+bar in the loaded sessions* have no bar: all five fields are NaN (engine_core's "no bar
+this minute") and ``filled`` is False; the symbol is absent from those minutes, so it has
+no price and no signal there. Nothing before the first loaded session is used, so the
+grid depends only on the bars of the sessions asked for: a backtest and a live warm-up
+over the same sessions see the same grid, bit for bit. :meth:`MinuteGrid.bars_at` gives
+a minute as the same :class:`~common.minute.Minute` the live feed produces.
 
 Today: with ``today_dir`` the last session is today; its bars are the history file's for
 that date merged with ``{SYMBOL}_today.csv`` (the today file wins for a minute), and its
@@ -37,7 +34,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
@@ -45,35 +41,15 @@ from common.bars import MINUTE_MS, Bar, filled_bar
 from common.calendar import Session, iso_ny
 from common.csvfiles import CsvFormatError, history_path, read_history, read_today, today_path
 from common.errors import OperationalError
+from common.minute import Minute
+from common.session_grid import OHLCV, fill_arrays
 from engine_core.timeinfo import MinuteInfo, minute_info
 
 log = logging.getLogger(__name__)
 
-PRICE_FIELDS = ("open", "high", "low", "close", "volume")
-
 
 class HistoryError(OperationalError, ValueError):
     """Bars the grid needs are missing or unreadable; the message names the symbol and file."""
-
-
-class MinuteBars(NamedTuple):
-    """One grid minute of every symbol that has a price: ``(t_ms, {symbol: Bar})``.
-
-    The shape of a live minute batch (``engine.bar_feed.GridMinute`` has the same ``t``,
-    ``bars`` and ``closes``), so the live per-bar path can replay a grid.
-    """
-
-    t: int
-    bars: dict[str, Bar]
-
-    @property
-    def closes(self) -> dict[str, float]:
-        return {s: b.close for s, b in self.bars.items()}
-
-    @property
-    def real_prices(self) -> dict[str, float]:
-        """Closes of the symbols that traded this minute (not grid-filled)."""
-        return {s: b.close for s, b in self.bars.items() if not b.filled}
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -103,7 +79,7 @@ class MinuteGrid:
 
     def __post_init__(self) -> None:
         S, N = len(self.symbols), len(self.t_ms)
-        for name in PRICE_FIELDS + ("filled",):
+        for name in (*OHLCV, "filled"):
             a = getattr(self, name)
             if a.shape != (S, N):
                 raise ValueError(f"MinuteGrid.{name} has shape {a.shape}, expected {(S, N)}")
@@ -178,8 +154,8 @@ class MinuteGrid:
 
     # ------------------------------------------------------------------ minute batches
 
-    def bars_at(self, n: int) -> MinuteBars:
-        """Minute ``n`` as a batch: a :class:`Bar` per symbol with a price (filled ones marked)."""
+    def bars_at(self, n: int, source: str = "history") -> Minute:
+        """Minute ``n``: a :class:`Bar` per symbol with a price (filled ones marked)."""
         t = int(self.t_ms[n])
         bars: dict[str, Bar] = {}
         for i, sym in enumerate(self.symbols):
@@ -198,15 +174,15 @@ class MinuteGrid:
                     c,
                     float(self.volume[i, n]),
                 )
-        return MinuteBars(t, bars)
+        return Minute(t, bars, source)
 
-    def minutes(self, start: int = 0, stop: int | None = None) -> Iterator[MinuteBars]:
-        """Minute batches ``start..stop-1`` in order (all by default)."""
+    def minutes(self, start: int = 0, stop: int | None = None) -> Iterator[Minute]:
+        """Minutes ``start..stop-1`` in order (all by default)."""
         stop = self.n_minutes if stop is None else stop
         for n in range(start, stop):
             yield self.bars_at(n)
 
-    def __iter__(self) -> Iterator[MinuteBars]:
+    def __iter__(self) -> Iterator[Minute]:
         return self.minutes()
 
     def last_closes(self, n: int | None = None) -> dict[str, float]:
@@ -263,20 +239,6 @@ def grid_minutes(
     return t, bounds
 
 
-def _bar_arrays(bars: Sequence[Bar]) -> tuple[np.ndarray, np.ndarray]:
-    """(t[M], ohlcv[5, M]) of the real bars, sorted, the last of a repeated minute kept."""
-    real = {b.t: b for b in bars if not b.filled}
-    ts = np.array(sorted(real), dtype=np.int64)
-    vals = np.array(
-        [
-            (real[t].open, real[t].high, real[t].low, real[t].close, real[t].volume)
-            for t in ts.tolist()
-        ],
-        dtype=np.float64,
-    ).reshape(len(ts), 5)
-    return ts, vals.T
-
-
 def build_grid(
     symbols: Sequence[str],
     sessions: Sequence[Session],
@@ -284,7 +246,7 @@ def build_grid(
     *,
     until_ms: int | None = None,
 ) -> MinuteGrid:
-    """Put each symbol's ``bars`` on the grid of ``sessions`` (module docstring's rule).
+    """Put each symbol's ``bars`` on the grid of ``sessions`` (the session-grid rule).
 
     Bars off the grid (other days, outside the session, after ``until_ms``) are ignored;
     a symbol missing from ``bars`` has no bar anywhere (NaN throughout).
@@ -293,27 +255,7 @@ def build_grid(
     sessions = tuple(sessions)
     _check_inputs(symbols, sessions)
     t, bounds = grid_minutes(sessions, until_ms)
-    S, N = len(symbols), len(t)
-    arr = np.full((5, S, N), np.nan)
-    filled = np.zeros((S, N), dtype=bool)
-    steps = np.arange(N)
-    for i, sym in enumerate(symbols):
-        bt, vals = _bar_arrays(bars.get(sym, ()))
-        if not len(bt) or not N:
-            continue
-        pos = np.searchsorted(t, bt)
-        ok = pos < N
-        ok[ok] = t[pos[ok]] == bt[ok]
-        real = np.zeros(N, dtype=bool)
-        real[pos[ok]] = True
-        arr[:, i, pos[ok]] = vals[:, ok]
-        last = np.maximum.accumulate(np.where(real, steps, -1))
-        fill = (last >= 0) & ~real
-        if fill.any():
-            c = arr[3, i, last[fill]]
-            arr[0:4, i, fill] = c
-            arr[4, i, fill] = 0.0
-            filled[i, fill] = True
+    arr, filled = fill_arrays(t, symbols, bars)
     return MinuteGrid(
         symbols=symbols,
         sessions=sessions,
@@ -331,7 +273,9 @@ def build_grid(
 # ---------------------------------------------------------------------- loading
 
 
-def _read(reader, path: Path, symbol: str, what: str) -> list[Bar]:
+def read_bars(reader, path: Path, symbol: str, what: str) -> list[Bar]:
+    """``reader(path, symbol)`` (a :mod:`common.csvfiles` reader); HistoryError naming the
+    symbol and file if the file is missing or unreadable."""
     if not path.is_file():
         raise HistoryError(f"{what} missing for {symbol}: {path} does not exist")
     try:
@@ -372,11 +316,11 @@ def load_sessions(
     latest_today: int | None = None
     for sym in symbols:
         hpath = history_path(history_dir, sym)
-        got = _within(_read(read_history, hpath, sym, "history"), lo, hi)
+        got = _within(read_bars(read_history, hpath, sym, "history"), lo, hi)
         if today is not None and today_root is not None:
             tpath = today_path(today_root, sym)
             todays = _within(
-                _read(read_today, tpath, sym, "today's bars"), today.open_ms, today.close_ms
+                read_bars(read_today, tpath, sym, "today's bars"), today.open_ms, today.close_ms
             )
             got = got + todays  # the today file last: it wins for a repeated minute
             on_day = [b.t for b in got if today.contains_minute(b.t) and not b.filled]
@@ -423,9 +367,9 @@ def _check_coverage(symbol: str, path: Path, bars: list[Bar], sessions: Sequence
 
 __all__ = [
     "HistoryError",
-    "MinuteBars",
     "MinuteGrid",
     "build_grid",
     "grid_minutes",
     "load_sessions",
+    "read_bars",
 ]

@@ -94,11 +94,6 @@ class OrderKey:
         )
 
 
-def make_client_order_id(strategy: str, t_ms: int, symbol: str, side: str, seq: int = 0) -> str:
-    """The client_order_id of an order decided on the bar starting at ``t_ms``."""
-    return OrderKey.for_minute(strategy, t_ms, symbol, side, seq).client_order_id()
-
-
 def parse_client_order_id(cid: str) -> OrderKey | None:
     """The key a client_order_id of this format encodes, or None if it is not one of ours."""
     if not isinstance(cid, str):
@@ -116,13 +111,3 @@ def parse_client_order_id(cid: str) -> OrderKey | None:
     strategy = {v: k for k, v in STRATEGY_CODES.items()}[m["strategy"]]
     side = {v: k for k, v in SIDE_CODES.items()}[m["side"]]
     return OrderKey(strategy, d, hh * 60 + mm, m["symbol"], side, int(m["seq"]))
-
-
-def is_ours(cid: str, strategy: str | None = None, session_date: date | None = None) -> bool:
-    """Whether ``cid`` is this system's (optionally: of that strategy, for that session)."""
-    key = parse_client_order_id(cid)
-    if key is None:
-        return False
-    if strategy is not None and key.strategy != strategy:
-        return False
-    return session_date is None or key.session_date == session_date

@@ -58,14 +58,6 @@ class OrderPlan:
     halt_reason: str | None = None
     targets: Mapping[str, float] = field(default_factory=dict)
 
-    @property
-    def sells(self) -> tuple[PlannedOrder, ...]:
-        return tuple(o for o in self.orders if o.side == "sell")
-
-    @property
-    def buys(self) -> tuple[PlannedOrder, ...]:
-        return tuple(o for o in self.orders if o.side == "buy")
-
 
 def _legs(effective: float, target: float) -> list[tuple[str, float, bool]]:
     """(side, qty, reduces) legs that take ``effective`` to ``target`` without crossing zero."""

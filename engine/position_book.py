@@ -15,9 +15,12 @@ from common.quantities import QTY_EPS
 
 
 class BrokerPosition(Protocol):
+    """What is read of a position (``common.rest_models.Position`` has it)."""
+
     symbol: str
-    qty: float
-    side: str
+
+    @property
+    def signed_qty(self) -> float: ...
 
 
 class Fill(Protocol):
@@ -31,8 +34,7 @@ def signed_positions(positions: Iterable[BrokerPosition]) -> dict[str, float]:
     """``GET /v2/positions`` as signed quantities by symbol (shorts negative), flat ones left out."""
     out: dict[str, float] = {}
     for p in positions:
-        q = abs(float(p.qty))
-        q = -q if str(p.side).lower() == "short" or float(p.qty) < 0 else q
+        q = p.signed_qty
         if abs(q) > QTY_EPS:
             out[p.symbol] = out.get(p.symbol, 0.0) + q
     return out

@@ -5,13 +5,14 @@
   (same name in EnsembleParams) or a decision threshold (``buy_threshold``,
   ``sell_threshold``, read by the strategies); a knob that is neither is an error, so a
   new knob cannot be silently ignored by the signal path.
-- :class:`SignalEngine` (live): ``update(t_ms, bars_by_symbol)`` consumes one grid minute
+- :class:`SignalEngine` (live): ``update(minute)`` consumes one :class:`~common.minute.Minute`
   of all symbols through ``Ensemble.update`` and answers a :class:`Signal` per symbol
-  that has a price. It applies the session-grid rule itself: a symbol missing from the
-  minute, or whose bar is marked ``filled``, gets a flat bar at its last close (volume 0),
-  or no bar at all before its first real one — exactly :mod:`engine.market_grid`'s rule.
-  ``warm_up(grid)`` consumes a whole grid through the batch entry (``Ensemble.run``)
-  instead; engine_core guarantees the state is the same bit for bit.
+  that has a price. The minute is already on the session grid (the feed's
+  :class:`~common.session_grid.GridFiller` or a :class:`~engine.market_grid.MinuteGrid`
+  made it: filled bars carry the last close, a symbol with no price yet is absent) and
+  its bars were validated where they entered the process: they go to engine_core as
+  they are. ``warm_up(grid)`` consumes a whole grid through the batch entry
+  (``Ensemble.run``) instead; engine_core guarantees the state is the same bit for bit.
 - :func:`batch_signals` (backtests, the optimizer): all minutes of a grid in one call,
   as (S, N) arrays; :func:`per_bar_signals` computes the same arrays through the live
   per-bar path (tests and benchmarks compare the two).
@@ -29,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from common.bars import Bar
 from common.config import OesConfig
+from common.minute import Minute
 from engine.market_grid import MinuteGrid
 from engine.strategies.base import Signal
 from engine_core import Ensemble, EnsembleParams
@@ -122,9 +123,7 @@ class SignalEngine:
         self.ensemble = Ensemble(len(self.symbols), self.params, symbols=self.symbols)
         self._minutes = 0
         self._last_real = np.full(len(self.symbols), -1, dtype=np.int64)
-        self._last_close = np.full(len(self.symbols), np.nan)
         self._buf = np.empty((5, len(self.symbols)))
-        self._known = frozenset(self.symbols)
 
     @property
     def count(self) -> int:
@@ -136,47 +135,30 @@ class SignalEngine:
         """Bar start of the last minute consumed."""
         return self.ensemble.last_t
 
-    @property
-    def last_closes(self) -> dict[str, float]:
-        """Each symbol's last known close (the grid rule fills from it)."""
-        return {s: float(c) for s, c in zip(self.symbols, self._last_close, strict=True) if c == c}
-
     def ages(self) -> dict[str, int]:
         """Minutes since each priced symbol's last real bar, as of the last minute consumed."""
         n = self._minutes - 1
         return {s: int(n - k) for s, k in zip(self.symbols, self._last_real, strict=True) if k >= 0}
 
-    def update(self, t_ms: int, bars: Mapping[str, Bar]) -> dict[str, Signal]:
-        """Consume grid minute ``t_ms`` (every symbol's bar, missing ones filled); its signals."""
-        unknown = set(bars) - self._known
-        if unknown:
-            raise ValueError(
-                f"minute {t_ms}: bars for symbols {sorted(unknown)} outside {list(self.symbols)}"
-            )
-        t = int(t_ms)
+    def update(self, minute: Minute) -> dict[str, Signal]:
+        """Consume one grid minute (every priced symbol's bar, filled ones marked); its signals."""
+        t = minute.t
+        bars = minute.bars
         buf, n = self._buf, self._minutes
         buf.fill(np.nan)
-        for i, sym in enumerate(self.symbols):
-            b = bars.get(sym)
-            if b is not None and not b.filled:
-                if b.t != t:
-                    raise ValueError(f"minute {t}: the bar of {sym} starts at {b.t}")
+        present = [bars.get(sym) for sym in self.symbols]
+        for i, b in enumerate(present):
+            if b is not None:
                 buf[:, i] = (b.open, b.high, b.low, b.close, b.volume)
-            else:
-                c = self._last_close[i]
-                if c == c:
-                    buf[0:4, i] = c
-                    buf[4, i] = 0.0
         prob, rhat, conf = self.ensemble.update(t, buf[0], buf[1], buf[2], buf[3], buf[4])
         out: dict[str, Signal] = {}
-        for i, sym in enumerate(self.symbols):
-            b = bars.get(sym)
+        last_real = self._last_real
+        for i, b in enumerate(present):
             if b is not None and not b.filled:
-                self._last_real[i] = n
-                self._last_close[i] = b.close
-            k = self._last_real[i]
+                last_real[i] = n
+            k = last_real[i]
             if k >= 0:
-                out[sym] = Signal(float(prob[i]), float(conf[i]), float(rhat[i]), int(n - k))
+                out[self.symbols[i]] = Signal(float(prob[i]), float(conf[i]), float(rhat[i]), int(n - k))
         self._minutes = n + 1
         return out
 
@@ -194,8 +176,6 @@ class SignalEngine:
         res = self.ensemble.run(*grid.arrays(), grid.t_ms, info=grid.info)
         age, last = _ages(grid.real)
         self._last_real = last
-        if grid.n_minutes:
-            self._last_close = np.array(grid.close[:, -1], dtype=np.float64)
         self._minutes = grid.n_minutes
         return BatchSignals(grid.symbols, grid.t_ms, res.prob, res.conf, res.rhat, age)
 
@@ -217,7 +197,7 @@ def per_bar_signals(
     age = np.full((S, N), -1, dtype=np.int64)
     index = {s: i for i, s in enumerate(grid.symbols)}
     for n, minute in enumerate(grid):
-        for sym, sig in eng.update(minute.t, minute.bars).items():
+        for sym, sig in eng.update(minute).items():
             i = index[sym]
             prob[i, n], conf[i, n], rhat[i, n], age[i, n] = (
                 sig.prob,

@@ -26,7 +26,7 @@ from engine.order_plan import plan_orders
 from engine.position_book import signed_positions
 from engine.reconcile import ReconcileResult, reconcile
 from engine.risk import RiskGuard
-from engine.strategies import RotationStrategy, Strategy
+from engine.strategies import Strategy
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,6 @@ class Today:
     day: date
     session: Session | None
     clock: BrokerClock
-
-    @property
-    def closed_day(self) -> bool:
-        return self.session is None
 
     @property
     def over(self) -> bool:
@@ -81,24 +77,6 @@ def session_today(clock: BrokerClock, calendar: TradingCalendar) -> Today:
 class Reconciled:
     result: ReconcileResult
     halted: bool
-    flatten_orders: tuple[str, ...] = ()
-
-
-def _strategy_state(
-    result: ReconcileResult, strategy: Strategy, observed: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """The reconciled state, with what the warm-up observed today where it is more complete.
-
-    The rotation aggregator's smoothing is a function of today's signals only; the warm-up
-    replayed them all, so its smoothed strengths are those an uninterrupted run would hold.
-    """
-    state = dict(result.strategy_state)
-    if isinstance(strategy, RotationStrategy) and observed is not None:
-        seen = observed.get("seen_t_ms")
-        if seen is not None and (state.get("seen_t_ms") is None or seen >= state["seen_t_ms"]):
-            state["smoothed"] = dict(observed.get("smoothed", {}))
-            state["seen_t_ms"] = seen
-    return state
 
 
 def reconcile_with_broker(
@@ -119,9 +97,8 @@ def reconcile_with_broker(
     executor.settle()
     positions = api.get_positions()
     open_orders = api.list_orders(status="open", limit=500)
-    account = api.get_account()
-    equity = float(account.get("equity") or account.get("portfolio_value") or 0.0)
-    observed = strategy.state_dict()
+    equity = api.get_account().equity
+    observed = strategy.state_dict()  # what the warm-up saw of today
     result = reconcile(
         strategy,
         positions,
@@ -175,9 +152,8 @@ def reconcile_with_broker(
         except (UnprocessableError, NotFoundError) as e:
             log.info("cancel of %s: %s", oid, e.message)
     executor.adopt([by_id[i] for i in result.adopt_order_ids if i in by_id], t_ms)
-    strategy.load_state(_strategy_state(result, strategy, observed))
+    strategy.load_state(strategy.merge_observed(result.strategy_state, observed))
 
-    sent: tuple[str, ...] = ()
     if result.action == "flatten":
         held = signed_positions(api.get_positions())
         if held:
@@ -194,9 +170,9 @@ def reconcile_with_broker(
                 reasons=dict.fromkeys(held, "reconciliation: flatten holdings that fit no state"),
             )
             out = executor.execute(plan)
-            sent = tuple(out.submitted + out.unknown)
-            log.warning("reconciliation flattened %s with %d order(s)", sorted(held), len(sent))
-    return Reconciled(result, halted=False, flatten_orders=sent)
+            sent = len(out.submitted) + len(out.unknown)
+            log.warning("reconciliation flattened %s with %d order(s)", sorted(held), sent)
+    return Reconciled(result, halted=False)
 
 
 __all__ = ["Reconciled", "Today", "reconcile_with_broker", "session_today"]

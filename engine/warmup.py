@@ -27,10 +27,11 @@ from typing import Protocol
 
 from common.bars import MINUTE_MS, Bar
 from common.calendar import Session, TradingCalendar, from_ms, iso_ny, nyse
-from common.csvfiles import CsvFormatError, history_path, read_history, read_today, today_path
+from common.csvfiles import history_path, read_history, read_today, today_path
+from common.minute import Minute
 from common.rest_models import BrokerClock
-from engine.bar_feed import BarsApi, GridMinute
-from engine.market_grid import HistoryError, MinuteGrid, build_grid
+from engine.bar_feed import BarsApi
+from engine.market_grid import HistoryError, MinuteGrid, build_grid, read_bars
 from engine.signals import SignalEngine
 from engine.startup import session_today
 from engine.strategies import Strategy
@@ -54,10 +55,10 @@ class WarmUp:
     signals: SignalEngine
     grid: MinuteGrid
     """The warm grid (history and today up to the minute before :attr:`pending`)."""
-    pending: GridMinute | None
+    pending: Minute | None
     """The last closed minute, to be decided live (None before the first minute closes)."""
     last_closes: dict[str, float]
-    """Closes the live grid rule fills from (after :attr:`pending`)."""
+    """Closes the live grid rule starts from (after :attr:`pending`): the feed's seed."""
     today_minutes: int
     rest_minutes: int
     seconds: float
@@ -71,15 +72,6 @@ class WarmUp:
         today = self.grid.sessions[-1]
         t = int(self.grid.t_ms[-1]) if self.grid.n_minutes else None
         return t if t is not None and today.contains_minute(t) else None
-
-
-def _read(reader, path: Path, symbol: str, what: str) -> list[Bar]:
-    try:
-        return reader(path, symbol)
-    except CsvFormatError as e:
-        raise HistoryError(f"{what} of {symbol} is unreadable: {e}") from None
-    except OSError as e:
-        raise HistoryError(f"{what} of {symbol} is unreadable: {path}: {e}") from None
 
 
 def load_bars(
@@ -97,12 +89,10 @@ def load_bars(
     latest: dict[str, int] = {}
     for sym in symbols:
         hpath = history_path(hist_dir, sym)
-        if not hpath.is_file():
-            raise HistoryError(f"history missing for {sym}: {hpath} does not exist")
-        got = [b for b in _read(read_history, hpath, sym, "history") if lo <= b.t < today.open_ms]
+        got = [b for b in read_bars(read_history, hpath, sym, "history") if lo <= b.t < today.open_ms]
         tpath = today_path(today_dir, sym)
         if tpath.is_file():
-            todays = [b for b in _read(read_today, tpath, sym, "today's bars")
+            todays = [b for b in read_bars(read_today, tpath, sym, "today's bars")
                       if today.contains_minute(b.t)]  # fmt: skip
             if todays:
                 latest[sym] = todays[-1].t
@@ -163,8 +153,7 @@ def warm_up(
     warm = full
     if last_closed is not None:
         warm = build_grid(symbols, sessions, bars, until_ms=last_closed - MINUTE_MS)
-        last = full.bars_at(full.n_minutes - 1)
-        pending = GridMinute(last.t, dict(last.bars), "warm-up")
+        pending = full.bars_at(full.n_minutes - 1, source="warm-up")
 
     engine = SignalEngine(symbols, strategy.config.oes_config)
     sigs = engine.warm_up(warm)

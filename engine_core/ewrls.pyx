@@ -497,8 +497,9 @@ cdef class MultiHorizonEWRLS:
             raise ValueError(f"x has shape {x.shape}, expected ({self.m.n},)")
         if not (np.isfinite(x).all() and np.isfinite(close) and close > 0):
             raise ValueError("x must be finite and close finite and > 0")
-        cdef double[::1] xv = np.zeros(self.m.ld)
-        xv[:self.m.n] = x
+        padded = np.zeros(self.m.ld)  # the stored width; the padding stays 0
+        padded[:self.m.n] = x
+        cdef double[::1] xv = padded
         preds = np.empty(self.m.n_h)
         confs = np.empty(self.m.n_h)
         cdef double[::1] pv = preds

@@ -118,10 +118,6 @@ class EnsembleParams:
                             ("norm_window", nw), ("z_clip", zc), ("label_clip", lc)):
             set_(self, name, value)
 
-    @property
-    def max_horizon(self) -> int:
-        return self.horizons[-1]
-
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
@@ -140,15 +136,3 @@ class EnsembleParams:
                 raise ValueError(f"unknown ensemble parameter(s): {', '.join(unknown)}")
         return cls(**{k: v for k, v in cfg.items() if k in names})
 
-    def replace(self, **changes: Any) -> EnsembleParams:
-        """A copy with some fields changed (validated again)."""
-        values = {name: getattr(self, name) for name in self.field_names()}
-        unknown = sorted(set(changes) - set(values))
-        if unknown:
-            raise ValueError(f"unknown ensemble parameter(s): {', '.join(unknown)}")
-        values.update(changes)
-        return EnsembleParams(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {name: (list(v) if isinstance(v := getattr(self, name), tuple) else v)
-                for name in self.field_names()}

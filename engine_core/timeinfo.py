@@ -38,11 +38,6 @@ def _hour_offset_ms(hour: int) -> int:
     return int(off.total_seconds() * 1000)
 
 
-def ny_offset_ms(t_ms: int) -> int:
-    """New York's UTC offset (ms) at the instant ``t_ms`` (constant within a UTC hour)."""
-    return _hour_offset_ms(int(t_ms) // HOUR_MS)
-
-
 def minute_fields(t_ms: int) -> tuple[int, int, int]:
     """(mod, dow, day) of one bar start: the scalar form of :func:`minute_info`."""
     t = int(t_ms)

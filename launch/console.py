@@ -38,13 +38,7 @@ def setup_launch_logging(paths: ModePaths, stamp: str, secrets: Iterable[str] = 
 def add_secrets(secrets: Iterable[str]) -> None:
     """Redact more values (keys learnt after logging started) in every handler."""
     for h in logging.getLogger().handlers:
-        for f in h.filters:
-            if isinstance(f, RedactFilter):
-                f.secrets = sorted({*f.secrets, *(s for s in secrets if s and len(s) >= 4)},
-                                   key=len, reverse=True)  # fmt: skip
-
-
-
+        h.addFilter(RedactFilter(secrets))
 
 
 def setup_console_logging(level: int = logging.INFO) -> None:

@@ -11,7 +11,8 @@ keys: ``ALPACA_*`` variables are removed from what it inherits), and the launche
 the same keys to the bridge and the engine through theirs.
 
 This is the only launch module that may touch the ``mockmarket`` package, and it does so
-only to read the state file (:func:`read_market_state`) and the default keys.
+only for the market's default keys; the state file is read through
+:func:`read_market_state`.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ DEFAULT_SEED = 7
 
 def _state_file_module() -> ModuleType:
     """The module of the market's state file: the one place that names it."""
-    from mockmarket import state_file
+    from common import market_state
 
-    return state_file
+    return market_state
 
 
 def default_state_file() -> Path:
@@ -120,12 +121,8 @@ class Market:
 
     def child_env(self, base: Mapping[str, str]) -> dict[str, str]:
         """``base`` without the operator's ALPACA_* variables, pointed at this market."""
-        e = self.endpoints()
         env = {k: v for k, v in base.items() if not k.startswith("ALPACA_")}
-        env.update({
-            KEY_VAR: e.key_id, SECRET_VAR: e.secret, "ALPACA_TRADING_URL": e.trading_url,
-            "ALPACA_DATA_URL": e.data_url, "ALPACA_STREAM_URL": e.stream_url,
-        })  # fmt: skip
+        env.update(self.endpoints().environ())
         return env
 
     def describe(self) -> str:

@@ -1,9 +1,12 @@
 """Where the paper broker's prices come from (design.md §9, alpaca-protocol.md §3).
 
-- A market order fills at the OPEN of the minute in progress; a thin symbol with
-  no bar that minute fills at the last close before it.
-- Slippage is ``slippage_bps`` against the taker (buys pay more, sells get less),
-  rounded to $0.0001; a limit order never fills beyond its limit.
+- A market order fills at the OPEN of the minute in progress. A minute with no bar for
+  its symbol follows :mod:`ledger.no_bar_rule` (the order rests until the symbol's next
+  bar; the pre-cost rule filled it at once at the last close: :func:`open_price`).
+- The taker pays the half-spread and ``slippage_bps`` over that reference price (buys pay
+  more, sells get less): :func:`taker_price`, rounded once to $0.0001; the half-spread
+  comes from :mod:`ledger.spread`, the whole per-fill computation from :mod:`ledger.costs`.
+  A limit order never fills beyond its limit.
 - Positions are marked at the close of the last CLOSED minute.
 """
 
@@ -13,8 +16,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from common.bars import Bar
-from common.calendar import MINUTE_MS
-from ledger.money import price_of, round_price
+from common.calendar import floor_minute
+from ledger.money import BPS, ZERO, price_of, round_price
 
 
 class PriceSource(Protocol):
@@ -29,13 +32,15 @@ class PriceSource(Protocol):
     def has_symbol(self, symbol: str) -> bool: ...
 
 
-def minute_of(t_ms: int) -> int:
-    """Start of the minute holding instant ``t_ms``."""
-    return t_ms - t_ms % MINUTE_MS
+def bar_open(prices: PriceSource, symbol: str, minute_ms: int) -> Decimal | None:
+    """The open of ``symbol``'s bar in minute ``minute_ms`` (None: no bar that minute)."""
+    bar = prices.bar_at(symbol, minute_ms)
+    return None if bar is None else price_of(bar.open)
 
 
 def open_price(prices: PriceSource, symbol: str, minute_ms: int) -> Decimal | None:
-    """The price a market order gets in minute ``minute_ms``: its open, else the last close before."""
+    """The minute's open, else the last close before it (the pre-cost rule for a market
+    order; still the price at which the broker values an order for buying power)."""
     bar = prices.bar_at(symbol, minute_ms)
     if bar is not None:
         return price_of(bar.open)
@@ -45,7 +50,7 @@ def open_price(prices: PriceSource, symbol: str, minute_ms: int) -> Decimal | No
 
 def mark_price(prices: PriceSource, symbol: str, now_ms: int) -> Decimal | None:
     """Close of the last minute that has closed by ``now_ms`` (None if there is none)."""
-    bar = prices.last_bar_before(symbol, minute_of(now_ms))
+    bar = prices.last_bar_before(symbol, floor_minute(now_ms))
     return None if bar is None else price_of(bar.close)
 
 
@@ -55,13 +60,22 @@ def close_before(prices: PriceSource, symbol: str, t_ms: int) -> Decimal | None:
     return None if bar is None else price_of(bar.close)
 
 
+def taker_price(
+    reference: Decimal, side: str, half_spread: Decimal, slippage_bps: Decimal
+) -> Decimal:
+    """What a taker pays (buy) or gets (sell): ``reference ± (half_spread + reference ×
+    slippage_bps / 10 000)``, rounded to $0.0001 (exactly ``reference`` when both are zero)."""
+    if side not in ("buy", "sell"):
+        raise ValueError(f"side={side!r} is not buy or sell")
+    move = half_spread + reference * slippage_bps / BPS
+    if move == ZERO:
+        return reference
+    return round_price(reference + move if side == "buy" else reference - move)
+
+
 def slipped(price: Decimal, side: str, slippage_bps: Decimal) -> Decimal:
-    """``price`` moved ``slippage_bps`` against the taker, rounded to $0.0001."""
-    if not slippage_bps:
-        return price
-    factor = slippage_bps / Decimal(10_000)
-    moved = price * (1 + factor) if side == "buy" else price * (1 - factor)
-    return round_price(moved)
+    """``price`` moved ``slippage_bps`` against the taker, rounded to $0.0001 (no spread)."""
+    return taker_price(price, side, ZERO, slippage_bps)
 
 
 def within_limit(price: Decimal, side: str, limit: Decimal | None) -> Decimal:

@@ -8,13 +8,15 @@ whole cents (:func:`cents`); quantities keep up to 9 decimals as Alpaca's do.
 from __future__ import annotations
 
 import math
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 PRICE_STEP = Decimal("0.0001")
 QTY_STEP = Decimal("0.000000001")
 RATIO_STEP = Decimal("0.0000000001")
+BPS = Decimal(10_000)
+"""Basis points per unit: ``x_bps / BPS`` is a fraction."""
 
 
 def price_of(value: float) -> Decimal:
@@ -25,6 +27,11 @@ def price_of(value: float) -> Decimal:
 def cents(value: Decimal) -> Decimal:
     """Round a money amount to the cent (banker's rounding, as a ledger would)."""
     return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def ceil_cents(value: Decimal) -> Decimal:
+    """Round a money amount UP to the cent (how Alpaca charges a day's accrued fees)."""
+    return value.quantize(CENT, rounding=ROUND_CEILING)
 
 
 def round_price(value: Decimal) -> Decimal:

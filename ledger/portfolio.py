@@ -2,7 +2,9 @@
 
 - Cash moves by the trade value rounded to the cent, plus the fee (also in cents):
   a buy of q at p costs ``cents(q·p) + fee``; a sell (or short sale) credits
-  ``cents(q·p) − fee``.
+  ``cents(q·p) − fee``. The fee is whatever the caller charges with that execution
+  (:func:`ledger.costs.book_fill` passes the commission and the regulatory fees due);
+  :meth:`Portfolio.apply_fill` charges a flat ``fee_per_share`` rounded to the cent.
 - A position has a signed quantity (negative = short) and a signed cost
   (Σ q·p of the open quantity). Adding keeps the weighted average entry;
   reducing keeps it; crossing zero opens the other side at the fill price.
@@ -62,11 +64,26 @@ class Portfolio:
         fee_per_share: Decimal,
         now_ms: int,
     ) -> Execution:
-        """Book one execution of ``qty`` (> 0) at ``price`` on ``side``."""
+        """Book one execution of ``qty`` (> 0) at ``price`` on ``side``, fee ``fee_per_share × qty``."""
+        return self.apply_execution(symbol, side, qty, price, cents(fee_per_share * qty), now_ms)
+
+    def apply_execution(
+        self,
+        symbol: str,
+        side: str,
+        qty: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        now_ms: int,
+    ) -> Execution:
+        """Book one execution of ``qty`` (> 0) at ``price`` on ``side``; ``fee`` (whole cents) leaves cash."""
         if qty <= 0:
             raise ValueError(f"execution qty must be positive, got {qty}")
+        if side not in ("buy", "sell"):
+            raise ValueError(f"side={side!r} is not buy or sell")
+        if fee < 0 or fee != cents(fee):
+            raise ValueError(f"fee={fee} must be >= 0 and in whole cents")
         sign = 1 if side == "buy" else -1
-        fee = cents(fee_per_share * qty)
         cash_delta = -sign * cents(qty * price) - fee
         self.cash += cash_delta
 

@@ -7,6 +7,7 @@ Margin model (a simple Reg T paper account, multiplier 2):
   ``reserved`` is the exposure that open orders would add;
 - daytrading_buying_power = max(0, 4·equity − gross − reserved) at equity ≥ $25,000, else 0;
 - non_marginable_buying_power = max(0, cash − reserved).
+``accrued_fees`` is the day's regulatory fees charged so far (already out of ``cash``).
 Every money field is rounded to the cent and sent as a string.
 """
 
@@ -74,6 +75,7 @@ def account_json(
     created_at: str,
     last_equity: Decimal,
     balance_asof: str,
+    accrued_fees: Decimal = ZERO,
 ) -> dict:
     initial = INITIAL_MARGIN_RATE * v.gross
     maintenance = MAINTENANCE_MARGIN_RATE * v.gross
@@ -92,7 +94,7 @@ def account_json(
         "options_buying_power": "0",
         "bod_dtbp": "0",
         "cash": fmt_money(v.cash),
-        "accrued_fees": "0",
+        "accrued_fees": fmt_money(accrued_fees),
         "pending_transfer_in": "0",
         "pending_transfer_out": "0",
         "portfolio_value": fmt_money(v.equity),

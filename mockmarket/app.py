@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from common.calendar import TradingCalendar, ny_datetime, to_ms
+from ledger.costs import CostModel
 from mockmarket.admin_routes import add_admin_routes
 from mockmarket.auth import auth_middleware, error_middleware
 from mockmarket.broker import PaperBroker
@@ -53,8 +54,8 @@ class MarketOptions:
     paused: bool = False
     seed: int = 0
     correction_rate: float = 0.02
-    slippage_bps: float = 0.0
-    fee_per_share: float = 0.0
+    costs: CostModel = field(default_factory=CostModel.default)
+    """What fills cost (``CostModel.legacy()`` for the pre-cost fill rule)."""
     partial_fill_rate: float = 0.0
     cash: float = 100_000.0
     max_connections: int = 1
@@ -70,8 +71,8 @@ class MarketOptions:
             raise ValueError(f"max_connections={self.max_connections!r} must be >= 1")
         if not 0.0 <= self.partial_fill_rate <= 1.0:
             raise ValueError(f"partial_fill_rate={self.partial_fill_rate!r} must be within [0, 1]")
-        if self.slippage_bps < 0 or self.fee_per_share < 0:
-            raise ValueError("slippage_bps and fee_per_share must be >= 0")
+        if not isinstance(self.costs, CostModel):
+            raise ValueError(f"costs={self.costs!r} must be a ledger.costs.CostModel")
         parse_hhmm(self.start_time)
 
 
@@ -106,8 +107,7 @@ def build_context(
         counters,
         calendar=cal,
         cash=options.cash,
-        slippage_bps=options.slippage_bps,
-        fee_per_share=options.fee_per_share,
+        costs=options.costs,
         seed=options.seed,
     )
     hub = DataStreamHub(

@@ -19,6 +19,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from common.rest_models import KEY_HEADER, SECRET_HEADER
 from mockmarket.context import CTX
 from mockmarket.http_errors import alpaca_error, rate_limit_headers
 
@@ -79,8 +80,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.path in WEBSOCKET_PATHS:
         return await handler(request)
     ctx = request.app[CTX]
-    key = request.headers.get("APCA-API-KEY-ID")
-    secret = request.headers.get("APCA-API-SECRET-KEY")
+    key = request.headers.get(KEY_HEADER)
+    secret = request.headers.get(SECRET_HEADER)
     if not ctx.keys_match(key, secret):
         return alpaca_error(401, "request is not authorized", code=40110000)
     if not is_admin(request.path):

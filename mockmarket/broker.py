@@ -3,14 +3,24 @@
 Plain synchronous code run on the server's asyncio loop (no awaits); trade
 updates go out through :attr:`PaperBroker.updates`.
 
-Fill rules (design.md §9):
+Fill rules (design.md §9) and costs (:mod:`ledger.costs`, one model with the backtest):
 - While the market is open a market order fills at once at the OPEN of the minute
-  in progress (sim now floored to the minute); a thin symbol with no bar that
-  minute fills at the last close before it. Slippage (bps, against the taker)
-  and a per-share fee (deducted from cash) apply to every execution.
+  in progress (sim now floored to the minute). A thin symbol with no bar that minute
+  follows :mod:`ledger.no_bar_rule`: the order rests until the symbol's next bar and
+  fills at its open, and one still working at the close fills at the session's last
+  price (``CostModel.legacy`` keeps the pre-cost rule: at once, at the last close).
+- Every execution pays the half-spread (from the symbol's liquidity over the sessions
+  before, computed once per symbol and session) and the slippage over that reference
+  price: ``filled_avg_price`` and the fill event's ``price`` include them. Its fees
+  leave cash: a commission per share if configured, and the regulatory fees (SEC and
+  TAF on sells, CAT on both sides) accrued per trading day and charged rounded up to the
+  cent as Alpaca does; cash is debited as they become due, the account's
+  ``accrued_fees`` shows the day's charge so far, and each day's total is one ``FEE``
+  activity (GET /v2/account/activities). :attr:`PaperBroker.fill_costs` keeps each
+  execution's breakdown (gross, half-spread, slippage, fees).
 - Orders received while the market is closed are accepted and start working at
   the next session's first minute (``on_minute`` at the open): market orders
-  fill at that minute's open.
+  fill at that minute's open (or rest, as above, if it has no bar).
 - A limit order marketable at the open of its first minute fills at the better
   of its limit and that open. Otherwise it rests: at the start of each minute
   it is checked against the bar of the minute just closed, if it was working
@@ -24,7 +34,8 @@ Fill rules (design.md §9):
   (fok fills all or nothing, never partially); opg orders (accepted only while
   the market is closed) execute at the next open and cancel what is left; cls
   orders (accepted until 10 minutes before the close) execute at the session's
-  closing price and cancel what is left.
+  closing price and cancel what is left. An ioc, fok or opg order meeting a minute
+  without a bar does not rest: it is canceled unfilled.
 - Buying power (see account_views) is checked when an order is accepted, at the
   limit price, else the price of the minute in progress, else the last close;
   open orders reserve the exposure they would add, at current prices. Orders
@@ -44,30 +55,44 @@ import random
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
-from common.calendar import MINUTE_MS, Session, TradingCalendar, ny_date, nyse, to_ms
+from common.calendar import (
+    MINUTE_MS,
+    Session,
+    TradingCalendar,
+    floor_minute,
+    ny_date,
+    nyse,
+    rfc3339_utc_us,
+    to_ms,
+)
+from ledger.costs import CostModel, ExecutionPrice, FillCosts, book_fill
+from ledger.fees import DailyFeeAccrual
 from ledger.fill_prices import (
     PriceSource,
     bar_touches,
     close_before,
     mark_price,
     marketable,
-    minute_of,
     open_price,
-    slipped,
     within_limit,
 )
+from ledger.liquidity import BarHistory, history_liquidity
 from ledger.money import ZERO, cents, floor_qty, fmt, is_whole, parse_decimal, price_of
+from ledger.no_bar_rule import NoBarRule, closing_reference, market_reference
 from ledger.portfolio import Portfolio
+from mockmarket.account_activities import ActivityLog
 from mockmarket.account_views import Valuation, account_json, position_json, value
 from mockmarket.assets import asset_id, asset_json
 from mockmarket.clock import SimClock
 from mockmarket.counters import Counters
 from mockmarket.faults import Faults
 from mockmarket.order_queries import parse_order_query, select_orders
-from mockmarket.order_requests import NewOrder, parse_new_order, parse_replacement
-from mockmarket.orders import Order, rfc3339_us
+from mockmarket.order_requests import NewOrder, parse_new_order, parse_replacement, positive_decimal
+from mockmarket.orders import Order
 from mockmarket.trade_updates import TradeUpdateHub
 from mockmarket.trading_errors import (
     INVALID_PARAMETER,
@@ -83,7 +108,11 @@ log = logging.getLogger(__name__)
 CLS_CUTOFF_MS = 10 * MINUTE_MS
 DUPLICATE_MESSAGE = "client_order_id must be unique"
 
-__all__ = ["PaperBroker", "PriceSource", "Submission"]
+__all__ = ["MarketPrices", "PaperBroker", "PriceSource", "Submission"]
+
+
+class MarketPrices(PriceSource, BarHistory, Protocol):
+    """What the broker reads: bars by minute, and the earlier sessions' bars for liquidity."""
 
 
 @dataclass(frozen=True)
@@ -106,14 +135,13 @@ class PaperBroker:
     def __init__(
         self,
         clock: SimClock,
-        prices: PriceSource,
+        prices: MarketPrices,
         faults: Faults,
         counters: Counters,
         *,
         calendar: TradingCalendar | None = None,
         cash: float = 100_000.0,
-        slippage_bps: float = 0.0,
-        fee_per_share: float = 0.0,
+        costs: CostModel | None = None,
         seed: int = 0,
     ) -> None:
         self.clock = clock
@@ -121,8 +149,13 @@ class PaperBroker:
         self.faults = faults
         self.counters = counters
         self.calendar = calendar if calendar is not None else nyse()
-        self.slippage_bps = _decimal_setting(slippage_bps, "slippage_bps")
-        self.fee_per_share = _decimal_setting(fee_per_share, "fee_per_share")
+        self.costs = costs if costs is not None else CostModel.default()
+        """The cost model (``CostModel.default()``: every default of ``CostsConfig``)."""
+        self.fee_accrual = DailyFeeAccrual()
+        self.fill_costs: list[FillCosts] = []
+        """Each execution's breakdown, in order."""
+        self.activities = ActivityLog()
+        self._liquidity: dict[tuple[str, date], Decimal | None] = {}
         self.portfolio = Portfolio(cents(_decimal_setting(cash, "cash")))
         self.last_equity = self.portfolio.cash
         self.updates = TradeUpdateHub()
@@ -232,13 +265,13 @@ class PaperBroker:
             raise invalid("give qty or percentage, not both")
         amount = held
         if qty is not None:
-            amount = self._positive_param(qty, "qty")
+            amount = positive_decimal(qty, "qty")
             if amount > held:
                 raise forbidden(
                     f"insufficient qty available for order (requested: {fmt(amount)}, available: {fmt(held)})"
                 )
         elif percentage is not None:
-            pct = self._positive_param(percentage, "percentage")
+            pct = positive_decimal(percentage, "percentage")
             if pct > 100:
                 raise invalid(f"percentage must be within (0, 100], got {percentage!r}")
             amount = floor_qty(held * pct / 100)
@@ -294,6 +327,7 @@ class PaperBroker:
             self._check_resting_limits(prev)
             if m == prev_session.close_ms:
                 self._close_auction(m)
+                self._fill_market_orders_at_close(prev_session)
         self._expire(m)
         if session is not None:
             self._start_minute(m)
@@ -318,10 +352,17 @@ class PaperBroker:
             self._valuation(now),
             account_id=self.account_id,
             account_number=self.account_number,
-            created_at=rfc3339_us(self._created_ms),
+            created_at=rfc3339_utc_us(self._created_ms),
             last_equity=self.last_equity,
             balance_asof=ny_date(now).isoformat(),
+            accrued_fees=self.fee_accrual.day(ny_date(now)).charged,
         )
+
+    def account_activities(
+        self, query: Mapping[str, str], activity_type: str | None = None
+    ) -> list[dict]:
+        """GET /v2/account/activities[/{type}]: FILL and FEE activities, newest first."""
+        return self.activities.select(query, activity_type, self.fee_accrual.days())
 
     def positions(self) -> list[dict]:
         return [self._position_json(sym) for sym in sorted(self.portfolio.positions)]
@@ -408,7 +449,7 @@ class PaperBroker:
         if order.close_auction_ms is not None or self.calendar.session_at(now) is None:
             return
         order.active_ms = now
-        self._execute_at_open(order, minute_of(now))
+        self._execute_at_open(order, floor_minute(now))
         self._cancel_rest_if_immediate(order, now)
 
     def _store(self, order: Order) -> None:
@@ -441,10 +482,10 @@ class PaperBroker:
     def _last_price(self, symbol: str, now: int) -> Decimal | None:
         """The price of the minute in progress while open, else the last close."""
         if self.calendar.session_at(now) is not None:
-            p = open_price(self.prices, symbol, minute_of(now))
+            p = open_price(self.prices, symbol, floor_minute(now))
             if p is not None:
                 return p
-        return close_before(self.prices, symbol, minute_of(now) + MINUTE_MS)
+        return close_before(self.prices, symbol, floor_minute(now) + MINUTE_MS)
 
     def _reserved(self, now: int, exclude: Order | None = None) -> Decimal:
         """Exposure that open orders would add, at current prices."""
@@ -482,19 +523,47 @@ class PaperBroker:
     def _open_orders(self) -> list[Order]:
         return sorted(self._open.values(), key=lambda o: o.seq)
 
+    def _liquidity_on(self, symbol: str, session: Session) -> Decimal | None:
+        """``symbol``'s dollar volume per minute over the sessions before ``session`` (cached)."""
+        if self.costs.spread is None:
+            return None
+        key = (symbol, session.date)
+        if key not in self._liquidity:
+            n = self.costs.liquidity_sessions
+            before: list[Session] = []
+            for k in range(n, 0, -1):
+                try:
+                    before = self.calendar.sessions_before(session.date, k)
+                    break
+                except ValueError:  # the calendar starts less than n sessions earlier
+                    continue
+            self._liquidity[key] = history_liquidity(self.prices, symbol, before)
+        return self._liquidity[key]
+
+    def _quote(self, order: Order, reference: Decimal, minute: int) -> ExecutionPrice:
+        session = self.calendar.session_of_minute(minute)
+        liquidity = None if session is None else self._liquidity_on(order.symbol, session)
+        return self.costs.execution_price(order.side, reference, liquidity)
+
+    def _execute_at(
+        self, order: Order, reference: Decimal, minute: int, *, whole: bool = False
+    ) -> None:
+        """Execute ``order`` at ``reference`` plus costs (never beyond its limit)."""
+        if not marketable(reference, order.side, order.limit_price):
+            return
+        quote = self._quote(order, reference, minute)
+        price = within_limit(quote.price, order.side, order.limit_price)
+        self._fill(order, quote, price, minute, whole=whole)
+
     def _execute_at_open(self, order: Order, minute: int) -> None:
-        """Try to execute ``order`` at the open of ``minute``."""
+        """Try to execute ``order`` at the open of ``minute`` (a minute without a bar: it rests)."""
         if order.last_fill_minute is not None and minute <= order.last_fill_minute:
             return  # a remainder waits for the next minute
-        if order.active_ms is not None and minute < minute_of(order.active_ms):
+        if order.active_ms is not None and minute < floor_minute(order.active_ms):
             return  # a lagging minute loop never fills an order in a minute before it worked
-        base = open_price(self.prices, order.symbol, minute)
-        if base is None or not marketable(base, order.side, order.limit_price):
-            return
-        price = within_limit(
-            slipped(base, order.side, self.slippage_bps), order.side, order.limit_price
-        )
-        self._fill(order, price, minute)
+        base = market_reference(self.prices, order.symbol, minute, self.costs.no_bar_rule)
+        if base is not None:
+            self._execute_at(order, base, minute)
 
     def _check_resting_limits(self, bar_minute: int) -> None:
         for order in self._open_orders():
@@ -509,12 +578,9 @@ class PaperBroker:
             bar = self.prices.bar_at(order.symbol, bar_minute)
             if bar is None or not bar_touches(bar, order.side, order.limit_price):
                 continue
-            price = within_limit(
-                slipped(price_of(bar.open), order.side, self.slippage_bps),
-                order.side,
-                order.limit_price,
-            )
-            self._fill(order, price, bar_minute)
+            quote = self._quote(order, price_of(bar.open), bar_minute)
+            price = within_limit(quote.price, order.side, order.limit_price)
+            self._fill(order, quote, price, bar_minute)
 
     def _close_auction(self, close_ms: int) -> None:
         now = self.clock.now_ms()
@@ -522,13 +588,29 @@ class PaperBroker:
             if order.close_auction_ms != close_ms:
                 continue
             base = close_before(self.prices, order.symbol, close_ms)
-            if base is not None and marketable(base, order.side, order.limit_price):
-                price = within_limit(
-                    slipped(base, order.side, self.slippage_bps), order.side, order.limit_price
-                )
-                self._fill(order, price, close_ms - MINUTE_MS)
+            if base is not None:
+                self._execute_at(order, base, close_ms - MINUTE_MS)
             if order.is_open:
                 self._cancel(order, now)
+
+    def _fill_market_orders_at_close(self, session: Session) -> None:
+        """ledger.no_bar_rule: a market order still working at the close (its symbol had no
+        bar since it arrived, or a partial fill left a remainder) fills whole at the session's
+        last price, plus costs."""
+        if self.costs.no_bar_rule is not NoBarRule.NEXT_BAR:
+            return
+        last_minute = session.close_ms - MINUTE_MS
+        for order in self._open_orders():
+            if (
+                order.type != "market"
+                or order.close_auction_ms is not None
+                or order.active_ms is None
+                or order.active_ms >= session.close_ms
+            ):
+                continue
+            base = closing_reference(self.prices, order.symbol, session.close_ms)
+            if base is not None:
+                self._execute_at(order, base, last_minute, whole=True)
 
     def _expire(self, m: int) -> None:
         now = self.clock.now_ms()
@@ -553,7 +635,16 @@ class PaperBroker:
         if order.is_open and order.time_in_force in ("ioc", "fok", "opg"):
             self._cancel(order, now)
 
-    def _fill(self, order: Order, price: Decimal, minute: int) -> None:
+    def _fill(
+        self,
+        order: Order,
+        quote: ExecutionPrice,
+        price: Decimal,
+        minute: int,
+        *,
+        whole: bool = False,
+    ) -> None:
+        """Execute (part of) ``order`` at ``price`` in ``minute``; ``whole``: never partially."""
         now = self.clock.now_ms()
         if order.total_qty is None:  # notional: the quantity is fixed at the first execution
             order.target_qty = floor_qty(order.notional / price)
@@ -562,11 +653,21 @@ class PaperBroker:
                 return
         remaining = order.remaining
         size = remaining
-        if self._partial(order, remaining):
+        if not whole and self._partial(order, remaining):
             size = Decimal(self._fill_rng.randint(1, int(remaining) - 1))
-        execution = self.portfolio.apply_fill(
-            order.symbol, order.side, size, price, self.fee_per_share, now
+        execution, costs = book_fill(
+            self.portfolio,
+            self.fee_accrual,
+            self.costs,
+            symbol=order.symbol,
+            side=order.side,
+            qty=size,
+            quote=quote,
+            price=price,
+            day=ny_date(minute),
+            now_ms=now,
         )
+        self.fill_costs.append(costs)
         order.filled_qty += size
         order.filled_value += size * price
         order.last_fill_minute = minute
@@ -578,6 +679,7 @@ class PaperBroker:
             self._finish(order, "filled", now, announce=False)
         else:
             order.status = "partially_filled"
+        self.activities.add_fill(order, size, price, now)
         self._publish(
             "fill" if done else "partial_fill",
             order,
@@ -615,7 +717,7 @@ class PaperBroker:
             "event": event,
             "execution_id": str(self._new_id()),
             "order": order.to_json(),
-            "timestamp": rfc3339_us(now),
+            "timestamp": rfc3339_utc_us(now),
             **extra,
         }
         self.updates.publish(data)
@@ -650,16 +752,6 @@ class PaperBroker:
         except ValueError:
             return text.upper()
         return next((s for s in self.portfolio.positions if asset_id(s) == wanted), None)
-
-    @staticmethod
-    def _positive_param(text: str, field: str) -> Decimal:
-        try:
-            d = parse_decimal(text, field)
-        except ValueError as e:
-            raise invalid(str(e)) from None
-        if d <= 0:
-            raise invalid(f"{field} must be greater than 0, got {text!r}")
-        return d
 
     def _session_started(self, now: int) -> Session | None:
         """The latest session whose open is at or before ``now``."""

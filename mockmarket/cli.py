@@ -1,4 +1,9 @@
-"""``python -m mockmarket serve|generate|demo``."""
+"""``python -m mockmarket serve|generate|demo``.
+
+Exit codes (:mod:`common.exit_codes`): 0 after SIGTERM/SIGINT or a finished command; 2 when
+the operator must act (a bad option, data that cannot be replayed, a port that cannot be
+listened on); 1 on an unexpected error.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from pathlib import Path
 import click
 
 from common.env import KEY_VAR, SECRET_VAR
+from common.exit_codes import EXIT_OPERATOR
 from common.logs import setup_process_logging
+from common.market_state import DEFAULT_STATE_FILE
 from common.process_start import date_option
 from mockmarket.app import (
     DEFAULT_KEY,
@@ -21,15 +28,20 @@ from mockmarket.app import (
     build_context,
     parse_hhmm,
 )
+from mockmarket.cost_options import cost_model, cost_options
 from mockmarket.datasource import DEFAULT_SESSIONS, SYNTHETIC_DIR, ensure_synthetic, prepare_store
 from mockmarket.server import serve as serve_app
-from mockmarket.state_file import DEFAULT_STATE_FILE
 from mockmarket.store import StoreError
 
 log = logging.getLogger("mockmarket")
 
 LOG_DIR = Path("data/mockmarket")
 
+
+class OperatorError(click.ClickException):
+    """Printed as ``Error: <message>``; exits with EXIT_OPERATOR (the operator must act)."""
+
+    exit_code = int(EXIT_OPERATOR)
 
 
 def _hhmm(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -90,6 +102,13 @@ def main() -> None:
     help="strength of the synthetic market's learnable component (0 = off)",
 )
 @click.option(
+    "--microstructure",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 5),
+    help="synthetic market's bid-ask bounce and print noise (0 = prints at the mid)",
+)
+@click.option(
     "--start-time",
     default="09:25",
     show_default=True,
@@ -130,16 +149,7 @@ def main() -> None:
     type=click.FloatRange(0, 1),
     help="share of websocket bars first sent preliminary, then corrected (updatedBars)",
 )
-@click.option(
-    "--slippage-bps", default=0.0, show_default=True, type=click.FloatRange(0), help="fill slippage"
-)
-@click.option(
-    "--fee-per-share",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(0),
-    help="fee per share",
-)
+@cost_options
 @click.option(
     "--partial-fill-rate",
     default=0.0,
@@ -163,6 +173,7 @@ def serve(
     seed: int,
     sessions: int,
     signal: float,
+    microstructure: float,
     start_time: str,
     speed: float,
     paused: bool,
@@ -171,12 +182,17 @@ def serve(
     state_file: Path,
     log_file: Path | None,
     correction_rate: float,
-    slippage_bps: float,
-    fee_per_share: float,
     partial_fill_rate: float,
     max_connections: int,
+    legacy_fills: bool,
+    **cost_knobs: float | None,
 ) -> None:
-    """Serve a market on one port until SIGTERM/SIGINT."""
+    """Serve a market on one port until SIGTERM/SIGINT.
+
+    Fills cost what a strategy config's ``costs`` section says by default (half-spread,
+    slippage, regulatory fees); each knob has its option, ``--legacy-fills`` the pre-cost rule.
+    """
+    costs = cost_model(legacy_fills, cost_knobs)
     key, secret = _keys(key, secret)
     log_path = setup_process_logging("mockmarket", LOG_DIR, secrets=(secret,), filename=log_file)
     try:
@@ -187,6 +203,7 @@ def serve(
             seed=seed,
             sessions=sessions,
             signal=signal,
+            microstructure=microstructure,
         )
         options = MarketOptions(
             key=key,
@@ -196,14 +213,13 @@ def serve(
             paused=paused,
             seed=seed,
             correction_rate=correction_rate,
-            slippage_bps=slippage_bps,
-            fee_per_share=fee_per_share,
+            costs=costs,
             partial_fill_rate=partial_fill_rate,
             max_connections=max_connections,
         )
     except (StoreError, ValueError) as e:
         log.error("cannot start: %s", e)
-        raise click.ClickException(str(e)) from None
+        raise OperatorError(str(e)) from None
     extra = {
         "log_file": str(log_path.resolve()),
         "data_dir": str(directory.resolve()),
@@ -219,7 +235,7 @@ def serve(
         asyncio.run(run())
     except OSError as e:
         log.error("cannot listen on %s:%d: %s", host, port, e)
-        raise click.ClickException(f"cannot listen on {host}:{port}: {e}") from None
+        raise OperatorError(f"cannot listen on {host}:{port}: {e}") from None
 
 
 @main.command()
@@ -242,17 +258,34 @@ def serve(
     "--sessions", default=DEFAULT_SESSIONS, show_default=True, type=click.IntRange(1, 1000)
 )
 @click.option("--signal", default=0.0, show_default=True, type=click.FloatRange(-0.99, 0.99))
+@click.option(
+    "--microstructure",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 5),
+    help="bid-ask bounce and print noise (0 = prints at the mid)",
+)
 def generate(
-    data_dir: Path, end_date: date | None, seed: int, sessions: int, signal: float
+    data_dir: Path,
+    end_date: date | None,
+    seed: int,
+    sessions: int,
+    signal: float,
+    microstructure: float,
 ) -> None:
     """Write a synthetic market's history CSVs (reused when already there for the same config)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         last = ensure_synthetic(
-            data_dir, seed=seed, sessions=sessions, end_date=end_date, signal=signal
+            data_dir,
+            seed=seed,
+            sessions=sessions,
+            end_date=end_date,
+            signal=signal,
+            microstructure=microstructure,
         )
     except ValueError as e:
-        raise click.ClickException(str(e)) from None
+        raise OperatorError(str(e)) from None
     click.echo(f"synthetic market in {data_dir}: {sessions} sessions up to {last}, seed {seed}")
 
 

@@ -32,7 +32,9 @@ MAX_LIMIT = 10_000
 TIMEFRAMES = frozenset({"1min", "1t"})
 FEEDS = frozenset({"iex", "sip", "otc", "boats", "delayed_sip"})
 ADJUSTMENTS = frozenset({"raw", "split", "dividend", "spin-off", "all"})
-SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./-]{0,20}$")
+QUERY_SYMBOL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9./-]{0,20}$")
+"""What the data API accepts as a symbol in a query: deliberately wider than
+``common.symbols.SYMBOL_RE`` (what this system trades); a well-formed unknown symbol gets no bars."""
 MAX_SYMBOLS = 500
 
 
@@ -67,7 +69,7 @@ def parse_symbols(text: str | None) -> tuple[str, ...]:
         s = raw.strip()
         if not s:
             continue
-        if not SYMBOL_RE.match(s):
+        if not QUERY_SYMBOL_RE.match(s):
             raise QueryError(400, f"invalid symbol: {s[:40]!r}")
         out.add(s)
     if not out:
@@ -78,7 +80,7 @@ def parse_symbols(text: str | None) -> tuple[str, ...]:
 
 
 def parse_symbol(text: str) -> str:
-    if not SYMBOL_RE.match(text):
+    if not QUERY_SYMBOL_RE.match(text):
         raise QueryError(400, f"invalid symbol: {text[:40]!r}")
     return text
 
@@ -142,7 +144,7 @@ def decode_token(token: str) -> tuple[str, int]:
         t = int(t_text)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise QueryError(400, f"invalid page_token: {token[:60]!r}") from None
-    if not SYMBOL_RE.match(symbol):
+    if not QUERY_SYMBOL_RE.match(symbol):
         raise QueryError(400, f"invalid page_token: {token[:60]!r}")
     return symbol, t
 

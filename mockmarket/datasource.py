@@ -3,7 +3,8 @@
 Synthetic history goes to ``data/mockmarket/equities`` by default, never to
 ``data/equities`` (design.md §4: mockmarket's files stay apart from the live ones,
 so a synthetic bar can never reach a live warm-up). A marker file records the
-generator's config, so a second start with the same config reuses the files.
+generator's config and version, so a second start with the same config reuses the files
+and files from an older generator are made again.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ DEFAULT_DATA_DIR = Path("data/equities")
 SYNTHETIC_DIR = Path("data/mockmarket/equities")
 MARKER = ".mockmarket_synthetic.json"
 DEFAULT_SESSIONS = 30
+GENERATOR_VERSION = 2
+"""Bumped whenever the same config would generate different bars (2: bid-ask bounce)."""
 
 
 def last_session_before(today: date, calendar: TradingCalendar | None = None) -> date:
@@ -39,6 +42,7 @@ def ensure_synthetic(
     sessions: int,
     end_date: date | None,
     signal: float = 0.0,
+    microstructure: float = 1.0,
     today: date | None = None,
 ) -> date:
     """Make ``directory`` hold the synthetic market of this config; returns its last session.
@@ -48,12 +52,20 @@ def ensure_synthetic(
     directory = Path(directory)
     if end_date is None:
         end_date = last_session_before(today or datetime.now(NY).date())
-    cfg = SyntheticConfig(seed=seed, sessions=sessions, end_date=end_date, signal_strength=signal)
+    cfg = SyntheticConfig(
+        seed=seed,
+        sessions=sessions,
+        end_date=end_date,
+        signal_strength=signal,
+        microstructure=microstructure,
+    )
     wanted = {
+        "generator": GENERATOR_VERSION,
         "seed": seed,
         "sessions": sessions,
         "end_date": end_date.isoformat(),
         "signal": signal,
+        "microstructure": microstructure,
         "symbols": list(cfg.symbols),
     }
     marker = directory / MARKER
@@ -71,12 +83,14 @@ def ensure_synthetic(
         )
         return end_date
     log.info(
-        "generating a synthetic market in %s: seed %d, %d sessions to %s, signal %g",
+        "generating a synthetic market in %s: seed %d, %d sessions to %s, signal %g, "
+        "microstructure %g",
         directory,
         seed,
         sessions,
         end_date,
         signal,
+        microstructure,
     )
     directory.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
@@ -93,6 +107,7 @@ def prepare_store(
     seed: int = 7,
     sessions: int = DEFAULT_SESSIONS,
     signal: float = 0.0,
+    microstructure: float = 1.0,
     synthetic_dir: str | Path = SYNTHETIC_DIR,
 ) -> tuple[MarketStore, Path, bool]:
     """(store, the directory it was read from, whether it is synthetic)."""
@@ -109,7 +124,12 @@ def prepare_store(
             directory, synthetic = Path(synthetic_dir), True
     if synthetic:
         end = ensure_synthetic(
-            directory, seed=seed, sessions=sessions, end_date=replay_date, signal=signal
+            directory,
+            seed=seed,
+            sessions=sessions,
+            end_date=replay_date,
+            signal=signal,
+            microstructure=microstructure,
         )
         replay_date = replay_date or end
         store = MarketStore.load(directory, replay_date, symbols=list(ALL_SYMBOLS))

@@ -22,6 +22,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
 from common.calendar import from_ms, parse_rfc3339, to_ms
+from common.exit_codes import EXIT_CRASH, EXIT_OK
 from mockmarket.harness import MarketStartError, RunningMarket, run_market
 
 SHOWN = ("SPY", "SPXL", "SH", "TQQQ", "SQQQ", "UVXY")
@@ -157,7 +158,7 @@ def _money(x: object) -> str:
 def run_demo(
     workdir: Path, *, speed: float = 30.0, minutes: int = 15, out: Callable[[str], None] = print
 ) -> int:
-    """Run the demo; returns the process exit code (0 when everything worked)."""
+    """Run the demo; the process exit code (EXIT_OK when everything worked)."""
     started = time.monotonic()
     out(f"starting mockmarket on a synthetic market (speed {speed:g}x) under {workdir} ...")
     try:
@@ -185,10 +186,10 @@ def run_demo(
             except (DemoError, OSError, requests.RequestException, WebSocketException) as e:
                 out(f"demo failed: {e}")
                 out(f"market log: {market.log_file}")
-                return 1
+                return EXIT_CRASH
     except MarketStartError as e:
         out(f"demo failed: {e}")
-        return 1
+        return EXIT_CRASH
     out(
         "positions: " + (", ".join(f"{p['symbol']} {p['qty']}" for p in positions) or "none (flat)")
     )
@@ -210,4 +211,4 @@ def run_demo(
         f"{time.monotonic() - started:.0f} s"
     )
     out(f"market log: {market.log_file}")
-    return 0
+    return EXIT_OK

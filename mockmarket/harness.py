@@ -10,9 +10,6 @@ command line.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,13 +21,14 @@ from pathlib import Path
 import requests
 
 import mockmarket
-from common.env import KEY_VAR, SECRET_VAR
-from mockmarket.state_file import read_state
+from common.children import kill_process, spawn, stop_process, with_pythonpath
+from common.env import KEY_VAR, SECRET_VAR, AlpacaEndpoints
+from common.market_state import read_state
+from common.rest_models import auth_headers
 
 TEST_KEY = "test-key-id"
 TEST_SECRET = "test-secret-key"
 START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 10.0
 PROJECT_ROOT = Path(mockmarket.__file__).resolve().parent.parent
 
 
@@ -53,7 +51,7 @@ class RunningMarket:
     state: dict = field(default_factory=dict, repr=False)
 
     def headers(self) -> dict[str, str]:
-        return {"APCA-API-KEY-ID": self.key, "APCA-API-SECRET-KEY": self.secret}
+        return auth_headers(self.key, self.secret)
 
     def admin(self, method: str, path: str, json: dict | None = None) -> dict:
         """Call the admin API (``path`` like "/admin/clock"); raises on an error answer."""
@@ -66,13 +64,7 @@ class RunningMarket:
 
     def env(self) -> dict[str, str]:
         """Environment variables that point a client (bridge, engine) at this market."""
-        return {
-            KEY_VAR: self.key,
-            SECRET_VAR: self.secret,
-            "ALPACA_TRADING_URL": self.base_url,
-            "ALPACA_DATA_URL": self.base_url,
-            "ALPACA_STREAM_URL": self.stream_url,
-        }
+        return AlpacaEndpoints(self.key, self.secret, self.base_url, self.base_url, self.stream_url).environ()
 
     def now_ms(self) -> int:
         """The simulated now (GET /admin/clock)."""
@@ -99,16 +91,9 @@ class RunningMarket:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def stop(self) -> None:
-        """SIGTERM, wait, SIGKILL after a timeout. Safe to call twice."""
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT_S)
+    def stop(self) -> int:
+        """SIGTERM, wait, SIGKILL after a timeout; the exit code. Safe to call twice."""
+        return stop_process(self.process)
 
 
 def _tail(path: Path, n: int = 40) -> str:
@@ -178,13 +163,9 @@ def run_market(
         speed=speed, data_dir=data_dir, state_file=state_file, log_file=log_file,
         extra_args=extra_args,
     )  # fmt: skip
-    env = dict(os.environ)
+    env = with_pythonpath(PROJECT_ROOT)
     env[KEY_VAR], env[SECRET_VAR] = key, secret
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
-    )
-    with open(output, "wb") as out:
-        process = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+    process = spawn(cmd, env=env, cwd=workdir, output=output)
     market: RunningMarket | None = None
     try:
         deadline = time.monotonic() + start_timeout
@@ -219,6 +200,5 @@ def run_market(
     finally:
         if market is not None:
             market.stop()
-        elif process.poll() is None:
-            process.kill()
-            process.wait(STOP_TIMEOUT_S)
+        else:
+            kill_process(process)

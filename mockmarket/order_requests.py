@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from common.rest_models import ORDER_SIDES, TIMES_IN_FORCE
 from ledger.money import CENT, PRICE_STEP, QTY_STEP, is_whole, parse_decimal
-from mockmarket.orders import ORDER_TYPES, SIDES, TIMES_IN_FORCE, UNSUPPORTED_TYPES
+from mockmarket.orders import ORDER_TYPES, UNSUPPORTED_TYPES
 from mockmarket.trading_errors import TradingError, bad_request, invalid
 
 MAX_CLIENT_ORDER_ID = 48
@@ -70,7 +71,8 @@ def parse_bool(value: object, field: str) -> bool:
     raise invalid(f"{field} must be true or false, got {value!r}")
 
 
-def _positive(value: object, field: str) -> Decimal:
+def positive_decimal(value: object, field: str) -> Decimal:
+    """A decimal > 0 from a JSON number or text; 422 naming ``field`` otherwise."""
     try:
         d = parse_decimal(value, field)
     except ValueError as e:
@@ -81,14 +83,14 @@ def _positive(value: object, field: str) -> Decimal:
 
 
 def _qty(value: object, field: str = "qty") -> Decimal:
-    d = _positive(value, field)
+    d = positive_decimal(value, field)
     if d != d.quantize(QTY_STEP):
         raise invalid(f"{field} has more than 9 decimal places: {value!r}")
     return d
 
 
 def _limit_price(value: object) -> Decimal:
-    d = _positive(value, "limit_price")
+    d = positive_decimal(value, "limit_price")
     step = CENT if d >= 1 else PRICE_STEP
     if d != d.quantize(step):
         raise invalid(
@@ -136,7 +138,7 @@ def _side(body: dict) -> str:
         if side is None:
             raise invalid(f"position_intent must be one of {', '.join(_INTENT_SIDES)}")
         return side
-    side = _choice(body, "side", SIDES)
+    side = _choice(body, "side", ORDER_SIDES)
     assert side is not None
     return side
 
@@ -180,7 +182,7 @@ def parse_new_order(body: object) -> NewOrder:
     qty = _qty(body["qty"]) if has_qty else None
     notional = None
     if has_notional:
-        notional = _positive(body["notional"], "notional")
+        notional = positive_decimal(body["notional"], "notional")
         if notional != notional.quantize(CENT):
             raise invalid(f"notional must be in whole cents, got {body['notional']!r}")
         if notional < 1:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
+from common.calendar import rfc3339_utc_us
 from ledger.money import ZERO, fmt, round_price
 
 # Statuses of an order that can still trade or be canceled.
@@ -19,18 +19,12 @@ CLOSED_STATUSES = frozenset(
     {"filled", "canceled", "expired", "replaced", "rejected", "done_for_day"}
 )
 ORDER_TYPES = ("market", "limit")
+"""The order types the paper broker fills."""
 UNSUPPORTED_TYPES = ("stop", "stop_limit", "trailing_stop")
-SIDES = ("buy", "sell")
-TIMES_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")
-
-
-def rfc3339_us(t_ms: int) -> str:
-    """Alpaca's order timestamp form: UTC with microseconds, ``2024-01-02T14:30:00.123000Z``."""
-    return datetime.fromtimestamp(t_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _ts(t_ms: int | None) -> str | None:
-    return None if t_ms is None else rfc3339_us(t_ms)
+    return None if t_ms is None else rfc3339_utc_us(t_ms)
 
 
 def _num(d: Decimal | None) -> str | None:
@@ -112,9 +106,9 @@ class Order:
         return {
             "id": str(self.id),
             "client_order_id": self.client_order_id,
-            "created_at": rfc3339_us(self.created_ms),
-            "updated_at": rfc3339_us(self.updated_ms),
-            "submitted_at": rfc3339_us(self.created_ms),
+            "created_at": rfc3339_utc_us(self.created_ms),
+            "updated_at": rfc3339_utc_us(self.updated_ms),
+            "submitted_at": rfc3339_utc_us(self.created_ms),
             "filled_at": _ts(self.filled_ms),
             "expired_at": _ts(self.expired_ms),
             "expires_at": _ts(self.expires_ms),

@@ -12,8 +12,8 @@ from pathlib import Path
 from aiohttp import web
 
 from common.atomic_write import write_json_atomic
+from common.market_state import remove_state, server_state, url_host
 from mockmarket.context import CTX
-from mockmarket.state_file import remove_state, server_state, url_host
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ class StoreError(ValueError):
 
 
 class MarketStore:
-    """Bars by symbol and by minute; implements the broker's ``PriceSource``."""
+    """Bars by symbol and by minute; implements the broker's ``MarketPrices``."""
 
     def __init__(
         self,
@@ -96,7 +96,7 @@ class MarketStore:
         )
         return store
 
-    # -- PriceSource (the broker's view)
+    # -- MarketPrices (the broker's view)
     def has_symbol(self, symbol: str) -> bool:
         return symbol in self._bars
 
@@ -115,6 +115,14 @@ class MarketStore:
             return None
         i = bisect.bisect_left(ts, t_ms)
         return self._bars[symbol][i - 1] if i > 0 else None
+
+    def bars_between(self, symbol: str, start_ms: int, end_ms: int) -> list[Bar]:
+        """Bars of ``symbol`` starting in ``[start_ms, end_ms)`` (the broker's liquidity history)."""
+        ts = self._times.get(symbol)
+        if ts is None or end_ms <= start_ms:
+            return []
+        lo, hi = bisect.bisect_left(ts, start_ms), bisect.bisect_left(ts, end_ms)
+        return self._bars[symbol][lo:hi]
 
     # -- market-data views
     def bars_at_minute(self, t_ms: int) -> list[Bar]:

@@ -16,17 +16,24 @@ The model (details in :mod:`mockmarket.synthetic_model` and :mod:`mockmarket.syn
   ERX 2×, ERY −2× energy; UVXY 1.5×, SVXY −0.5× VIX futures;
 - bars in cents with Brownian-bridge highs and lows, integer volumes with a U-shaped
   profile, and IEX-like gaps: a minute whose simulated trade count is 0 has no bar;
-- a learnable component: autocorrelation of strength ``signal_strength`` over the last
-  ``signal_lags`` minutes (0 turns it off exactly; 0.1–0.3 is weak but learnable, a linear
-  model on 1- and 5-minute returns then reaches an out-of-sample correlation of roughly
-  0.05–0.15 with the next minute's return).
+- microstructure (``microstructure``, default 1; 0 = off): a bar's open and close are
+  trades at the bid or the ask around the mid, plus small noise, with the quoted spread
+  from the cost model's half-spread for the symbol's liquidity (one cent for SPY or TQQQ,
+  2-4 cents for thin names), so the next open is not the previous close about half the
+  time (bid-ask bounce), by a cent or two in liquid names and a few cents in thin ones;
+- a learnable component on the mid price: autocorrelation of strength ``signal_strength``
+  over the last ``signal_lags`` minutes (0 turns it off exactly; 0.1–0.3 is weak but
+  learnable, a linear model on 1- and 5-minute MID returns then reaches an out-of-sample
+  correlation of roughly 0.05–0.15 with the next minute's mid return; on observed
+  returns the bounce dilutes it, little for liquid names, more for thin ones).
 
 Determinism: the factor draws come from ``SeedSequence(seed, spawn_key=(0,))`` and each
-symbol's own draws (trades, highs and lows) from a stream keyed by its name, so the same
-config gives identical bars and a symbol's bars do not depend on which others are generated.
+symbol's own draws (trades, highs and lows, then its microstructure) from a stream keyed by
+its name, so the same config gives identical bars and a symbol's bars do not depend on
+which others are generated. :func:`market_paths` gives the mid paths behind the bars.
 
 CLI: ``python -m mockmarket.synthetic --out DIR [--seed N] [--sessions N]
-[--end-date YYYY-MM-DD] [--signal X]``.
+[--end-date YYYY-MM-DD] [--signal X] [--microstructure X]``.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ from common.bars import Bar
 from common.calendar import NY, Session, nyse
 from common.csvfiles import history_path, write_history
 from mockmarket.synthetic_etfs import ETFS, etf_bars
-from mockmarket.synthetic_model import ModelParams, simulate_factors
+from mockmarket.synthetic_model import FactorPaths, ModelParams, simulate_factors
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +89,9 @@ class SyntheticConfig:
     """Multiplies every volatility (minute, overnight), in (0, 5]."""
     liquidity_scale: float = 1.0
     """Multiplies every symbol's trade rate, in (0, 100]; lower = more missing minutes."""
+    microstructure: float = 1.0
+    """Bid-ask bounce and print noise around the mid, in [0, 5]: 1 = realistic spreads,
+    0 = prints at the mid (rounded to cents), as the generator did before bounce."""
 
     def __post_init__(self) -> None:
         for name, lo, hi in (("seed", 0, None), ("sessions", 1, MAX_SESSIONS), ("signal_lags", 1, 60)):
@@ -96,6 +106,7 @@ class SyntheticConfig:
             ("tail_df", lambda v: 2.0 < v <= 1000.0, "in (2, 1000]"),
             ("volatility_scale", lambda v: 0.0 < v <= 5.0, "in (0, 5]"),
             ("liquidity_scale", lambda v: 0.0 < v <= 100.0, "in (0, 100]"),
+            ("microstructure", lambda v: 0.0 <= v <= 5.0, "in [0, 5]; 0 turns it off"),
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
@@ -161,18 +172,25 @@ def _symbol_seed(seed: int, symbol: str) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(1, zlib.crc32(symbol.encode("ascii"))))
 
 
+def market_paths(cfg: SyntheticConfig, today: date | None = None) -> tuple[list[Session], FactorPaths]:
+    """The sessions of ``cfg`` and its simulated underlyings (``synthetic_etfs.etf_path``
+    turns them into each ETF's mid prices)."""
+    sessions = market_sessions(cfg, today)
+    factor_rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(0,)))
+    return sessions, simulate_factors(factor_rng, [s.n_minutes for s in sessions], cfg.model_params())
+
+
 def generate_market(cfg: SyntheticConfig, today: date | None = None) -> dict[str, list[Bar]]:
     """Bars per symbol (in ``cfg.symbols`` order), sorted, on the session grid, gaps absent."""
     started = time.perf_counter()
-    sessions = market_sessions(cfg, today)
-    lengths = [s.n_minutes for s in sessions]
+    sessions, paths = market_paths(cfg, today)
     open_ms = np.array([s.open_ms for s in sessions], dtype=np.int64)
-    factor_rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(0,)))
-    paths = simulate_factors(factor_rng, lengths, cfg.model_params())
     out: dict[str, list[Bar]] = {}
     for sym in cfg.symbols:
         rng = np.random.default_rng(_symbol_seed(cfg.seed, sym))
-        out[sym] = etf_bars(ETFS[sym], paths, open_ms, rng, cfg.liquidity_scale)
+        out[sym] = etf_bars(
+            ETFS[sym], paths, open_ms, rng, cfg.liquidity_scale, float(cfg.microstructure)
+        )
     log.debug(
         "synthetic market: %d symbols × %d sessions (%s..%s), %d bars in %.3f s",
         len(out), len(sessions), sessions[0].date, sessions[-1].date,
@@ -225,10 +243,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="last session (YYYY-MM-DD, an NYSE session); default: the last before today")
     parser.add_argument("--signal", type=float, default=SyntheticConfig.signal_strength,
                         help="strength of the learnable component, 0 = off (0.1-0.3 is learnable)")
+    parser.add_argument("--microstructure", type=float, default=SyntheticConfig.microstructure,
+                        help="bid-ask bounce and print noise, 0 = off (prints at the mid)")
     args = parser.parse_args(argv)
     try:
         cfg = SyntheticConfig(seed=args.seed, sessions=args.sessions, end_date=args.end_date,
-                              signal_strength=args.signal)
+                              signal_strength=args.signal, microstructure=args.microstructure)
         today = datetime.now(NY).date()
         days = market_sessions(cfg, today)
         market = generate_market(cfg, today)

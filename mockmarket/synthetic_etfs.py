@@ -7,11 +7,26 @@ close, so its return from the previous close is exactly L times its underlying's
 the daily reset, as real ones do. The factor is floored at 0.001 so a price stays positive
 even after an impossible day.
 
-Bar of minute i: open and close are the path's prices at the minute's start and end;
+Mid (efficient) price of minute i: the path's prices at the minute's start and end; its
 high and low are drawn from the extremes of a Brownian bridge between them with the
 minute's conditional volatility (``(c + sqrt(c² − 2σ² ln u)) / 2`` above the open, and the
-mirror below), then everything is rounded to cents with high ≥ max(open, close) and
-low ≤ min(open, close). A bar made of a single trade is flat at its close.
+mirror below). The learnable component lives here, on the mid.
+
+Observed prices (microstructure, ``microstructure`` > 0, default 1): a bar's open and close
+are TRADES, not the mid. The quote around a mid ``m`` is a whole number of cents wide,
+``spread = max(1¢, round(microstructure × 2 × h))``, with ``h`` the half-spread the cost
+model (:class:`ledger.spread.SpreadModel`, ``CostsConfig``'s defaults) gives the symbol
+at its dollar volume per minute that session; bid = ``round(m − spread/2)`` in cents, ask =
+bid + spread, so bid ≤ m ≤ ask. Each open and each close lands on the bid or the ask at
+random (bid-ask bounce), plus small noise (normal, sd ``0.3 × microstructure × spread / 2``,
+in whole cents: odd lots, hidden and midpoint prints). The close of minute i and the open
+of minute i+1 quote the same mid, so they differ about half the time, by about the
+spread: a cent or two for liquid names (SPY, TQQQ), a few cents for thin ones (ERY, FAS,
+SH). High and low are the mid's extremes ± half the spread, and contain open and close.
+A bar made of a single trade is flat at that trade. Observed minute returns then carry
+the bounce's negative lag-1 autocorrelation (Roll, 1984), which is no edge: it is the
+spread a taker pays. ``microstructure=0`` prints at the mid rounded to cents (the
+generator before bounce, bar for bar).
 
 Trades: IEX trade count ~ Poisson(λ) with λ = the symbol's midday rate × U-shaped activity
 (busier at open and close) × the day's volatility regime^0.5 × (0.6 + 0.4 × |standardized
@@ -23,10 +38,13 @@ no bar, as on IEX: thin symbols (ERY, FAZ, SH, SVXY, TZA...) miss many minutes, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
 from common.bars import MINUTE_MS, Bar
+from ledger.costs import CostModel
+from ledger.spread import SpreadModel
 from mockmarket.synthetic_model import FactorPaths, volume_shape
 
 GROWTH_FLOOR = 1e-3
@@ -34,6 +52,7 @@ MIN_PRICE = 0.01
 _ABS_SHOCK_MEAN = 0.8  # ≈ E|z| of a unit-variance t(5); turns |shock| into an activity ratio ≈ 1
 _QUIET_ACTIVITY = 0.6  # activity of a minute without news, relative to an average one
 _SIZE_SIGMA = 0.7  # lognormal sd of shares per trade within a minute
+PRINT_NOISE = 0.3  # sd of a print around its quote side, in half-spreads
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +123,42 @@ def _cents(x: np.ndarray) -> np.ndarray:
     return np.maximum(np.round(x, 2), MIN_PRICE)
 
 
+def _quote_model() -> SpreadModel:
+    spread = CostModel.default().spread
+    assert spread is not None
+    return spread
+
+
+def quoted_spreads(
+    price: np.ndarray, dollar_volume: np.ndarray, microstructure: float
+) -> np.ndarray:
+    """(S,) each session's quoted spread in whole cents (>= 1) from the cost model's half-spread.
+
+    ``price``: the symbol's price that session (its previous close); ``dollar_volume``: its
+    dollar volume per minute that session (the market makers quote for the day they see).
+    """
+    model = _quote_model()
+    out = np.empty(len(price), dtype=np.int64)
+    for s, (p, dv) in enumerate(zip(price.tolist(), dollar_volume.tolist(), strict=True)):
+        half = model.half_spread(Decimal(repr(max(p, MIN_PRICE))), Decimal(repr(dv)) if dv > 0 else None)
+        out[s] = max(1, round(microstructure * 2 * float(half) * 100))
+    return out
+
+
+def _prints(mid: np.ndarray, spread_c: np.ndarray, ask_side: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Trade prices in cents: the bid or ask around ``mid`` plus ``noise`` half-spreads."""
+    bid = np.rint(mid * 100.0 - spread_c / 2.0)
+    side = np.where(ask_side, bid + spread_c, bid)
+    return np.maximum(side + np.rint(noise * spread_c / 2.0), MIN_PRICE * 100)
+
+
 def etf_bars(
     spec: EtfSpec,
     paths: FactorPaths,
     session_open_ms: np.ndarray,
     rng: np.random.Generator,
     liquidity_scale: float = 1.0,
+    microstructure: float = 1.0,
 ) -> list[Bar]:
     """IEX-like minute bars of ``spec``, sorted, with minutes without a trade left out."""
     path = etf_path(spec, paths)
@@ -140,13 +189,33 @@ def etf_bars(
 
     keep = valid & (trades > 0)
     single = (trades == 1)[keep]
-    o = _cents(open_[keep])
-    c = _cents(close[keep])
-    o = np.where(single, c, o)
-    h = np.where(single, c, np.maximum(_cents(high[keep]), np.maximum(o, c)))
-    lo = np.where(single, c, np.minimum(_cents(low[keep]), np.minimum(o, c)))
     n_trades = trades[keep]
     volume = np.maximum(n_trades, np.rint(n_trades * spec.trade_size * size_noise[keep]))
+    if microstructure > 0:
+        # Drawn after every other draw, so the mid path, the gaps and the volumes are the
+        # same with microstructure on or off.
+        ask_open = rng.random((n_sessions, n)) < 0.5
+        ask_close = rng.random((n_sessions, n)) < 0.5
+        noise_open = PRINT_NOISE * microstructure * rng.standard_normal((n_sessions, n))
+        noise_close = PRINT_NOISE * microstructure * rng.standard_normal((n_sessions, n))
+        full_volume = np.zeros((n_sessions, n))
+        full_volume[keep] = volume * close[keep]
+        dollar_volume = full_volume.sum(axis=1) / lengths
+        spread_c = np.broadcast_to(
+            quoted_spreads(path.prev_close, dollar_volume, microstructure)[:, None], (n_sessions, n)
+        )[keep]
+        o = _prints(open_[keep], spread_c, ask_open[keep], noise_open[keep]) / 100.0
+        c = _prints(close[keep], spread_c, ask_close[keep], noise_close[keep]) / 100.0
+        o = np.where(single, c, o)
+        h_mid = np.maximum(np.rint(high[keep] * 100.0 + spread_c / 2.0), MIN_PRICE * 100) / 100.0
+        l_mid = np.maximum(np.rint(low[keep] * 100.0 - spread_c / 2.0), MIN_PRICE * 100) / 100.0
+    else:
+        o = _cents(open_[keep])
+        c = _cents(close[keep])
+        o = np.where(single, c, o)
+        h_mid, l_mid = _cents(high[keep]), _cents(low[keep])
+    h = np.where(single, c, np.maximum(h_mid, np.maximum(o, c)))
+    lo = np.where(single, c, np.minimum(l_mid, np.minimum(o, c)))
     vwap = np.clip(np.round((o + h + lo + c) / 4.0, 4), lo, h)
     minute = np.broadcast_to(np.arange(n, dtype=np.int64)[None, :], (n_sessions, n))
     t = (session_open_ms[:, None] + minute * MINUTE_MS)[keep]

@@ -48,10 +48,6 @@ class TradeUpdateHub:
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.discard(sub)
 
-    @property
-    def listeners(self) -> int:
-        return len(self._subs)
-
     def publish(self, data: dict) -> None:
         """Send one trade update (the ``data`` object) to every listener."""
         message = {"stream": "trade_updates", "data": data}

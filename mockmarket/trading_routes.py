@@ -48,7 +48,8 @@ def _query_bool(request: web.Request, name: str) -> bool:
 
 
 def add_trading_routes(app: web.Application, broker: PaperBroker) -> None:
-    """/v2/account, /v2/positions..., /v2/orders..., /v2/orders:by_client_order_id, /v2/assets/{symbol}."""
+    """/v2/account, /v2/account/activities, /v2/positions..., /v2/orders...,
+    /v2/orders:by_client_order_id, /v2/assets/{symbol}."""
 
     async def get_account(request: web.Request) -> web.Response:
         return json_response(broker.account())
@@ -103,6 +104,13 @@ def add_trading_routes(app: web.Application, broker: PaperBroker) -> None:
         order = broker.replace_order(request.match_info["order_id"], await _json_body(request))
         return json_response(order)
 
+    async def get_activities(request: web.Request) -> web.Response:
+        return json_response(broker.account_activities(request.query))
+
+    async def get_activities_of_type(request: web.Request) -> web.Response:
+        kind = request.match_info["activity_type"]
+        return json_response(broker.account_activities(request.query, kind))
+
     async def get_asset(request: web.Request) -> web.Response:
         return json_response(broker.asset(request.match_info["symbol_or_asset_id"]))
 
@@ -122,6 +130,8 @@ def add_trading_routes(app: web.Application, broker: PaperBroker) -> None:
         ("DELETE", "/v2/orders/{order_id}", cancel_order),
         ("PATCH", "/v2/orders/{order_id}", replace_order),
         ("GET", "/v2/assets/{symbol_or_asset_id}", get_asset),
+        ("GET", "/v2/account/activities", get_activities),
+        ("GET", "/v2/account/activities/{activity_type}", get_activities_of_type),
     ]
     for method, path, handler in routes:
         r.add_route(method, path, _alpaca_errors(handler))

@@ -8,7 +8,6 @@ goes through it, so REST and the websocket always agree on a bar.
 from __future__ import annotations
 
 import json
-import time
 
 import msgpack
 
@@ -59,7 +58,7 @@ def rest_bar(bar: Bar) -> dict:
 def rest_bar_text(bar: Bar) -> str:
     """:func:`rest_bar` serialized as compact JSON (formatted directly: REST paging's hot path)."""
     n, vw = derived_n_vw(bar)
-    t = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(bar.t // 1000))
+    t = rfc3339_utc(bar.t)
     v = volume_value(bar.volume)
     return (
         f'{{"t":"{t}","o":{float(bar.open)!r},"h":{float(bar.high)!r},"l":{float(bar.low)!r},'

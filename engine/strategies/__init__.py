@@ -1,13 +1,24 @@
 """Strategies behind one interface (:class:`engine.strategies.base.Strategy`).
 
 ``make_strategy(config)`` builds the strategy a validated config describes; both the live
-engine and the backtest call it, so they run the same decision code.
+engine and the backtest call it, so they run the same decision code. It is the only place
+outside a strategy's own modules that names a concrete strategy.
 """
 
 from __future__ import annotations
 
 from common.config import PsmStrategyConfig, RotationStrategyConfig, StrategyConfig
-from engine.strategies.base import Decision, Holding, MinuteInput, Signal, StateError, Strategy
+from engine.strategies.base import (
+    BrokerHoldings,
+    Decision,
+    Holding,
+    MinuteInput,
+    Recognition,
+    Signal,
+    StateError,
+    Strategy,
+    Takeover,
+)
 from engine.strategies.psm import PsmStrategy
 from engine.strategies.psm_ladder import ALLOCATIONS, Ladder, PsmState, recognize
 from engine.strategies.rotation import RotationStrategy, Slot
@@ -25,18 +36,21 @@ def make_strategy(config: StrategyConfig) -> Strategy:
 
 __all__ = [
     "ALLOCATIONS",
+    "BrokerHoldings",
     "Decision",
     "Holding",
     "Ladder",
     "MinuteInput",
     "PsmState",
     "PsmStrategy",
+    "Recognition",
     "RotationStrategy",
     "SessionMinute",
     "Signal",
     "Slot",
     "StateError",
     "Strategy",
+    "Takeover",
     "make_strategy",
     "minute_input",
     "recognize",

@@ -1,4 +1,5 @@
-"""The interface every strategy implements: one decision per minute, JSON-serializable state.
+"""The interface every strategy implements: one decision per minute, JSON-serializable state,
+and taking over what the broker holds.
 
 A strategy is fed one :class:`MinuteInput` per session minute (built from the calendar
 by :func:`engine.strategies.session_minute.minute_input`, so end of day and the no-entry
@@ -6,6 +7,13 @@ window never depend on process memory) and answers a :class:`Decision`: the targ
 quantity of every symbol it trades (whole shares, >= 0) with a reason per symbol.
 Its state (book, hold clocks, cooldowns, smoothing) is a plain JSON dict, so the journal
 and ``state.json`` can store it and a relaunched engine can restore it.
+
+Start-up (``engine.reconcile``, ``engine.startup``) uses only this interface, never a
+concrete strategy: :meth:`Strategy.recognize` says whether the broker's long holdings are
+one of the strategy's states, :meth:`Strategy.take_over` makes them its state (restoring
+the journal's state where it agrees with the broker), :meth:`Strategy.merge_observed`
+keeps what the warm-up observed today. A new strategy implements these and needs no
+change outside ``engine/strategies/`` but its line in ``make_strategy``.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, Self
 
 from common.calendar import MINUTE_MS
 
@@ -122,12 +130,71 @@ class Decision:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerHoldings:
+    """What the broker holds, as reconciliation hands it to :meth:`Strategy.take_over`.
+
+    ``longs`` are long holdings in the strategy's symbols (positions plus the unfilled part
+    of adopted open orders, shares > 0); ``entry_prices`` the broker's average entry price
+    per symbol; ``prices`` the last closes; ``t_ms`` the minute the hold clocks of holdings
+    the journal does not explain start from.
+    """
+
+    longs: Mapping[str, float]
+    entry_prices: Mapping[str, float]
+    prices: Mapping[str, float]
+    equity: float
+    t_ms: int
+    session_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    """Whether long holdings are one of a strategy's states: ``state`` names it (None when
+    they are none), ``why`` says how they were read, or why they fit no state."""
+
+    state: str | None
+    why: str
+
+    @property
+    def fits(self) -> bool:
+        return self.state is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Takeover:
+    """What :meth:`Strategy.take_over` made of the broker's holdings.
+
+    ``journal`` is ``"restored"`` (the journal's state agrees with the broker and was
+    kept), ``"partly restored"``, ``"reset"`` (it disagrees: hold clocks start now) or
+    ``"none"`` (no journal state for this session); ``details`` are log lines.
+    """
+
+    state_name: str
+    journal: Literal["restored", "partly restored", "reset", "none"]
+    details: tuple[str, ...] = ()
+
+
 class Strategy(ABC):
-    """Base of the PSM and rotation strategies."""
+    """Base of the PSM and rotation strategies.
+
+    Every strategy is built from its validated config alone (``type(s)(s.config)`` is a
+    new one: :meth:`fresh`) and keeps, in its state, the session it trades
+    (``session_date``) and the last minute it decided (``last_t_ms``).
+    """
 
     name: ClassVar[str]
+    flat_state_name: ClassVar[str]
+    """The name of the state with nothing held (what a fresh strategy is in)."""
     symbols: tuple[str, ...]
     config: Any  # the strategy's validated config (common.config)
+    session_date: date | None
+    last_t_ms: int | None
+
+    @abstractmethod
+    def __init__(self, config: Any) -> None: ...
+
+    # ------------------------------------------------------------------ deciding
 
     @abstractmethod
     def decide(self, m: MinuteInput) -> Decision:
@@ -136,9 +203,22 @@ class Strategy(ABC):
     def observe(self, t_ms: int, signals: Mapping[str, Signal]) -> None:  # noqa: B027
         """Take a minute's signals without deciding (warm-up replay of today's bars)."""
 
+    @property
+    def last_decided_t(self) -> int | None:
+        """The bar start of the last minute decided (None before the first); a minute at or
+        before it is only observed, never decided again."""
+        return self.last_t_ms
+
     @abstractmethod
     def targets(self) -> dict[str, int]:
         """The current target quantities (every symbol, 0 when not held)."""
+
+    @property
+    @abstractmethod
+    def state_name(self) -> str:
+        """The current state in a few words (the decision summary; ``flat_state_name`` when flat)."""
+
+    # ------------------------------------------------------------------ state
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
@@ -151,6 +231,42 @@ class Strategy(ABC):
     @abstractmethod
     def reset(self, session_date: date | None = None) -> None:
         """Forget everything: flat book, no hold clocks, for ``session_date``."""
+
+    def fresh(self) -> Self:
+        """A new strategy with the same config, in the flat state."""
+        return type(self)(self.config)
+
+    def restored(self, state: Mapping[str, Any]) -> Self:
+        """A new strategy with the same config holding ``state`` (StateError if it cannot)."""
+        other = self.fresh()
+        other.load_state(state)
+        return other
+
+    def merge_observed(
+        self, state: Mapping[str, Any], observed: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """``state`` (reconciled) with what the warm-up observed today (``observed``, this
+        strategy's state after replaying today's minutes) where that is more complete. A
+        strategy that keeps nothing from observed minutes returns ``state`` unchanged."""
+        return dict(state)
+
+    # ------------------------------------------------------------------ broker holdings
+
+    @abstractmethod
+    def recognize(self, longs: Mapping[str, float]) -> Recognition:
+        """Whether long holdings (symbol → shares, all in :attr:`symbols`) are one of this
+        strategy's states; no holdings at all are :attr:`flat_state_name`."""
+
+    @abstractmethod
+    def take_over(self, held: BrokerHoldings, journal: Self | None) -> Takeover:
+        """Make ``held`` this strategy's state for ``held.session_date``, whatever it held.
+
+        Holdings the strategy recognizes become that state; others (reconciliation policy
+        ``adopt``) are kept as they are. The quantity kept for each holding follows the one
+        takeover policy (:func:`engine.strategies.takeover.rebalance_to`). ``journal`` is the
+        journal's state of this session (None if there is none): where it agrees with the
+        broker its hold clocks and quantities are kept, elsewhere they start at ``held.t_ms``.
+        """
 
 
 # ------------------------------------------------------------------ state helpers

@@ -13,6 +13,13 @@ Each minute, in order:
 
 ``bars_in_state`` is the number of minutes since the decision that entered the state,
 computed from bar times, so it advances every minute and survives a restart.
+
+Taking over the broker's holdings: long holdings are a state when their symbols are
+exactly that state's (SPY+SPXL → BASE_BULL_3X, nothing → CASH_ONLY, ...). A recognized
+state keeps each quantity unless the takeover policy rebalances it to the allocation; the
+journal's state is restored when it is the same state with every quantity within
+tolerance (its entry minute, so the minimum hold continues). A mix that is no state
+(policy ``adopt``) is kept as state ``ADOPTED`` until the next transition.
 """
 
 from __future__ import annotations
@@ -24,16 +31,20 @@ from typing import Any
 from common.config import PsmStrategyConfig
 from engine.strategies.base import (
     MINUTE_MS,
+    BrokerHoldings,
     Decision,
     MinuteInput,
+    Recognition,
     StateError,
     Strategy,
+    Takeover,
     check_header,
     state_header,
     state_int,
 )
-from engine.strategies.psm_ladder import ALLOCATIONS, Ladder, PsmState
+from engine.strategies.psm_ladder import ALLOCATIONS, Ladder, PsmState, recognize
 from engine.strategies.sizing import trading_capital, whole_shares
+from engine.strategies.takeover import rebalance_to, usable, whole, within
 
 ADOPTED = "ADOPTED"  # reconciliation kept an unrecognized holding (policy "adopt")
 
@@ -42,6 +53,7 @@ class PsmStrategy(Strategy):
     """PSM over ``config.symbols`` driven by ``psm_config.signal_symbol``'s probability."""
 
     name = "psm"
+    flat_state_name = PsmState.CASH_ONLY.value
 
     def __init__(self, config: PsmStrategyConfig) -> None:
         self.config = config
@@ -62,6 +74,10 @@ class PsmStrategy(Strategy):
     def targets(self) -> dict[str, int]:
         return dict(self._targets)
 
+    @property
+    def state_name(self) -> str:
+        return self.state
+
     def bars_in_state(self, t_ms: int) -> int:
         """Minutes between the decision that entered the current state and bar ``t_ms``."""
         if self.entered_t_ms is None:
@@ -76,7 +92,7 @@ class PsmStrategy(Strategy):
     def load_state(self, state: Mapping[str, Any]) -> None:
         session_date, last = check_header(self.name, state)
         name = state.get("state")
-        if name != ADOPTED and name not in PsmState.__members__:
+        if not isinstance(name, str) or (name != ADOPTED and name not in PsmState.__members__):
             raise StateError(f"psm state: state={name!r} is not a PSM state")
         entered = state.get("entered_t_ms")
         if entered is not None:
@@ -113,6 +129,60 @@ class PsmStrategy(Strategy):
         d = state_header(self.name, session_date, last_t_ms)
         d.update(state=state, entered_t_ms=entered_t_ms, targets=dict(targets))
         self.load_state(d)
+
+    # ------------------------------------------------------------------ broker holdings
+
+    def recognize(self, longs: Mapping[str, float]) -> Recognition:
+        state = recognize(longs)
+        if state is None:
+            return Recognition(None, f"no PSM state holds {sorted(longs)}")
+        return Recognition(state.value, f"{state.value} holds {sorted(longs)}")
+
+    def take_over(self, held: BrokerHoldings, journal: PsmStrategy | None) -> Takeover:
+        longs, t_ms, day = held.longs, held.t_ms, held.session_date
+        details: list[str] = []
+        last = journal.last_t_ms if journal is not None else None
+        note = "reset" if journal is not None else "none"
+        state = recognize(longs)
+        if state is None:  # policy "adopt": keep the mix as it is
+            targets = {s: whole(q) for s, q in longs.items()}
+            self.assume(ADOPTED, targets, entered_t_ms=t_ms, session_date=day, last_t_ms=last)
+            details.append(f"adopted unrecognized holdings {targets} as {ADOPTED}")
+            return Takeover(ADOPTED, note, tuple(details))
+        tol = self.config.reconciliation.rebalance_tolerance
+        capital = trading_capital(held.equity, self.config.risk)
+        alloc = ALLOCATIONS[state]
+        wanted: dict[str, int] = {}
+        for sym, q in longs.items():
+            price = held.prices.get(sym)
+            have = whole(q)
+            if not usable(price):
+                wanted[sym] = have
+                details.append(f"{sym}: no price, keeping {have}")
+                continue
+            target = whole_shares(capital * alloc[sym], price)
+            rebalance = rebalance_to(q, target, tol)
+            wanted[sym] = have if rebalance is None else rebalance
+            if rebalance is not None:
+                details.append(
+                    f"{sym}: {have} is off {state} allocation {target} by more than {tol:.0%}: "
+                    "rebalance"
+                )
+        if journal is not None:
+            jt = journal.targets()
+            agrees = journal.state == state and all(
+                within(longs.get(s, 0.0), jt.get(s, 0), tol) for s in self.symbols
+            )
+            if agrees:
+                entered = journal.entered_t_ms
+                self.assume(state.value, jt, entered_t_ms=entered, session_date=day, last_t_ms=last)
+                if state != PsmState.CASH_ONLY:
+                    details.append(f"journal agrees: {state} since {entered}")
+                return Takeover(state.value, "restored", tuple(details))
+            details.append(f"journal says {journal.state} {jt}, broker holds {dict(longs)}: reset")
+        entered = None if state == PsmState.CASH_ONLY else t_ms
+        self.assume(state.value, wanted, entered_t_ms=entered, session_date=day, last_t_ms=last)
+        return Takeover(state.value, note, tuple(details))
 
     # ------------------------------------------------------------------ deciding
 

@@ -45,17 +45,6 @@ ALLOCATIONS: dict[PsmState, dict[str, float]] = {
     PsmState.BASE_BEAR_2X: {"SH": 0.5, "SDS": 0.5},
 }
 
-# From most bearish to most bullish: the ladder is monotone in this order.
-EXPOSURE_ORDER: tuple[PsmState, ...] = (
-    PsmState.SDS_ONLY,
-    PsmState.BASE_BEAR_2X,
-    PsmState.SH_ONLY,
-    PsmState.CASH_ONLY,
-    PsmState.SPY_ONLY,
-    PsmState.BASE_BULL_3X,
-    PsmState.SPXL_ONLY,
-)
-
 
 def recognize(held: Iterable[str]) -> PsmState | None:
     """The state whose symbols are exactly ``held`` (long positions), or None if none is."""

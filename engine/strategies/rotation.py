@@ -19,6 +19,15 @@ Each minute, after the aggregator has updated strengths and ranks:
 
 Sizing is equal weight: trading capital / ``max_positions`` per entry, in whole shares,
 fixed while held. Hold clocks and cooldowns are bar times, so they survive restarts.
+
+Taking over the broker's holdings: up to ``max_positions`` longs are a state (more only
+under policy ``adopt``, which takes every long into the book). Per symbol, a holding the
+journal's book agrees with (within tolerance) keeps its entry minute and quantity;
+another starts its hold clock now, its quantity kept unless the takeover policy
+rebalances it to the equal weight. Entry prices are the broker's. The session's
+cooldowns and smoothed strengths are kept from the journal (they only restrain), and the
+warm-up's smoothing, which replayed all of today's signals, wins over both
+(:meth:`RotationStrategy.merge_observed`).
 """
 
 from __future__ import annotations
@@ -33,17 +42,21 @@ from common.config import RotationStrategyConfig
 from engine.strategies.aggregator import SignalAggregator, Strength
 from engine.strategies.base import (
     MINUTE_MS,
+    BrokerHoldings,
     Decision,
     MinuteInput,
+    Recognition,
     Signal,
     StateError,
     Strategy,
+    Takeover,
     check_header,
     state_header,
     state_int,
     state_price,
 )
 from engine.strategies.sizing import trading_capital, whole_shares
+from engine.strategies.takeover import rebalance_to, usable, whole, within
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +78,7 @@ class RotationStrategy(Strategy):
     """Rotation over ``config.symbols``."""
 
     name = "rotation"
+    flat_state_name = "ROTATION[]"
 
     def __init__(self, config: RotationStrategyConfig) -> None:
         self.config = config
@@ -87,6 +101,10 @@ class RotationStrategy(Strategy):
         t = dict.fromkeys(self.symbols, 0)
         t.update({s: slot.qty for s, slot in self.book.items()})
         return t
+
+    @property
+    def state_name(self) -> str:
+        return f"ROTATION[{','.join(sorted(self.book))}]"
 
     def state_dict(self) -> dict[str, Any]:
         d = state_header(self.name, self.session_date, self.last_t_ms)
@@ -148,6 +166,91 @@ class RotationStrategy(Strategy):
             smoothed=dict(smoothed or {}),
         )
         self.load_state(d)
+
+    def merge_observed(
+        self, state: Mapping[str, Any], observed: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The smoothed strengths are a function of today's signals only; the warm-up
+        replayed them all, so its smoothing is what an uninterrupted run would hold."""
+        merged = dict(state)
+        seen = observed.get("seen_t_ms")
+        if seen is not None and (merged.get("seen_t_ms") is None or seen >= merged["seen_t_ms"]):
+            merged["smoothed"] = dict(observed.get("smoothed", {}))
+            merged["seen_t_ms"] = seen
+        return merged
+
+    # ------------------------------------------------------------------ broker holdings
+
+    def recognize(self, longs: Mapping[str, float]) -> Recognition:
+        mx = self.mgr.max_positions
+        if len(longs) > mx:
+            return Recognition(None, f"{len(longs)} rotation holdings exceed max_positions={mx}")
+        name = f"ROTATION[{','.join(sorted(longs))}]"
+        return Recognition(name, f"{len(longs)} of at most {mx} rotation holdings")
+
+    def take_over(self, held: BrokerHoldings, journal: RotationStrategy | None) -> Takeover:
+        longs, t_ms = held.longs, held.t_ms
+        tol = self.config.reconciliation.rebalance_tolerance
+        details: list[str] = []
+        jbook: dict[str, Slot] = {}
+        cooldown: dict[str, int] = {}
+        smoothed: dict[str, float] = {}
+        last = seen = None
+        if journal is not None:
+            jbook, cooldown = dict(journal.book), dict(journal.cooldown_until)
+            smoothed = journal.aggregator.state_dict()
+            last, seen = journal.last_t_ms, journal.seen_t_ms
+        per_slot = trading_capital(held.equity, self.config.risk) / self.mgr.max_positions
+        book: dict[str, Slot] = {}
+        restored = 0
+        for sym, q in sorted(longs.items()):
+            have = whole(q)
+            price = held.prices.get(sym)
+            j = jbook.get(sym)
+            entry = held.entry_prices.get(sym)
+            px = next((x for x in (entry, j.entry_price if j else None, price) if usable(x)), None)
+            if px is None or have <= 0:
+                details.append(
+                    f"{sym}: {q:g} held but no usable entry price or whole share: not in the book"
+                )
+                continue
+            if j is not None and within(q, j.qty, tol):
+                book[sym] = Slot(j.qty, j.entry_t_ms, px)
+                restored += 1
+                details.append(f"{sym}: journal agrees ({j.qty} since {j.entry_t_ms})")
+                continue
+            target = have
+            if price is not None and usable(price):
+                alloc = whole_shares(per_slot, price)
+                rebalance = rebalance_to(q, alloc, tol) if alloc > 0 else None
+                if rebalance is not None:
+                    target = rebalance
+                    details.append(
+                        f"{sym}: {have} is off the equal weight {alloc} by more than {tol:.0%}: "
+                        "rebalance"
+                    )
+            if j is not None:
+                details.append(f"{sym}: journal had {j.qty}, broker {have}: hold clock reset")
+            book[sym] = Slot(target, t_ms, px)
+        for sym in sorted(set(jbook) - set(longs)):
+            details.append(f"{sym}: in the journal's book but not held at the broker: dropped")
+        self.assume(
+            book,
+            session_date=held.session_date,
+            cooldown_until=cooldown,
+            smoothed=smoothed,
+            last_t_ms=last,
+            seen_t_ms=seen,
+        )
+        if journal is None:
+            note = "none"
+        elif restored == len(book) and set(jbook) == set(book):
+            note = "restored"
+        elif restored:
+            note = "partly restored"
+        else:
+            note = "reset"
+        return Takeover(self.state_name, note, tuple(details))
 
     # ------------------------------------------------------------------ deciding
 
@@ -342,7 +445,6 @@ class RotationStrategy(Strategy):
         for sym in self.symbols:
             reasons.setdefault(sym, "flat" if sym not in self.book else "hold")
         held = sorted(self.book)
-        summary = f"ROTATION[{','.join(held)}]" if held else "ROTATION[]"
         details = {
             "entered": entered,
             "exited": sorted(exited),
@@ -357,4 +459,4 @@ class RotationStrategy(Strategy):
                 for s, st in strengths.items()
             },
         }
-        return Decision(m.t_ms, self.targets(), reasons, summary, details)
+        return Decision(m.t_ms, self.targets(), reasons, self.state_name, details)

@@ -19,7 +19,7 @@ import shutil
 import pytest
 
 from common.calendar import from_ms, to_ms
-from common.config import load_strategy_config
+from common.config import CostsConfig, load_strategy_config
 from common.csvfiles import history_path, write_history
 from engine.backtest import run_backtest
 
@@ -45,7 +45,12 @@ def _journal_equals_broker(rig, strategy: str) -> list:
 @pytest.mark.slow
 @pytest.mark.parametrize(("strategy", "symbols"), [("rotation", ROTATION), ("psm", PSM)])
 def test_backtest_and_mock_replay_of_a_date_agree(rig_factory, e2e, tmp_path, strategy, symbols):
-    rig = rig_factory(day=e2e.DAY, start_time="09:29")
+    # The backtest applies the pre-cost fill rule (the config's slippage and fee per share,
+    # stale-close fills in empty minutes) until it is wired to ledger.costs: so does the market.
+    costs = CostsConfig()  # what write_config writes
+    legacy = ("--legacy-fills", "--slippage-bps", repr(costs.slippage_bps),
+              "--fee-per-share", repr(costs.fee_per_share))  # fmt: skip
+    rig = rig_factory(day=e2e.DAY, start_time="09:29", extra_args=legacy)
     cfg_path = rig.write_config(strategy)
     rig.clock(action="step", seconds=30)
     rig.start_bridge(symbols)

@@ -80,6 +80,20 @@ def test_an_unsafe_fifo_path_is_refused(rig_factory, e2e, tmp_path):
     assert "is a symlink; refusing it" in engine.output()
 
 
+def test_an_unusable_journal_stops_it_for_the_operator(rig_factory, e2e):
+    rig = rig_factory(day=e2e.DAY, start_time="11:00")
+    rig.write_config("psm")
+    rig.log_dir.mkdir(parents=True)
+    journal = rig.log_dir / "journal.sqlite"
+    journal.write_bytes(b"not a database " * 400)
+    engine = rig.start_engine("psm")
+    assert engine.wait(60) == 2
+    out = engine.output()
+    assert f"journal {journal} cannot be used" in out and "engine needs the operator" in out
+    assert rig.counters()["orders_submitted"] == 0
+    assert journal.read_bytes().startswith(b"not a database")  # nothing written over it
+
+
 def test_sigterm_stops_it_cleanly(rig_factory, e2e):
     rig = rig_factory(day=e2e.DAY, start_time="11:00")
     rig.write_config("psm")

@@ -78,7 +78,7 @@ def test_psm_relaunched_holding_spy_and_spxl_continues_in_base_bull_3x(rig_facto
                                 psm_config__stop_loss=1.0, risk__daily_loss_limit_pct=0.5)  # fmt: skip
     cfg = PsmStrategyConfig.model_validate_json(cfg_data.read_text())
     # an earlier run's holdings: BASE_BULL_3X, sized from equity, bought over REST
-    equity = float(rig.rest.get_account()["equity"])
+    equity = rig.rest.get_account().equity
     latest = rig.rest.get_latest_bars(["SPY", "SPXL"])
     capital = trading_capital(equity, cfg.risk)
     wanted = {s: whole_shares(capital * 0.5, latest[s].close) for s in ("SPY", "SPXL")}

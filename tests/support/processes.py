@@ -1,14 +1,18 @@
-"""Child processes for integration and end-to-end tests: environment, start, stop, wait."""
+"""Child processes for integration and end-to-end tests: environment, start, stop, wait.
+
+Starting and stopping go through :mod:`common.children`, as in the launcher and the harness.
+"""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from common.children import cmdline_of, kill_process, spawn, stop_process, with_pythonpath
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -17,24 +21,15 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     """This environment without any ALPACA_* variable, plus ``extra``, with the repo importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPACA_")}
     env.update(extra)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
+    return with_pythonpath(ROOT, env)
 
 
 def started(args: list[str], **kw: Any) -> subprocess.Popen:
-    """``Popen(args)``, returned once /proc shows the new command line: Popen returns as soon
+    """``spawn(args)``, returned once /proc shows the new command line: Popen returns as soon
     as the exec has begun, a moment before the kernel shows the new arguments."""
-    import psutil
-
-    p = subprocess.Popen(args, **kw)
-
-    def visible() -> bool:
-        try:
-            return psutil.Process(p.pid).cmdline() == args
-        except psutil.Error:
-            return p.poll() is not None
-
-    poll(visible, 10, f"the command line of pid {p.pid}", every=0.002)
+    p = spawn(args, **kw)
+    poll(lambda: cmdline_of(p.pid) == args or p.poll() is not None, 10,
+         f"the command line of pid {p.pid}", every=0.002)  # fmt: skip
     return p
 
 
@@ -55,8 +50,7 @@ class Proc:
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> None:
         self.log = log
-        self._out = open(log, "ab")  # noqa: SIM115 - closed when the process is stopped or waited for
-        self.p = subprocess.Popen(args, cwd=cwd, env=env, stdout=self._out, stderr=subprocess.STDOUT)
+        self.p = spawn(args, env=env, cwd=cwd, output=log)
 
     @property
     def pid(self) -> int:
@@ -65,29 +59,16 @@ class Proc:
     def alive(self) -> bool:
         return self.p.poll() is None
 
-    def kill(self) -> None:
-        """SIGKILL: no chance to clean up."""
-        if self.alive():
-            os.kill(self.p.pid, signal.SIGKILL)
-        self.p.wait(10)
-        self._out.close()
+    def kill(self) -> int:
+        """SIGKILL: no chance to clean up; the exit code."""
+        return kill_process(self.p)
 
     def terminate(self, timeout: float = 15) -> int:
-        """SIGTERM and wait; the exit code."""
-        if self.alive():
-            os.kill(self.p.pid, signal.SIGTERM)
-        try:
-            return self.p.wait(timeout)
-        finally:
-            self._out.close()
+        """SIGTERM, wait up to ``timeout`` s (then SIGKILL); the exit code."""
+        return stop_process(self.p, timeout)
 
     def wait(self, timeout: float) -> int:
-        try:
-            return self.p.wait(timeout)
-        finally:
-            self._out.close()
+        return self.p.wait(timeout)
 
     def output(self) -> str:
-        if not self._out.closed:
-            self._out.flush()
         return self.log.read_text(errors="replace")

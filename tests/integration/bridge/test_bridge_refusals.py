@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from common.children import kill_process
+
 KEY, SECRET = "PKREFUSALKEY", "refusal-secret-value"
 FAKE_ENV = {
     "ALPACA_PAPER_API_KEY": KEY,
@@ -102,8 +104,6 @@ def test_sigint_and_sigterm_exit_cleanly_while_waiting_for_a_market(helpers, tmp
             os.kill(p.pid, sig)
             _, err = p.communicate(timeout=30)
         finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            kill_process(p)
         assert p.returncode == 0, err[-2000:]
         assert f"{sig.name} received: stopping" in err

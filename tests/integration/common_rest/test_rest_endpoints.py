@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -181,15 +181,6 @@ def test_get_clock_with_a_bad_field_names_it(server, make_client, wire):
         make_client().get_clock()
 
 
-def test_get_calendar(server, make_client, wire):
-    days = [{"date": "2025-11-28", "open": "09:30", "close": "13:00"}]
-    server.on("GET", "/v2/calendar", wire.Json(200, days))
-    assert make_client().get_calendar(date(2025, 11, 28), date(2025, 11, 28)) == days
-    assert server.requests()[0].query == {"start": "2025-11-28", "end": "2025-11-28"}
-    with pytest.raises(ValueError, match="after"):
-        make_client().get_calendar(date(2025, 11, 29), date(2025, 11, 28))
-
-
 def position_json(symbol: str, qty: str, side: str = "long") -> dict:
     return {
         "asset_id": "a1",
@@ -227,14 +218,6 @@ def test_positions_parse_strings_to_floats(server, make_client, wire):
     )
     assert (short.qty, short.side) == (-3.0, "short")
     assert long_.raw["exchange"] == "NASDAQ"
-
-
-def test_get_position_is_none_when_flat(server, make_client, wire):
-    server.on("GET", "/v2/positions/TQQQ", wire.Json(200, position_json("TQQQ", "4")))
-    server.on("GET", "/v2/positions/SQQQ", wire.error(404, "position does not exist", 40410000))
-    c = make_client()
-    assert c.get_position("TQQQ").qty == 4.0
-    assert c.get_position("SQQQ") is None
 
 
 def test_list_orders_sends_the_filters(server, make_client, wire):
@@ -341,31 +324,6 @@ def test_cancel_retried_after_a_drop_still_raises_when_the_order_filled(server, 
     server.on("GET", "/v2/orders/o4", wire.Json(200, filled))
     with pytest.raises(UnprocessableError, match="filled"):
         make_client().cancel_order("o4")
-
-
-def test_cancel_all_and_close_all(server, make_client, wire):
-    server.on("DELETE", "/v2/orders", wire.Json(207, [{"id": "o1", "status": 200}]))
-    server.on(
-        "DELETE",
-        "/v2/positions",
-        then=wire.Json(207, [{"symbol": "TQQQ", "status": 200, "body": {}}]),
-    )
-    c = make_client()
-    assert c.cancel_all_orders() == [{"id": "o1", "status": 200}]
-    assert c.close_all_positions() == [{"symbol": "TQQQ", "status": 200, "body": {}}]
-    assert server.requests("DELETE", "/v2/positions")[0].query == {"cancel_orders": "true"}
-    c.close_all_positions(cancel_orders=False)
-    assert server.requests("DELETE", "/v2/positions")[1].query == {"cancel_orders": "false"}
-
-
-def test_close_position(server, make_client, wire):
-    o = wire.order_json({"client_order_id": "liq", "symbol": "TQQQ", "qty": "2", "side": "sell"})
-    server.on("DELETE", "/v2/positions/TQQQ", wire.Json(200, o))
-    server.on("DELETE", "/v2/positions/SQQQ", wire.error(404, "position does not exist"))
-    c = make_client()
-    assert c.close_position("TQQQ", qty=2).qty == 2.0
-    assert server.requests("DELETE", "/v2/positions/TQQQ")[0].query == {"qty": "2"}
-    assert c.close_position("SQQQ") is None
 
 
 def test_a_list_endpoint_answering_an_object_is_a_format_error(server, make_client, wire):

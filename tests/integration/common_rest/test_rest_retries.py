@@ -26,7 +26,7 @@ ACCOUNT = {"id": "acct", "status": "ACTIVE", "cash": "100000", "equity": "100000
 
 def test_sends_the_auth_headers_to_base_plus_v2(server, make_client, wire):
     server.on("GET", "/v2/account", wire.Json(200, ACCOUNT))
-    assert make_client().get_account() == ACCOUNT
+    assert make_client().get_account().raw == ACCOUNT
     (seen,) = server.requests("GET", "/v2/account")
     assert seen.headers["APCA-API-KEY-ID"] == wire.KEY
     assert seen.headers["APCA-API-SECRET-KEY"] == wire.SECRET
@@ -41,7 +41,7 @@ def test_429_waits_until_the_reset_header(server, make_client, clock, caplog, wi
     )
     server.on("GET", "/v2/account", limited, wire.Json(200, ACCOUNT))
     with caplog.at_level(logging.WARNING, logger="common.rest"):
-        assert make_client().get_account() == ACCOUNT
+        assert make_client().get_account().raw == ACCOUNT
     assert clock.sleeps == [pytest.approx(reset - 1_760_000_000.0)]
     assert len(server.requests("GET", "/v2/account")) == 2
     (rec,) = [r for r in caplog.records if r.name == "common.rest"]
@@ -86,7 +86,7 @@ def test_429_forever_raises_rate_limit_error_after_max_retries(server, make_clie
 def test_5xx_burst_backs_off_exponentially_then_succeeds(server, make_client, clock, wire):
     burst = [wire.error(503, "service unavailable")] * 3
     server.on("GET", "/v2/account", *burst, wire.Json(200, ACCOUNT))
-    assert make_client(max_retries=5, backoff_base=0.5, backoff_cap=30).get_account() == ACCOUNT
+    assert make_client(max_retries=5, backoff_base=0.5, backoff_cap=30).get_account().raw == ACCOUNT
     assert len(clock.sleeps) == 3
     for k, wait in enumerate(clock.sleeps):
         ceiling = 0.5 * 2**k
@@ -175,13 +175,13 @@ def test_other_4xx_raise_the_typed_error_at_once(server, make_client, clock, sta
 
 def test_dropped_connection_on_a_get_is_retried(server, make_client, clock, wire):
     server.on("GET", "/v2/account", wire.Drop(), wire.Drop(), wire.Json(200, ACCOUNT))
-    assert make_client().get_account() == ACCOUNT
+    assert make_client().get_account().raw == ACCOUNT
     assert len(clock.sleeps) == 2
 
 
 def test_timeout_on_a_get_is_retried(server, make_client, clock, wire):
     server.on("GET", "/v2/account", wire.Stall(), wire.Json(200, ACCOUNT))
-    assert make_client(timeout=0.3).get_account() == ACCOUNT
+    assert make_client(timeout=0.3).get_account().raw == ACCOUNT
     assert len(clock.sleeps) == 1
 
 

@@ -11,10 +11,12 @@ from datetime import date
 import pytest
 
 from common.bars import MINUTE_MS, Bar
-from common.batch_line import encode_batch, encode_heartbeat
+from common.batch_line import encode_heartbeat, encode_minute
 from common.calendar import from_ms, ny_datetime, nyse, to_ms
 from common.errors import NetworkError
 from common.fifo import FifoLineReader, FifoWriter
+from common.minute import Minute
+from common.session_grid import GridFiller
 from engine.bar_feed import BarFeed, rest_backfill
 
 SYMS = ("SPY", "SPXL", "SH", "SDS")
@@ -74,14 +76,7 @@ def by_minute(bars: dict[str, list[Bar]]) -> dict[int, dict[str, Bar]]:
 
 def batch_line(t: int, real: dict[str, Bar], closes: dict[str, float]) -> str:
     """What the bridge writes: real bars, the others filled from its last closes."""
-    bars = []
-    for s in SYMS:
-        b = real.get(s)
-        if b is None:
-            c = closes[s]
-            b = Bar(s, t, c, c, c, c, 0.0, c, 0, True)
-        bars.append(b)
-    return encode_batch(t, bars)
+    return encode_minute(GridFiller(SYMS, closes).fill(t, real, "complete"))
 
 
 def drain(feed: BarFeed, n_lines: int) -> list:
@@ -208,7 +203,7 @@ def test_a_missing_symbol_is_filled_and_a_foreign_one_ignored(pipe, market_bars)
     feed = make_feed(reader, no_backfill, t - MINUTE_MS, closes)
     spy = replace(bars["SPY"][0], t=t)
     other = Bar("QQQ", t, 1, 1, 1, 1, 10)
-    writer.write_line(encode_batch(t, [spy, other]))
+    writer.write_line(encode_minute(Minute(t, {"SPY": spy, "QQQ": other}, "deadline")))
     (m,) = drain(feed, 1)
     assert m.bars["SPY"] == spy and "QQQ" not in m.bars
     assert all(m.bars[s].filled and m.bars[s].close == 50.0 for s in ("SPXL", "SH", "SDS"))

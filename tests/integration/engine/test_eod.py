@@ -13,6 +13,7 @@ from engine.execution import Executor
 from engine.order_ids import parse_client_order_id
 from engine.position_book import PositionBook, signed_positions
 from engine.risk import RiskGuard
+from tests.support import journal_reads as jr
 
 DAY = date(2025, 10, 16)
 HALF_DAY = date(2025, 11, 28)
@@ -50,7 +51,7 @@ def test_eod_cancels_flattens_and_confirms(market_factory, rest_for, journal, da
     assert result.flat and result.canceled >= 1, result
     assert signed_positions(rest.get_positions()) == {}
     assert rest.get_order(resting.id).status == "canceled"
-    orders = journal.orders_for_session("rotation", day)
+    orders = jr.orders(journal.path, "rotation", day)
     assert sorted((o.symbol, o.side, o.qty, o.status) for o in orders) == [
         ("FAS", "sell", 4.0, "filled"), ("SPY", "sell", 3.0, "filled"),
         ("TQQQ", "sell", 10.0, "filled"),

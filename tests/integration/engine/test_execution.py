@@ -9,11 +9,13 @@ import pytest
 
 from common.calendar import ny_datetime, to_ms
 from common.config import RiskConfig
-from engine.execution import LOST, UNKNOWN, Executor
+from common.order_status import OrderStatus
+from engine.execution import Executor
 from engine.journal import Journal
 from engine.order_plan import plan_orders
 from engine.position_book import PositionBook, signed_positions
 from engine.risk import RiskGuard
+from tests.support import journal_reads as jr
 
 DAY = date(2025, 10, 16)
 T = to_ms(ny_datetime(DAY, "10:00"))  # the bar decided on; the market is paused at 10:01:02
@@ -68,7 +70,7 @@ def test_intent_is_journaled_before_the_order_is_sent_and_fills_are_journaled(mk
     for cid in sent.submitted:
         rec = journal.order(cid)
         assert rec.status == "filled" and rec.broker_order_id and rec.filled_qty == rec.qty
-    fills = journal.fills_for_session("rotation", DAY)
+    fills = jr.fills(journal.path, "rotation", DAY)
     assert sorted((f.symbol, f.qty) for f in fills) == [("SQQQ", 5.0), ("TQQQ", 10.0)]
     broker = signed_positions(rest.get_positions())
     assert broker == {"TQQQ": 10.0, "SQQQ": 5.0}
@@ -120,7 +122,7 @@ def test_an_intent_that_never_reached_the_broker_is_settled_as_lost(mk, journal)
     ex = make()
     assert ex.pending() == {"TQQQ": 10.0}  # until settled it may exist: counted as pending
     ex.settle()
-    assert journal.order(o.client_order_id).status == LOST
+    assert journal.order(o.client_order_id).status == OrderStatus.LOST
     assert ex.pending() == {}
     p2 = plan({"TQQQ": 10}, {}, ex.pending(), journal.ids_for_minute("rotation", T))
     assert [x.client_order_id for x in p2.orders] == [o.client_order_id[:-1] + "1"]
@@ -150,7 +152,7 @@ def test_rejections_are_journaled_and_reported(mk, journal):
     ex = make()
     ex.on_event = lambda k, d: events.append(k)
     ex.execute(plan({"TZA": 3}))
-    (rec,) = journal.orders_for_session("rotation", DAY)
+    (rec,) = jr.orders(journal.path, "rotation", DAY)
     assert rec.status == "accepted"  # accepted, then rejected (a trade update): seen by polling
     assert ex.pending() == {"TZA": 3.0}
     ex.poll()
@@ -183,7 +185,7 @@ def test_an_unknown_outcome_is_asked_for_never_resent(mk, journal):
     ex = make(flaky)
     sent = ex.execute(plan({"UVXY": 6}))
     cid = sent.unknown[0]
-    assert journal.order(cid).status == UNKNOWN
+    assert journal.order(cid).status == OrderStatus.UNKNOWN
     assert ex.pending() == {"UVXY": 6.0}
     fills = ex.poll()
     assert [(f.symbol, f.qty) for f in fills] == [("UVXY", 6.0)]
@@ -205,7 +207,7 @@ def test_partial_fills_are_journaled_as_they_come(market_factory, rest_for, jour
         market.admin("POST", "/admin/clock", json={"action": "step", "seconds": 60})
         ex.poll()
     rec = journal.order(cid)
-    fills = journal.fills_for_session("rotation", DAY)
+    fills = jr.fills(journal.path, "rotation", DAY)
     assert rec.status == "filled" and len(fills) >= 2
     assert sum(f.qty for f in fills) == 500
     broker = rest.get_order_by_client_id(cid)

@@ -58,7 +58,7 @@ def test_warm_up_then_live_equals_an_uninterrupted_run(setup, today_until, today
     assert from_rest <= w.rest_minutes < from_rest + 5
     assert w.today_minutes == 89  # 09:30..10:58 observed; 10:59 is decided live
     assert strategy.state_dict()["seen_t_ms"] == at("10:58")
-    live = w.signals.update(w.pending.t, w.pending.bars)
+    live = w.signals.update(w.pending)
 
     # the reference: every bar of the same sessions on one grid, fed minute by minute
     sessions = [*nyse().sessions_before(DAY, HISTORY), session]

@@ -21,19 +21,20 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from common.bars import MINUTE_MS, filled_bar
+from common.bars import MINUTE_MS
 from common.calendar import Session, from_ms, iso_ny, nyse
 from common.config import StrategyConfig
 from common.csvfiles import history_path, write_history
 from common.env import load_endpoints
+from common.quantities import is_flat
 from common.rest import AlpacaRestClient
-from common.rest_models import Order
+from common.rest_models import Account, Order
+from common.session_grid import GridFiller
 from engine.decision import DecisionStep, flatten_plan
-from engine.market_grid import MinuteBars, load_sessions
+from engine.market_grid import load_sessions
 from engine.position_book import signed_positions
 from engine.signals import SignalEngine
 from engine.strategies import Holding, make_strategy
@@ -61,7 +62,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Market:
 @dataclass
 class HttpReplay:
     orders: list[Order]
-    account: dict[str, Any]
+    account: Account
     positions: dict[str, float]
 
     def fills(self) -> list[tuple[str, str, str, float, float, int]]:
@@ -102,7 +103,9 @@ def _replay(
 ) -> None:
     _download(rest, cfg.symbols, warm, data)
     signals = SignalEngine(cfg.symbols, cfg.oes_config)
-    signals.warm_up(load_sessions(cfg.symbols, warm, data))
+    grid = load_sessions(cfg.symbols, warm, data)
+    signals.warm_up(grid)
+    feed = GridFiller(cfg.symbols, grid.last_closes())  # the live feed's grid rule
     strategy = make_strategy(cfg)
     step = DecisionStep(strategy, cfg, session, signal_engine=signals)
     halted = eod_done = False
@@ -111,22 +114,21 @@ def _replay(
         got = rest.get_bars(cfg.symbols, from_ms(t), from_ms(t))
         real = {s: bs[0] for s, bs in got.items() if bs}
         assert all(b.t == t for b in real.values()), iso_ny(t)
-        sig = step.signals(MinuteBars(t, real))
-        closes = signals.last_closes
-        minute = MinuteBars(t, {s: real.get(s) or filled_bar(s, t, closes[s]) for s in closes})
+        minute = feed.fill(t, real, "backfill")
+        sig = step.signals(minute)
         account = rest.get_account()
         positions = rest.get_positions()
         holdings = {
-            p.symbol: Holding(int(round(q)), float(p.avg_entry_price))
+            p.symbol: Holding(int(round(p.signed_qty)), p.avg_entry_price)
             for p in positions
-            if (q := signed_positions([p]).get(p.symbol, 0.0))
+            if not is_flat(p.signed_qty)
         }
         res = step.decide(
             minute,
             sig,
             holdings=holdings,
-            cash=float(account["cash"]),
-            start_equity=float(account["last_equity"]),
+            cash=account.cash,
+            start_equity=account.last_equity,
             halted=halted,
         )
         halted = halted or res.plan.halted
@@ -155,7 +157,7 @@ def http_replay(
             nonlocal count
             count += 1
             work = tmp_path / f"replay{count}"
-            bt = cfg.backtest
+            costs = cfg.costs
             running = stack.enter_context(
                 run_market(
                     work / "market",
@@ -163,12 +165,15 @@ def http_replay(
                     data_dir=market.directory / "equities",
                     date=day.isoformat(),
                     start_time="09:20",
+                    # the backtest applies the pre-cost fill rule (slippage and a fee per
+                    # share) until it is wired to ledger.costs: the market does the same
                     extra_args=[
                         "--paused",
+                        "--legacy-fills",
                         "--slippage-bps",
-                        repr(bt.slippage_bps),
+                        repr(costs.slippage_bps),
                         "--fee-per-share",
-                        repr(bt.fee_per_share),
+                        repr(costs.fee_per_share),
                     ],
                 )
             )

@@ -7,17 +7,17 @@ from datetime import date
 
 import pytest
 
-from common.config import BacktestConfig, PsmStrategyConfig, RotationStrategyConfig
+from common.config import CostsConfig, PsmStrategyConfig, RotationStrategyConfig
 from engine.backtest import run_backtest
 
-COSTS = BacktestConfig(slippage_bps=1.5, fee_per_share=0.004, starting_cash=100_000.0)
+COSTS = CostsConfig(slippage_bps=1.5, fee_per_share=0.004)
 
 
 @pytest.mark.parametrize(
     ("cfg", "day"),
     [
-        (RotationStrategyConfig(backtest=COSTS), date(2025, 11, 26)),
-        (PsmStrategyConfig(backtest=COSTS), date(2025, 11, 28)),
+        (RotationStrategyConfig(costs=COSTS), date(2025, 11, 26)),
+        (PsmStrategyConfig(costs=COSTS), date(2025, 11, 28)),
     ],
     ids=["rotation-full-day", "psm-half-day"],
 )
@@ -31,4 +31,4 @@ def test_backtest_and_mock_replay_produce_the_same_orders_and_fills(market, http
     )
     assert {o.status for o in mock.orders} == {"filled"}
     assert mock.positions == {} and result.flat_every_close
-    assert float(mock.account["cash"]) == pytest.approx(result.final_equity, abs=0.005)
+    assert mock.account.cash == pytest.approx(result.final_equity, abs=0.005)

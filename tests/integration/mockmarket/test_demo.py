@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+from common.children import with_pythonpath
 from mockmarket.harness import PROJECT_ROOT
 
 
 def test_demo_runs_a_client_session_and_exits_zero(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    env = with_pythonpath(PROJECT_ROOT)
     r = subprocess.run(
         [
             sys.executable,

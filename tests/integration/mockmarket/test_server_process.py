@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from common.calendar import ny_datetime, parse_rfc3339, to_ms
+from common.children import stop_process, with_pythonpath
 from common.env import load_endpoints
 from mockmarket.datasource import ensure_synthetic
 from mockmarket.harness import PROJECT_ROOT, TEST_SECRET, run_market
@@ -157,8 +157,7 @@ def test_msgpack_stream_from_a_real_process(module_market):
 def test_sigterm_removes_the_state_file_and_exits_zero(start_market):
     m = start_market(start_time="12:00")
     assert m.state_file.exists()
-    m.process.send_signal(signal.SIGTERM)
-    assert m.process.wait(10) == 0
+    assert m.stop() == 0  # SIGTERM (a SIGKILL after the timeout would give -9)
     assert not m.state_file.exists()
     assert "mockmarket stopped" in m.log_file.read_text()
 
@@ -166,8 +165,7 @@ def test_sigterm_removes_the_state_file_and_exits_zero(start_market):
 def test_sigint_too(start_market):
     m = start_market(start_time="16:30", extra_args=["--paused"])
     assert m.admin("GET", "/admin/clock")["paused"] is True
-    os.kill(m.pid, signal.SIGINT)
-    assert m.process.wait(10) == 0 and not m.state_file.exists()
+    assert stop_process(m.process, sig=signal.SIGINT) == 0 and not m.state_file.exists()
 
 
 def test_data_stream_faults_over_the_admin_api(start_market):
@@ -226,7 +224,7 @@ def test_empty_data_dir_falls_back_to_mockmarkets_own_synthetic_dir(start_market
     ],
 )
 def test_bad_arguments_fail_with_a_clear_message(tmp_path, args, needle):
-    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
+    env = with_pythonpath(PROJECT_ROOT)
     r = subprocess.run(
         [
             sys.executable,

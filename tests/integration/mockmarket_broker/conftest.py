@@ -4,7 +4,8 @@ It runs in a thread with its own event loop. By default the clock is paused and
 the minute loop is off: tests move the simulated clock and call
 ``broker.on_minute`` themselves, on the server's loop (``server.call``), so every
 step is deterministic. ``ServerThread(minute_loop=True, paused=False, speed=X)``
-runs the real minute loop instead.
+runs the real minute loop instead. Fills follow the pre-cost rule (``CostModel.legacy()``:
+at the bars' own prices) unless a test passes ``costs=``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from common.bars import Bar
 from common.calendar import Session, nyse
+from ledger.costs import CostModel
 from mockmarket.app import MarketOptions, build_app, build_context
 from mockmarket.context import MarketContext
 from mockmarket.store import MarketStore
@@ -59,6 +61,8 @@ class ServerThread:
         self, start_time: str = "10:00", *, minute_loop: bool = False, **options: Any
     ) -> None:
         options.setdefault("paused", True)
+        # the tests' expected prices are the bars' own: the pre-cost fill rule unless asked
+        options.setdefault("costs", CostModel.legacy())
         self._options = MarketOptions(key=KEY, secret=SECRET, start_time=start_time, **options)
         self._minute_loop = minute_loop
         self._ready = threading.Event()

@@ -11,8 +11,9 @@ import pytest
 
 from bridge.app import Bridge, BridgeSettings
 from bridge.stream import AuthFailedError, StreamSettings
-from common.batch_line import BarBatch, Heartbeat, decode_line
+from common.batch_line import Heartbeat, decode_line
 from common.fifo import FifoLineReader, FifoPathError, FifoWriter
+from common.minute import Minute
 
 SYMS = ("AAA", "BBB", "CCC")
 FAST = BridgeSettings(
@@ -38,7 +39,7 @@ class Lines:
 
     def __init__(self, path) -> None:
         self.reader = FifoLineReader(path, check_interval=0.05)
-        self.batches: list[BarBatch] = []
+        self.batches: list[Minute] = []
         self.heartbeats: list[Heartbeat] = []
 
     async def pump(self, stop: asyncio.Event) -> None:
@@ -49,7 +50,7 @@ class Lines:
                 if line is None:
                     continue
                 msg = decode_line(line)
-                (self.batches if isinstance(msg, BarBatch) else self.heartbeats).append(msg)
+                (self.batches if isinstance(msg, Minute) else self.heartbeats).append(msg)
         finally:
             self.reader.close()
 
@@ -90,11 +91,11 @@ def test_minutes_arrive_complete_in_order_with_filled_symbols_marked(kit, fifo_p
             await finish(*handles)
         b0, b1, b2 = lines.batches
         assert [b.t for b in lines.batches] == [kit.minute(i) for i in range(3)]
-        assert [x.symbol for x in b0.bars] == list(SYMS)
-        assert [x.symbol for x in b0.bars if x.filled] == ["BBB"]
-        assert b0.bars[1].close == 2.0 and b0.bars[1].volume == 0
-        assert not any(x.filled for x in b1.bars)
-        assert [x.symbol for x in b2.bars if x.filled] == ["BBB"] and b2.bars[1].close == 11.0
+        assert [x.symbol for x in b0.bars.values()] == list(SYMS)
+        assert [x.symbol for x in b0.bars.values() if x.filled] == ["BBB"]
+        assert b0.bars["BBB"].close == 2.0 and b0.bars["BBB"].volume == 0
+        assert not any(x.filled for x in b1.bars.values())
+        assert [x.symbol for x in b2.bars.values() if x.filled] == ["BBB"] and b2.bars["BBB"].close == 11.0
         assert bridge.stats.by_reason == {"later": 1, "complete": 1, "deadline": 1}
         assert any(h.connected and h.last_t == kit.minute(2) for h in lines.heartbeats)
         assert len(bridge.latencies) == 1  # the complete minute

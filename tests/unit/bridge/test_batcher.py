@@ -36,18 +36,18 @@ def test_complete_minute_is_written_at_once(b):
     assert b.ready(0.0) == []
     b.add(bar("CCC", 0), 0.1)
     (batch,) = b.ready(0.1)
-    assert batch.t == m(0) and batch.reason == "complete"
-    assert [x.symbol for x in batch.bars] == list(SYMS)
-    assert batch.filled == ()
+    assert batch.t == m(0) and batch.source == "complete"
+    assert list(batch.symbols) == list(SYMS)
+    assert batch.filled_symbols == ()
     assert b.last_written == m(0)
 
 
 def test_first_minute_is_complete_thanks_to_seeded_closes(b):
     b.add(bar("AAA", 0, 11.0), 0.0)
     (batch,) = b.ready(3.0)
-    assert batch.reason == "deadline"
-    assert batch.filled == ("BBB", "CCC")
-    filled = {x.symbol: x for x in batch.bars if x.filled}
+    assert batch.source == "deadline"
+    assert batch.filled_symbols == ("BBB", "CCC")
+    filled = {x.symbol: x for x in batch.bars.values() if x.filled}
     assert filled["BBB"].close == filled["BBB"].open == 2.0 and filled["BBB"].volume == 0
     assert filled["CCC"].close == 3.0
 
@@ -56,14 +56,14 @@ def test_deadline_counts_from_the_minutes_first_bar(b):
     b.add(bar("AAA", 0), 10.0)
     assert b.next_deadline() == 13.0
     assert b.ready(12.99) == []
-    assert [x.reason for x in b.ready(13.0)] == ["deadline"]
+    assert [x.source for x in b.ready(13.0)] == ["deadline"]
 
 
 def test_a_later_minute_closes_the_earlier_one(b):
     b.add(bar("AAA", 0, 11.0), 0.0)
     b.add(bar("AAA", 1, 12.0), 1.0)
     out = b.ready(1.0)
-    assert [(x.t, x.reason) for x in out] == [(m(0), "later")]
+    assert [(x.t, x.source) for x in out] == [(m(0), "later")]
     assert b.pending_minutes == [m(1)]
 
 
@@ -72,7 +72,7 @@ def test_filled_bars_use_the_last_written_close(b):
     b.ready(0.0)
     b.add(bar("AAA", 1), 1.0)
     (batch,) = b.ready(4.0)
-    assert {x.symbol: x.close for x in batch.bars if x.filled} == {"BBB": 20.0, "CCC": 10.0}
+    assert {x.symbol: x.close for x in batch.bars.values() if x.filled} == {"BBB": 20.0, "CCC": 10.0}
 
 
 def test_out_of_order_bars_within_and_across_minutes(b):
@@ -82,7 +82,7 @@ def test_out_of_order_bars_within_and_across_minutes(b):
     assert [x.t for x in out] == [m(0)]  # minute 0 goes first, closed by the later one
     for s in ("AAA", "CCC"):
         b.add(bar(s, 1), 0.1)
-    assert [(x.t, x.reason) for x in b.ready(0.1)] == [(m(1), "complete")]
+    assert [(x.t, x.source) for x in b.ready(0.1)] == [(m(1), "complete")]
 
 
 def test_duplicates_are_ignored_and_late_bars_dropped(b, caplog):
@@ -100,7 +100,7 @@ def test_updated_bars_amend_a_pending_minute_or_are_only_logged(b, caplog):
     b.add(bar("AAA", 0, 10.0), 0.0)
     assert b.add(bar("AAA", 0, 10.5), 0.0, updated=True) is Added.REPLACED
     (batch,) = b.ready(3.0)
-    assert batch.bars[0].close == 10.5
+    assert batch.bars["AAA"].close == 10.5
     with caplog.at_level(logging.INFO):
         assert b.add(bar("AAA", 0, 10.7), 4.0, updated=True) is Added.CORRECTION_LOGGED
     assert "updatedBars correction AAA" in caplog.text
@@ -131,8 +131,8 @@ def test_quiet_minutes_on_one_connection_are_written_filled(b):
     b.ready(0.0)
     b.add(bar("AAA", 3), 3.0)  # minutes 1 and 2 had no trade at all
     out = b.ready(6.0)
-    assert [(x.t, x.reason) for x in out] == [(m(1), "quiet"), (m(2), "quiet"), (m(3), "deadline")]
-    assert all(x.filled == SYMS for x in out[:2])
+    assert [(x.t, x.source) for x in out] == [(m(1), "quiet"), (m(2), "quiet"), (m(3), "deadline")]
+    assert all(x.filled_symbols == SYMS for x in out[:2])
 
 
 def test_minutes_missed_while_disconnected_are_left_to_the_engine(b, caplog):
@@ -146,7 +146,7 @@ def test_minutes_missed_while_disconnected_are_left_to_the_engine(b, caplog):
     assert [x.t for x in out] == [m(5)]
     assert "4 minute(s)" in caplog.text and "backfills" in caplog.text
     b.add(bar("AAA", 7), 9.0)  # same connection now: minute 6 is quiet
-    assert [(x.t, x.reason) for x in b.ready(12.0)] == [(m(6), "quiet"), (m(7), "deadline")]
+    assert [(x.t, x.source) for x in b.ready(12.0)] == [(m(6), "quiet"), (m(7), "deadline")]
 
 
 def test_no_filling_across_sessions():
@@ -164,7 +164,7 @@ def test_a_symbol_without_any_price_is_left_out_with_a_warning(caplog):
     bt.add(Bar("AAA", m(0), 1, 1, 1, 1, 1), 0.0)
     with caplog.at_level(logging.WARNING):
         (batch,) = bt.ready(3.0)
-    assert [x.symbol for x in batch.bars] == ["AAA"]
+    assert [x.symbol for x in batch.bars.values()] == ["AAA"]
     assert "BBB has no bar and no known price" in caplog.text
 
 
@@ -205,8 +205,8 @@ def test_any_arrival_order_gives_each_minute_once_in_order_and_complete(seed, mi
     assert ts == sorted(set(ts))
     assert ts == list(range(ts[0], ts[-1] + M, M)) if ts else True
     for batch in out:
-        assert [x.symbol for x in batch.bars] == list(SYMS)
-        assert len({x.symbol for x in batch.bars}) == len(SYMS)
+        assert [x.symbol for x in batch.bars.values()] == list(SYMS)
+        assert list(batch.bars) == list(SYMS)  # each bar under its own symbol
 
 
 def test_deadline_shrinks_with_a_fast_feed_but_never_grows(b):
@@ -220,4 +220,4 @@ def test_deadline_shrinks_with_a_fast_feed_but_never_grows(b):
     b.feed_gap_s = 1.0
     b.add(bar("AAA", 0), 10.0)
     assert b.ready(10.2) == []
-    assert [x.reason for x in b.ready(10.25)] == ["deadline"]
+    assert [x.source for x in b.ready(10.25)] == ["deadline"]

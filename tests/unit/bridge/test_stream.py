@@ -217,3 +217,14 @@ def test_silence_with_the_market_closed_keeps_the_socket(kit):
             await h.stop()
 
     run(main())
+
+
+@pytest.mark.parametrize(("kw", "name"), [
+    ({"backoff_initial": 0.0}, "backoff_initial"),
+    ({"backoff_initial": 2.0, "backoff_cap": 1.0}, "backoff_cap"),
+    ({"limit_backoff_initial": float("nan")}, "limit_backoff_initial"),
+    ({"limit_backoff_cap": 0.5}, "limit_backoff_cap"),
+])
+def test_bad_backoff_settings_are_refused_by_name(kw, name):
+    with pytest.raises(ValueError, match=name):
+        StreamSettings(**kw)

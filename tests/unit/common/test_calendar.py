@@ -9,6 +9,7 @@ import pytest
 from common.calendar import (
     MINUTE_MS,
     NY,
+    floor_minute,
     from_ms,
     iso_ny,
     ny_date,
@@ -16,6 +17,7 @@ from common.calendar import (
     nyse,
     parse_rfc3339,
     rfc3339_utc,
+    rfc3339_utc_us,
     to_ms,
 )
 
@@ -160,9 +162,12 @@ def test_time_conversions():
     assert iso_ny(t) == "2025-10-16T09:30:00-04:00"
     assert iso_ny(ny_ms(date(2025, 12, 1), "09:30")) == "2025-12-01T09:30:00-05:00"
     assert rfc3339_utc(t) == "2025-10-16T13:30:00Z"
+    assert rfc3339_utc(t + 1_999) == "2025-10-16T13:30:01Z"  # whole seconds
+    assert rfc3339_utc_us(t + 1_999) == "2025-10-16T13:30:01.999000Z"
     assert from_ms(t).tzinfo == NY and from_ms(t, UTC).hour == 13
     assert ny_date(ny_ms(date(2025, 10, 16), "23:59")) == date(2025, 10, 16)
     assert t % MINUTE_MS == 0
+    assert floor_minute(t) == floor_minute(t + 59_999) == t and floor_minute(t - 1) == t - MINUTE_MS
     with pytest.raises(ValueError, match="naive"):
         to_ms(datetime(2025, 10, 16, 9, 30))
 
@@ -186,6 +191,13 @@ def test_parse_rfc3339(text, expected):
 def test_parse_rfc3339_rejects_garbage(text):
     with pytest.raises(ValueError):
         parse_rfc3339(text)
+
+
+@pytest.mark.parametrize("text", ["2025-10-16T13:30:00", "2025-10-16"])
+def test_parse_rfc3339_can_require_an_offset(text):
+    with pytest.raises(ValueError, match="no offset"):
+        parse_rfc3339(text, offset_required=True)
+    assert parse_rfc3339("2025-10-16T09:30:00-04:00", offset_required=True).utcoffset() is not None
 
 
 def test_the_calendar_is_built_once():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from common.env import DEFAULTS, load_endpoints, read_settings
+from common.env import DEFAULTS, AlpacaEndpoints, load_endpoints, read_settings
 from common.errors import ConfigError, OperationalError
 
 KEY = "PKFILEKEY0001"
@@ -42,6 +42,15 @@ def test_the_environment_overrides_the_file(env_file):
     assert ep.key_id == "envkey1" and ep.secret == SECRET
     assert ep.trading_url == ep.data_url == "http://127.0.0.1:8123"
     assert ep.stream_url == "ws://127.0.0.1:8123/v2/iex"
+
+
+def test_environ_points_a_child_at_the_same_endpoints():
+    ep = AlpacaEndpoints("k-123456", "s-123456", "http://127.0.0.1:8123", "http://127.0.0.1:8124",
+                         "ws://127.0.0.1:8123/v2/iex")
+    env = ep.environ()
+    assert set(env) == {"ALPACA_PAPER_API_KEY", "ALPACA_PAPER_SECRET_KEY", "ALPACA_TRADING_URL",
+                        "ALPACA_DATA_URL", "ALPACA_STREAM_URL"}
+    assert load_endpoints(None, environ=env) == ep
 
 
 def test_read_settings_without_a_file(tmp_path):

@@ -7,21 +7,22 @@ from datetime import UTC, datetime
 import pytest
 
 from common.errors import (
-    AlpacaAPIError,
     AuthError,
     BadRequestError,
+    ClientRequestError,
     DuplicateClientOrderIdError,
     ForbiddenError,
     NotFoundError,
     OperationalError,
     RateLimitError,
+    RefusedError,
     ResponseFormatError,
     ServerError,
     TemporaryError,
     UnprocessableError,
     error_for_status,
 )
-from common.rest_models import BrokerClock, Order, Position, bar_from_alpaca
+from common.rest_models import Account, BrokerClock, Order, Position, bar_from_alpaca
 
 ORDER = {
     "id": "61e69015-8549-4bfd-b9c3-01e75843f47d",
@@ -130,6 +131,73 @@ def test_position_parses_and_tolerates_nulls():
         Position.from_json({"symbol": "SQQQ", "qty": "1", "side": "long"})
 
 
+@pytest.mark.parametrize(
+    ("qty", "side", "signed"),
+    [("5", "long", 5.0), ("-3", "short", -3.0), ("3", "short", -3.0), ("-2", "long", -2.0),
+     ("0", "long", 0.0), ("1.5", "SHORT", -1.5)],
+)  # fmt: skip
+def test_signed_qty_is_negative_for_a_short_whatever_the_sign_of_qty(qty, side, signed):
+    p = Position.from_json({"symbol": "SPY", "qty": qty, "side": side, "avg_entry_price": "1"})
+    assert p.signed_qty == signed
+
+
+def test_an_unknown_order_status_is_read_as_open():
+    assert Order.from_json(dict(ORDER, status="something_new")).is_open
+    for status in ("filled", "canceled", "expired", "rejected", "replaced", "done_for_day"):
+        assert not Order.from_json(dict(ORDER, status=status)).is_open
+    for status in ("new", "accepted", "pending_new", "partially_filled", "pending_cancel", "held"):
+        assert Order.from_json(dict(ORDER, status=status)).is_open
+
+
+ACCOUNT = {
+    "id": "acct-1", "account_number": "PA0000", "status": "ACTIVE", "currency": "USD",
+    "cash": "41000.5", "portfolio_value": "100250.25", "equity": "100250.25",
+    "last_equity": "100000", "buying_power": "200500.5", "regt_buying_power": "200500.5",
+    "daytrading_buying_power": "0", "non_marginable_buying_power": "41000.5",
+    "long_market_value": "59249.75", "short_market_value": "0", "initial_margin": "29624.88",
+    "maintenance_margin": "17774.93", "multiplier": "2", "daytrade_count": 0,
+    "pattern_day_trader": False, "trading_blocked": "False", "transfers_blocked": False,
+    "account_blocked": False, "shorting_enabled": True, "created_at": "2025-01-02T00:00:00Z",
+}  # fmt: skip
+
+
+def test_account_parses_money_as_floats_once():
+    a = Account.from_json(ACCOUNT)
+    assert (a.status, a.cash, a.equity, a.last_equity, a.buying_power, a.portfolio_value) == (
+        "ACTIVE", 41000.5, 100250.25, 100000.0, 200500.5, 100250.25
+    )  # fmt: skip
+    assert (a.long_market_value, a.multiplier, a.daytrade_count, a.currency) == (
+        59249.75, 2.0, 0, "USD"
+    )  # fmt: skip
+    assert a.trading_blocked is False and a.shorting_enabled is True and a.raw == ACCOUNT
+
+
+def test_account_with_only_the_required_fields():
+    a = Account.from_json({"status": "ACTIVE", "cash": "10", "equity": 12})
+    assert (a.cash, a.equity, a.last_equity, a.buying_power, a.trading_blocked) == (
+        10.0, 12.0, None, None, None
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"cash": None}, "account: cash=None is not a number"),
+        ({"equity": "lots"}, "account: equity='lots' is not a number"),
+        ({"last_equity": "NaN"}, "account: last_equity='NaN' is not finite"),
+        ({"trading_blocked": "maybe"}, "account: trading_blocked='maybe' is not true/false"),
+        ({"daytrade_count": 1.5}, "daytrade_count=1.5 is not a whole number"),
+        ({"status": 1}, "account: status=1 is not a string"),
+    ],
+)
+def test_bad_accounts_name_the_field(change, match):
+    with pytest.raises(ResponseFormatError, match=match):
+        Account.from_json({**ACCOUNT, **change})
+    missing = {k: v for k, v in ACCOUNT.items() if k != "equity"}
+    with pytest.raises(ResponseFormatError, match="account: field 'equity' is missing"):
+        Account.from_json(missing)
+
+
 def test_clock():
     c = BrokerClock.from_json(
         {
@@ -175,16 +243,16 @@ def test_bar_from_alpaca():
 @pytest.mark.parametrize(
     ("status", "message", "cls", "family"),
     [
-        (400, "bad", BadRequestError, None),
+        (400, "bad", BadRequestError, RefusedError),
         (401, "request is not authorized", AuthError, OperationalError),
-        (403, "insufficient buying power", ForbiddenError, None),
-        (404, "order not found", NotFoundError, None),
-        (422, 'order is already in "filled" state', UnprocessableError, None),
-        (422, "client_order_id must be unique", DuplicateClientOrderIdError, None),
+        (403, "insufficient buying power", ForbiddenError, RefusedError),
+        (404, "order not found", NotFoundError, RefusedError),
+        (422, 'order is already in "filled" state', UnprocessableError, RefusedError),
+        (422, "client_order_id must be unique", DuplicateClientOrderIdError, RefusedError),
         (429, "rate limit exceeded", RateLimitError, TemporaryError),
         (500, "internal", ServerError, TemporaryError),
         (504, "gateway", ServerError, TemporaryError),
-        (418, "teapot", AlpacaAPIError, None),
+        (418, "teapot", ClientRequestError, RefusedError),
     ],
 )
 def test_error_for_status(status, message, cls, family):

@@ -32,6 +32,28 @@ def test_a_seeded_generator_gives_the_same_delays():
     assert a == b
 
 
+def test_delays_grow_with_jitter_up_to_the_cap():
+    d = Backoff(1.0, 8.0, random.Random(1)).delays()
+    got = [next(d) for _ in range(8)]
+    nominal = [1, 2, 4, 8, 8, 8, 8, 8]
+    assert all(n / 2 <= g <= n for g, n in zip(got, nominal, strict=True))
+    assert len(set(got)) == len(got)  # jittered
+
+
+def test_each_series_of_delays_starts_small_again():
+    b = Backoff(0.5, 4.0, random.Random(3))
+    first = b.delays()
+    [next(first) for _ in range(5)]
+    assert next(b.delays()) <= 0.5  # a fresh series (what websockets' reconnect_delays calls)
+    assert next(first) >= 2.0  # the old one carries on
+
+
+def test_a_seeded_generator_gives_the_same_series():
+    a = Backoff(rng=random.Random(7)).delays()
+    b = Backoff(rng=random.Random(7)).delays()
+    assert [next(a) for _ in range(6)] == [next(b) for _ in range(6)]
+
+
 @pytest.mark.parametrize(
     ("base", "cap", "match"),
     [(0, 1, "backoff_base"), (float("inf"), 1, "backoff_base"), (1, 0.5, "backoff_cap")],

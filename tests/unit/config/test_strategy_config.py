@@ -14,7 +14,6 @@ from common.config import (
     default_config_json,
     load_best_params,
     load_strategy_config,
-    save_best_params,
     strategy_config_path,
     strategy_symbols,
 )
@@ -233,16 +232,13 @@ def test_models_are_frozen() -> None:
 
 
 def test_best_params_override_by_dotted_key(tmp_path: Path) -> None:
-    params = tmp_path / "best_params.json"
-    save_best_params(
-        params,
-        "rotation",
-        {
-            "oes_config.buy_threshold": 0.56,
-            "oes_config.horizon_weights": [0.2, 0.6, 0.2],
-            "signal_aggregator_config.leverage_boosts.TQQQ": 1.1,
-        },
-        PROVENANCE,
+    overrides = {
+        "oes_config.buy_threshold": 0.56,
+        "oes_config.horizon_weights": [0.2, 0.6, 0.2],
+        "signal_aggregator_config.leverage_boosts.TQQQ": 1.1,
+    }
+    params = write(
+        tmp_path, "best_params.json", {"rotation": {"params": overrides, "provenance": PROVENANCE}}
     )
     cfg = load_strategy_config("rotation", CONFIG_DIR / "rotation_strategy.json", params)
     assert cfg.oes_config.buy_threshold == 0.56
@@ -258,10 +254,11 @@ def test_best_params_override_by_dotted_key(tmp_path: Path) -> None:
     )
 
 
-def test_best_params_merge_keeps_the_other_strategy(tmp_path: Path) -> None:
-    params = tmp_path / "best_params.json"
-    save_best_params(params, "rotation", {"oes_config.buy_threshold": 0.56}, PROVENANCE)
-    save_best_params(params, "psm", {"oes_config.sell_threshold": 0.44}, PROVENANCE)
+def test_each_strategy_takes_its_own_best_params(tmp_path: Path) -> None:
+    params = write(tmp_path, "best_params.json", {
+        "rotation": {"params": {"oes_config.buy_threshold": 0.56}, "provenance": PROVENANCE},
+        "psm": {"params": {"oes_config.sell_threshold": 0.44}, "provenance": PROVENANCE},
+    })
     rot = load_strategy_config("rotation", CONFIG_DIR / "rotation_strategy.json", params)
     psm = load_strategy_config("psm", CONFIG_DIR / "psm_strategy.json", params)
     assert rot.oes_config.buy_threshold == 0.56 and psm.oes_config.sell_threshold == 0.44
@@ -298,12 +295,6 @@ def test_best_params_bad_provenance(tmp_path: Path) -> None:
     params = write(tmp_path, "b2.json", {"momentum": {}})
     with pytest.raises(ConfigError, match="unknown strategy key"):
         load_best_params(params, "psm")
-
-
-def test_save_best_params_refuses_what_would_not_load(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="buy_threshold"):
-        save_best_params(tmp_path / "b.json", "psm", {"oes_config.buy_threshold": 0.99}, PROVENANCE)
-    assert not (tmp_path / "b.json").exists()
 
 
 def test_apply_params_rejects_bad_keys() -> None:

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.journal import Journal, JournalError
+from common.errors import OperationalError
+from engine.journal import IntentExistsError, Journal, JournalUnusableError
+from tests.support import journal_reads as jr
 
 DAY = date(2025, 10, 16)
 T = 1_760_621_400_000  # 09:30 of DAY
@@ -52,8 +54,8 @@ def intent(
 
 
 def test_wal_and_synchronous_full(journal: Journal) -> None:
-    assert journal.pragma("journal_mode") == "wal"
-    assert journal.pragma("synchronous") == 2  # FULL
+    assert journal._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert journal._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
 def test_intent_is_durable_before_sending(journal: Journal, tmp_path: Path) -> None:
@@ -86,7 +88,7 @@ def test_intent_survives_kill_9(tmp_path: Path) -> None:
 
 def test_an_intent_is_journaled_once(journal: Journal) -> None:
     cid = intent(journal)
-    with pytest.raises(JournalError, match=f"{cid} is already journaled"):
+    with pytest.raises(IntentExistsError, match=f"{cid} is already journaled"):
         intent(journal, cid)
 
 
@@ -119,8 +121,7 @@ def test_partial_fills_and_average_price(journal: Journal) -> None:
         and o.status == "filled"
         and o.filled_avg_price == pytest.approx((400 + 660) / 100)
     )
-    assert [f.qty for f in journal.fills_for_session("rotation", DAY)] == [40, 60]
-    assert journal.net_positions("rotation", DAY) == {"TQQQ": 100}
+    assert [f.qty for f in jr.fills(journal.path, "rotation", DAY)] == [40, 60]
 
 
 def test_duplicate_execution_is_ignored(journal: Journal) -> None:
@@ -129,7 +130,7 @@ def test_duplicate_execution_is_ignored(journal: Journal) -> None:
     assert (
         journal.record_fill(cid, execution_id="e1", cum_qty=40, qty=40, price=10.0, t_ms=T) is None
     )
-    assert len(journal.fills_for_session("rotation", DAY)) == 1
+    assert len(jr.fills(journal.path, "rotation", DAY)) == 1
 
 
 def test_stream_and_polling_do_not_double_count(journal: Journal) -> None:
@@ -150,15 +151,7 @@ def test_stream_and_polling_do_not_double_count(journal: Journal) -> None:
     assert (
         journal.record_fill(cid, execution_id="e2", cum_qty=100, qty=60, price=11.0, t_ms=T) is None
     )
-    assert sum(f.qty for f in journal.fills_for_session("rotation", DAY)) == pytest.approx(100)
-
-
-def test_sells_net_out(journal: Journal) -> None:
-    buy = intent(journal)
-    sell = intent(journal, "it-rot-20251016-0931-TQQQ-s-0", qty=100, side="sell")
-    journal.record_fill(buy, execution_id="e1", cum_qty=100, price=10.0, t_ms=T)
-    journal.record_fill(sell, execution_id="e2", cum_qty=100, price=10.5, t_ms=T)
-    assert journal.net_positions("rotation", DAY) == {}
+    assert sum(f.qty for f in jr.fills(journal.path, "rotation", DAY)) == pytest.approx(100)
 
 
 def test_fill_of_an_unjournaled_order_needs_its_fields(journal: Journal) -> None:
@@ -175,7 +168,7 @@ def test_fill_of_an_unjournaled_order_needs_its_fields(journal: Journal) -> None
         strategy="psm",
         session_date=DAY,
     )
-    assert f is not None and journal.fills_for_session("psm", DAY)[0].side == "sell"
+    assert f is not None and jr.fills(journal.path, "psm", DAY)[0].side == "sell"
 
 
 def test_bad_fill_input(journal: Journal) -> None:
@@ -189,21 +182,19 @@ def test_bad_fill_input(journal: Journal) -> None:
 
 
 def test_decisions_states_events(journal: Journal, tmp_path: Path) -> None:
-    journal.record_decision(
-        "psm", DAY, T, "SPY_ONLY", {"SPY": 10}, {"SPY": "enter"}, {"prob": 0.57}
-    )
-    journal.save_state("psm", DAY, T, {"state": "SPY_ONLY"})
-    journal.save_state("psm", DAY, T + 60_000, {"state": "CASH_ONLY"})
+    journal.record_minute("psm", DAY, T, "SPY_ONLY", {"SPY": 10}, {"SPY": "enter"},
+                          {"prob": 0.57}, {"state": "SPY_ONLY"})  # fmt: skip
+    journal.record_minute("psm", DAY, T + 60_000, "CASH_ONLY", {}, {}, None, {"state": "CASH_ONLY"})
     journal.record_event("psm", DAY, T, "halt", {"reason": "daily loss limit"})
     journal.close()
     with Journal(tmp_path / "journal.sqlite") as j:  # everything is still there after reopening
-        (d,) = j.decisions("psm", DAY)
-        assert (d.summary, d.targets, d.details) == ("SPY_ONLY", {"SPY": 10}, {"prob": 0.57})
-        assert j.last_decided_minute("psm", DAY) == T
+        d, d2 = jr.decisions(j.path, "psm", DAY)
+        assert (d["summary"], d["targets"], d["details"]) == ("SPY_ONLY", {"SPY": 10}, {"prob": 0.57})
+        assert (d2["t_ms"], d2["summary"]) == (T + 60_000, "CASH_ONLY")
         last = j.last_state("psm", DAY)
         assert last is not None and last.state == {"state": "CASH_ONLY"} and last.t_ms == T + 60_000
         assert j.last_state("psm", date(2025, 10, 17)) is None
-        assert j.last_state("rotation") is None
+        assert j.last_state("rotation", DAY) is None
         assert j.is_halted("psm", DAY) and not j.is_halted("psm", date(2025, 10, 17))
         assert j.events("psm", DAY)[0].detail == {"reason": "daily loss limit"}
 
@@ -216,16 +207,80 @@ def test_ids_for_minute(journal: Journal) -> None:
         "it-rot-20251016-0930-TQQQ-b-1",
     }
     assert journal.ids_for_minute("rotation", T + 60_000) == set()
-    assert len(journal.orders_for_session("rotation", DAY)) == 2
+    assert len(jr.orders(journal.path, "rotation", DAY)) == 2
 
 
 def test_record_minute_writes_decision_and_state_together(journal: Journal) -> None:
     journal.record_minute(
         "psm", DAY, T, "SPY_ONLY", {"SPY": 10}, {"SPY": "enter"}, None, {"state": "SPY_ONLY"}
     )
-    assert journal.decisions("psm", DAY)[0].targets == {"SPY": 10}
+    assert jr.decisions(journal.path, "psm", DAY)[0]["targets"] == {"SPY": 10}
     last = journal.last_state("psm", DAY)
     assert last is not None and (last.t_ms, last.state) == (T, {"state": "SPY_ONLY"})
     with pytest.raises(ValueError):  # a state that is not JSON leaves neither row behind
         journal.record_minute("psm", DAY, T + 60_000, "X", {}, {}, None, {"bad": float("nan")})
-    assert journal.last_decided_minute("psm", DAY) == T
+    assert [d["t_ms"] for d in jr.decisions(journal.path, "psm", DAY)] == [T]
+    last = journal.last_state("psm", DAY)
+    assert last is not None and last.t_ms == T
+
+
+# ------------------------------------------------------------------ a journal that cannot be used
+
+
+def test_a_file_that_is_not_a_database_is_an_operator_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    path.write_bytes(b"this is not a database, it is a text file " * 100)
+    with pytest.raises(JournalUnusableError, match=f"journal {path} cannot be used") as ei:
+        Journal(path)
+    assert isinstance(ei.value, OperationalError) and ei.value.path == path
+    assert path.read_bytes().startswith(b"this is not a database")  # left as it was
+
+
+def test_a_journal_of_another_schema_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    Journal(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(JournalUnusableError, match="schema version '99', this engine reads 1"):
+        Journal(path)
+
+
+def test_a_directory_that_cannot_be_made_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(JournalUnusableError, match="cannot create its directory"):
+        Journal(tmp_path / "file" / "journal.sqlite")
+
+
+def test_a_full_disk_is_an_operator_error(journal: Journal) -> None:
+    pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
+    journal._db.execute(f"PRAGMA max_page_count={pages}")  # the file may not grow: as if full
+    with pytest.raises(JournalUnusableError, match="database or disk is full"):
+        for i in range(1000):
+            journal.record_event("psm", DAY, T, "alert", {"i": i, "pad": "x" * 4000})
+
+
+def test_a_lock_held_too_long_is_an_operator_error(tmp_path: Path, monkeypatch) -> None:
+    import engine.journal as journal_module
+
+    monkeypatch.setattr(journal_module, "BUSY_TIMEOUT_S", 0.05)
+    path = tmp_path / "journal.sqlite"
+    j = Journal(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # e.g. a second engine on the same journal
+    try:
+        with pytest.raises(JournalUnusableError, match="database is locked"):
+            intent(j)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    intent(j)  # once the lock is gone it works again
+    j.close()
+
+
+def test_an_intent_journaled_twice_is_not_an_unusable_journal(journal: Journal) -> None:
+    cid = intent(journal)
+    with pytest.raises(IntentExistsError) as ei:
+        intent(journal, cid)
+    assert not isinstance(ei.value, OperationalError)

@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.calendar import nyse
-from engine.order_ids import OrderKey, is_ours, make_client_order_id, parse_client_order_id
+from engine.order_ids import OrderKey, parse_client_order_id
 
 
 def test_documented_example(full_day, at) -> None:
-    cid = make_client_order_id("rotation", at(full_day, "15:57"), "TQQQ", "sell")
+    cid = OrderKey.for_minute("rotation", at(full_day, "15:57"), "TQQQ", "sell").client_order_id()
     assert cid == "it-rot-20251016-1557-TQQQ-s-0"
     key = parse_client_order_id(cid)
     assert key == OrderKey("rotation", date(2025, 10, 16), 15 * 60 + 57, "TQQQ", "sell", 0)
@@ -22,11 +22,11 @@ def test_documented_example(full_day, at) -> None:
 
 def test_same_decision_same_id(full_day, at) -> None:
     t = at(full_day, "10:31")
-    assert make_client_order_id("psm", t, "SPXL", "buy", 1) == make_client_order_id(
+    assert OrderKey.for_minute("psm", t, "SPXL", "buy", 1).client_order_id() == OrderKey.for_minute(
         "psm", t, "SPXL", "buy", 1
-    )
+    ).client_order_id()
     ids = {
-        make_client_order_id(s, t2, sym, side, q)
+        OrderKey.for_minute(s, t2, sym, side, q).client_order_id()
         for s in ("psm", "rotation")
         for t2 in (t, t + 60_000)
         for sym in ("SPY", "SPXL")
@@ -40,7 +40,7 @@ def test_new_york_time_in_winter_and_summer() -> None:
     cal = nyse()
     for d in (date(2025, 1, 15), date(2025, 7, 15)):
         s = cal.session(d)
-        assert make_client_order_id("psm", s.open_ms, "SPY", "buy").split("-")[3] == "0930"
+        assert OrderKey.for_minute("psm", s.open_ms, "SPY", "buy").client_order_id().split("-")[3] == "0930"
 
 
 @settings(max_examples=200, deadline=None)
@@ -75,14 +75,6 @@ def test_round_trip_and_length(strategy, day, minute, symbol, side, seq) -> None
 )
 def test_foreign_ids_are_not_ours(cid: str) -> None:
     assert parse_client_order_id(cid) is None
-    assert not is_ours(cid)
-
-
-def test_is_ours_filters_strategy_and_session(full_day, at) -> None:
-    cid = make_client_order_id("psm", at(full_day, "10:00"), "SPY", "buy")
-    assert is_ours(cid) and is_ours(cid, "psm", full_day.date)
-    assert not is_ours(cid, "rotation")
-    assert not is_ours(cid, "psm", date(2025, 10, 15))
 
 
 @pytest.mark.parametrize(
@@ -102,4 +94,4 @@ def test_bad_keys_are_refused(args, match) -> None:
 
 def test_unaligned_minute_is_refused(full_day) -> None:
     with pytest.raises(ValueError, match="not a minute start"):
-        make_client_order_id("psm", full_day.open_ms + 5, "SPY", "buy")
+        OrderKey.for_minute("psm", full_day.open_ms + 5, "SPY", "buy").client_order_id()

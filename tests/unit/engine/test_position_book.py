@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.rest_models import Position
 from engine.position_book import PositionBook, signed_positions
 
 
-@dataclass
-class Pos:
-    symbol: str
-    qty: float
-    side: str
+def Pos(symbol: str, qty: float, side: str) -> Position:
+    return Position.from_json({"symbol": symbol, "qty": str(qty), "side": side, "avg_entry_price": "1"})
 
 
 @dataclass

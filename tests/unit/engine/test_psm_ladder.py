@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from common.config import PsmStrategyConfig
 from engine.strategies import ALLOCATIONS, Ladder, PsmState, recognize
-from engine.strategies.psm_ladder import EXPOSURE_ORDER
 
 S = PsmState
+# From most bearish to most bullish: the ladder must be monotone in this order.
+EXPOSURE_ORDER = (S.SDS_ONLY, S.BASE_BEAR_2X, S.SH_ONLY, S.CASH_ONLY, S.SPY_ONLY, S.BASE_BULL_3X,
+                  S.SPXL_ONLY)  # fmt: skip
 
 
 def below(x: float) -> float:

@@ -9,7 +9,7 @@ import pytest
 from common.calendar import MINUTE_MS
 from common.config import ROTATION_SYMBOLS
 from common.rest_models import Order, Position
-from engine.order_ids import make_client_order_id
+from engine.order_ids import OrderKey
 from engine.order_plan import plan_orders
 from engine.reconcile import reconcile
 from engine.risk import RiskGuard
@@ -255,9 +255,9 @@ def test_psm_halt_policy_changes_nothing(psm_cfg, t) -> None:
 
 
 def test_open_orders_adopted_or_cancelled(psm_cfg, full_day, at, t) -> None:
-    today = make_client_order_id("psm", at(full_day, "14:30"), "SPXL", "buy")
+    today = OrderKey.for_minute("psm", at(full_day, "14:30"), "SPXL", "buy").client_order_id()
     yesterday = "it-psm-20251015-1430-SPY-b-0"
-    other_strategy = make_client_order_id("rotation", at(full_day, "14:30"), "SDS", "buy")
+    other_strategy = OrderKey.for_minute("rotation", at(full_day, "14:30"), "SDS", "buy").client_order_id()
     orders = [
         order("o-1", today, "SPXL", "buy", 316, filled=16, status="partially_filled"),
         order("o-2", yesterday, "SPY", "buy", 10),
@@ -283,7 +283,7 @@ def test_adopted_order_counts_so_nothing_is_doubled(psm_cfg, full_day, at, t) ->
     journal.assume(
         "SPXL_ONLY", {"SPXL": 633}, entered_t_ms=at(full_day, "14:44"), session_date=full_day.date
     )
-    cid = make_client_order_id("psm", at(full_day, "14:44"), "SPXL", "buy")
+    cid = OrderKey.for_minute("psm", at(full_day, "14:44"), "SPXL", "buy").client_order_id()
     res = run(
         PsmStrategy(cfg),
         [],

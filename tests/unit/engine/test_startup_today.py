@@ -17,18 +17,18 @@ def clock_at(day: date, hhmm: str, sec: int = 0) -> BrokerClock:
 
 def test_a_weekend_is_a_closed_day():
     today = session_today(clock_at(date(2025, 10, 18), "10:00"), nyse())
-    assert today.closed_day and today.session is None and today.last_closed_minute() is None
+    assert today.session is None and today.last_closed_minute() is None
     assert "closed today (2025-10-18" in today.describe() and "next open 2025-10-20" in today.describe()
 
 
 def test_a_holiday_is_a_closed_day():
-    assert session_today(clock_at(date(2025, 11, 27), "11:00"), nyse()).closed_day
+    assert session_today(clock_at(date(2025, 11, 27), "11:00"), nyse()).session is None
 
 
 def test_minutes_before_open_during_and_after_the_session():
     d = date(2025, 10, 16)
     before = session_today(clock_at(d, "09:00"), nyse())
-    assert not before.closed_day and not before.over and before.last_closed_minute() is None
+    assert before.session is not None and not before.over and before.last_closed_minute() is None
     assert session_today(clock_at(d, "09:30", 30), nyse()).last_closed_minute() is None
     during = session_today(clock_at(d, "14:45", 20), nyse())
     assert during.last_closed_minute() == to_ms(ny_datetime(d, "14:44"))

@@ -22,13 +22,15 @@ from typing import Any
 
 import pytest
 
-from common.bars import MINUTE_MS, filled_bar
+from common.bars import MINUTE_MS
 from common.calendar import Session, nyse, parse_rfc3339, to_ms
 from common.config import StrategyConfig
+from common.session_grid import GridFiller
 from engine.decision import DecisionStep, flatten_plan
-from engine.market_grid import MinuteBars, load_sessions
+from engine.market_grid import load_sessions
 from engine.signals import SignalEngine
 from engine.strategies import Holding, make_strategy
+from ledger.costs import CostModel
 from mockmarket.broker import PaperBroker
 from mockmarket.clock import SimClock
 from mockmarket.counters import Counters
@@ -83,20 +85,20 @@ def broker_replay(cfg: StrategyConfig, market_dir: Path, day: date, warmup: int)
     session = cal.session(day)
     store = MarketStore.load(market_dir / "equities", day, symbols=list(cfg.symbols))
     clock = SimClock(session.open_ms - MINUTE_MS, paused=True)
-    bt = cfg.backtest
+    # The backtest applies the pre-cost fill rule (slippage and a fee per share) until it is
+    # wired to ledger.costs: the broker does the same.
     broker = PaperBroker(
         clock,
         store,
         Faults(),
         Counters(),
-        cash=bt.starting_cash,
-        slippage_bps=bt.slippage_bps,
-        fee_per_share=bt.fee_per_share,
+        cash=cfg.backtest.starting_cash,
+        costs=CostModel.legacy(cfg.costs.slippage_bps, cfg.costs.fee_per_share),
     )
     signals = SignalEngine(cfg.symbols, cfg.oes_config)
-    signals.warm_up(
-        load_sessions(cfg.symbols, cal.sessions_before(day, warmup), market_dir / "equities")
-    )
+    warm = load_sessions(cfg.symbols, cal.sessions_before(day, warmup), market_dir / "equities")
+    signals.warm_up(warm)
+    feed = GridFiller(cfg.symbols, warm.last_closes())  # the live feed's grid rule
     strategy = make_strategy(cfg)
     step = DecisionStep(strategy, cfg, session, signal_engine=signals)
     halted = eod_done = False
@@ -104,9 +106,8 @@ def broker_replay(cfg: StrategyConfig, market_dir: Path, day: date, warmup: int)
         clock.set_time(t + MINUTE_MS + 500)  # bar t has closed; minute t+1 is in progress
         broker.on_minute(t + MINUTE_MS)
         real = {b.symbol: b for b in store.bars_at_minute(t)}
-        sig = step.signals(MinuteBars(t, real))
-        closes = signals.last_closes
-        minute = MinuteBars(t, {s: real.get(s) or filled_bar(s, t, closes[s]) for s in closes})
+        minute = feed.fill(t, real, "backfill")
+        sig = step.signals(minute)
         account = broker.account()
         positions = broker.positions()
         holdings = {

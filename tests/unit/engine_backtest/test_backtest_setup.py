@@ -12,7 +12,6 @@ from common.config import (
     PsmStrategyConfig,
     RotationStrategyConfig,
     default_config_json,
-    save_best_params,
 )
 from common.errors import ConfigError
 from engine.backtest import backtest_sessions, resolve_config, run_backtest, simulate
@@ -46,7 +45,7 @@ def test_the_config_comes_from_the_config_dir_with_best_params_like_live(tmp_pat
     data["psm_config"]["min_hold_bars"] = 7
     (tmp_path / "psm_strategy.json").write_text(json.dumps(data))
     params = tmp_path / "best_params.json"
-    save_best_params(params, "psm", {"oes_config.buy_threshold": 0.58}, PROVENANCE)
+    params.write_text(json.dumps({"psm": {"params": {"oes_config.buy_threshold": 0.58}, "provenance": PROVENANCE}}))
     cfg = resolve_config("psm", params_path=params, config_dir=tmp_path)
     assert cfg.psm_config.min_hold_bars == 7 and cfg.oes_config.buy_threshold == 0.58
     assert resolve_config("psm", tmp_path / "psm_strategy.json").oes_config.buy_threshold == 0.55

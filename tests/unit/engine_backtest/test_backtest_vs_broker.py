@@ -7,13 +7,13 @@ from datetime import date
 
 import pytest
 
-from common.config import BacktestConfig, PsmStrategyConfig, RotationStrategyConfig
+from common.config import CostsConfig, PsmStrategyConfig, RotationStrategyConfig
 from engine.backtest import run_backtest
 
-COSTS = BacktestConfig(slippage_bps=2.0, fee_per_share=0.005, starting_cash=100_000.0)
+COSTS = CostsConfig(slippage_bps=2.0, fee_per_share=0.005)
 CONFIGS = {
-    "rotation": RotationStrategyConfig(backtest=COSTS),
-    "psm": PsmStrategyConfig(backtest=COSTS),
+    "rotation": RotationStrategyConfig(costs=COSTS),
+    "psm": PsmStrategyConfig(costs=COSTS),
 }
 
 

@@ -15,8 +15,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from common.bars import fill_grid
 from common.calendar import nyse
+from common.session_grid import fill_grid
 from engine_core import FeatureEngine
 from engine_core.reference import ReferenceFeatures
 from engine_core.timeinfo import minute_info
@@ -89,12 +89,17 @@ def random_market(seed: int, n_symbols: int, t: np.ndarray, price: float = 50.0,
 
 
 def synthetic_market(signal: float, sessions: int = 20, seed: int = 7,
-                     symbols: tuple[str, ...] | None = None) -> Market:
-    """mockmarket's synthetic market on the session grid (absent leading minutes: NaN)."""
+                     symbols: tuple[str, ...] | None = None, microstructure: float = 0.0) -> Market:
+    """mockmarket's synthetic market on the session grid (absent leading minutes: NaN).
+
+    ``microstructure`` 0 (default): prices print at the mid, where the learnable component
+    lives; with bid-ask bounce on, observed returns also carry the bounce's mean reversion,
+    which a model learns too (it is the spread, not an edge).
+    """
     synthetic = pytest.importorskip("mockmarket.synthetic")
     kwargs = {} if symbols is None else {"symbols": symbols}
     cfg = synthetic.SyntheticConfig(seed=seed, sessions=sessions, end_date=date(2025, 10, 31),
-                                    signal_strength=signal, **kwargs)
+                                    signal_strength=signal, microstructure=microstructure, **kwargs)
     market = synthetic.generate_market(cfg)
     minutes = [t for s in synthetic.market_sessions(cfg) for t in s.minutes()]
     index = {t: j for j, t in enumerate(minutes)}

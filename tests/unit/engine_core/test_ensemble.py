@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -75,7 +76,7 @@ def test_outputs_follow_the_documented_combination(small_market):
     """r_hat, confidence, probability and Bollinger amplification, recomputed from the
     per-horizon outputs and the closes with numpy."""
     m = small_market
-    p = PARAMS.replace(bb_amplification=0.2, bb_proximity=0.35, bb_period=15, bb_std=1.5)
+    p = replace(PARAMS, bb_amplification=0.2, bb_proximity=0.35, bb_period=15, bb_std=1.5)
     res = run_batch(p, *m.arrays, m.t)
     w = np.asarray(p.horizon_weights)[:, None, None]
     wc = w * res.confs
@@ -106,7 +107,7 @@ def test_outputs_follow_the_documented_combination(small_market):
 
 def test_neutral_until_features_are_ready_and_the_model_is_warm(small_market):
     m = small_market
-    res = run_batch(PARAMS.replace(warmup_samples=40), *m.arrays, m.t)
+    res = run_batch(replace(PARAMS, warmup_samples=40), *m.arrays, m.t)
     # features ready at the 51st bar; the 10-bar horizon has 40 pairs 50 bars after that
     assert not res.ready[:, :50].any() and res.ready[:, 50:].all()
     assert not res.warm[:, : 50 + 49].any() and res.warm[:, 50 + 49 :].all()

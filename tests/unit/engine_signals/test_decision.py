@@ -9,8 +9,8 @@ import pytest
 from common.bars import Bar
 from common.calendar import ny_datetime, nyse, to_ms
 from common.config import OesConfig, PsmStrategyConfig, RotationStrategyConfig
+from common.minute import Minute
 from engine.decision import DecisionStep, flatten_plan
-from engine.market_grid import MinuteBars
 from engine.risk import RiskGuard
 from engine.signals import SignalEngine
 from engine.strategies import Holding, Signal, make_strategy
@@ -24,13 +24,14 @@ def at(day: date, hhmm: str) -> int:
     return to_ms(ny_datetime(day, hhmm))
 
 
-def minute(t: int, prices: dict[str, float] = PRICES, filled: tuple[str, ...] = ()) -> MinuteBars:
-    return MinuteBars(
+def minute(t: int, prices: dict[str, float] = PRICES, filled: tuple[str, ...] = ()) -> Minute:
+    return Minute(
         t,
         {
             s: Bar(s, t, p, p, p, p, 0.0 if s in filled else 100.0, filled=s in filled)
             for s, p in prices.items()
         },
+        "history",
     )
 
 
@@ -129,7 +130,7 @@ def test_signals_go_through_the_live_signal_engine():
     twin = SignalEngine(cfg.symbols, cfg.oes_config)
     for i, t in enumerate(list(session.minutes())[:60]):
         m = minute(t, {"TQQQ": 50.0 + 0.1 * (i % 5), "SQQQ": 20.0 - 0.05 * (i % 3)})
-        assert step.signals(m) == twin.update(m.t, m.bars)
+        assert step.signals(m) == twin.update(m)
     with pytest.raises(RuntimeError, match="no SignalEngine"):
         psm_step().signals(minute(at(DAY, "10:00")))
 

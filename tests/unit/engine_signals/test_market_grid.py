@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.bars import MINUTE_MS, Bar, fill_grid
+from common.bars import MINUTE_MS, Bar
 from common.calendar import Session, ny_datetime, nyse, to_ms
 from common.csvfiles import history_path, read_history, today_path, write_history, write_today
 from common.errors import OperationalError
-from engine.market_grid import HistoryError, MinuteBars, build_grid, load_sessions
+from common.minute import Minute
+from common.session_grid import fill_grid
+from engine.market_grid import HistoryError, build_grid, load_sessions
 
 D1, D2, D3 = date(2025, 10, 14), date(2025, 10, 15), date(2025, 10, 16)
 HALF = date(2025, 11, 28)
@@ -136,9 +138,9 @@ def test_minute_batches_look_like_the_live_feed_and_lookups_work():
         {"AAA": [bar("AAA", t0, 10.0)], "BBB": [bar("BBB", t0 + MINUTE_MS, 5.0)]},
     )
     m = grid.bars_at(1)
-    assert isinstance(m, MinuteBars)
-    t, bars = m  # a (t_ms, {symbol: Bar}) tuple
-    assert t == m.t == t0 + MINUTE_MS and set(bars) == {"AAA", "BBB"}
+    assert isinstance(m, Minute) and m.source == "history"
+    t, bars = m.t, m.bars  # the live feed's type: (t_ms, {symbol: Bar})
+    assert t == t0 + MINUTE_MS and set(bars) == {"AAA", "BBB"}
     assert m.closes == {"AAA": 10.0, "BBB": 5.0} and m.real_prices == {"BBB": 5.0}
     assert grid.index_of(t0 + MINUTE_MS) == 1 and grid.find(t0 - MINUTE_MS) is None
     with pytest.raises(KeyError, match="not a minute of this grid"):

@@ -1,4 +1,7 @@
-"""engine.signals: oes_config → EnsembleParams, per-bar == batch, age_bars, the grid rule live."""
+"""engine.signals: oes_config → EnsembleParams, per-bar == batch, age_bars, the grid rule live.
+
+Live, a minute reaches the signal engine through the feed's GridFiller (the grid rule is
+applied there, once); these tests drive the pair the same way."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import pytest
 from common.bars import MINUTE_MS, Bar, filled_bar
 from common.calendar import nyse
 from common.config import OesConfig
+from common.session_grid import GridFiller
 from engine.market_grid import MinuteGrid, build_grid, load_sessions
 from engine.signals import (
     DECISION_KEYS,
@@ -124,8 +128,14 @@ def test_a_batch_warm_up_then_per_bar_updates_equal_one_per_bar_run(grid):
     eng = SignalEngine(grid.symbols, FAST)
     first = eng.warm_up(warm)
     assert eng.count == k and eng.last_t == grid.t_ms[k - 1]
-    assert eng.last_closes == grid.last_closes(k - 1)
-    rest = [eng.update(m.t, m.bars) for m in grid.minutes(k)]
+    # the live feed's grid rule, seeded from the warm grid, carries on with the real bars
+    feed = GridFiller(grid.symbols, warm.last_closes())
+    assert dict(feed.last_closes) == grid.last_closes(k - 1)
+    rest = []
+    for m in grid.minutes(k):
+        live = feed.fill(m.t, {s: b for s, b in m.bars.items() if not b.filled}, "fifo")
+        assert live.bars == m.bars
+        rest.append(eng.update(live))
     whole = per_bar_signals(grid, FAST)
     assert first.same_as(per_bar_signals(warm, FAST))
     assert rest == [whole.at(n) for n in range(k, grid.n_minutes)]
@@ -139,15 +149,20 @@ def test_age_counts_grid_minutes_since_the_last_real_bar_across_sessions():
     cal = nyse()
     s1, s2 = cal.session(date(2025, 10, 14)), cal.session(date(2025, 10, 15))
     eng = SignalEngine(["AAA", "BBB"], FAST)
-    assert eng.update(s1.open_ms, {"AAA": _bar("AAA", s1.open_ms, 10.0)}) == {
+    feed = GridFiller(["AAA", "BBB"])
+
+    def update(t: int, real: dict[str, Bar]) -> dict[str, Signal]:
+        return eng.update(feed.fill(t, real, "fifo"))
+
+    assert update(s1.open_ms, {"AAA": _bar("AAA", s1.open_ms, 10.0)}) == {
         "AAA": Signal(0.5, 0.0, 0.0, 0)
     }
     last = s1.close_ms - MINUTE_MS
-    sig = eng.update(last, {})  # nothing this minute: AAA filled, BBB still unknown
+    sig = update(last, {})  # nothing this minute: AAA filled, BBB still unknown
     assert set(sig) == {"AAA"} and sig["AAA"].age_bars == 1
-    sig = eng.update(s2.open_ms, {"BBB": _bar("BBB", s2.open_ms, 5.0)})
+    sig = update(s2.open_ms, {"BBB": _bar("BBB", s2.open_ms, 5.0)})
     assert sig["AAA"].age_bars == 2 and sig["BBB"].age_bars == 0
-    assert eng.last_closes == {"AAA": 10.0, "BBB": 5.0}
+    assert feed.last_closes == {"AAA": 10.0, "BBB": 5.0}
     assert eng.ages() == {"AAA": 2, "BBB": 0}
 
 
@@ -157,12 +172,16 @@ def test_a_missing_symbol_is_filled_like_a_filled_bar_and_a_filled_bar_like_a_mi
     ts = list(s.minutes())[:160]
     prices = 10.0 + 0.3 * np.sin(np.arange(len(ts)) / 5.0)
     a, b, c = (SignalEngine(["AAA"], FAST) for _ in range(3))
+    fa, fb, fc = (GridFiller(["AAA"]) for _ in range(3))
     for i, t in enumerate(ts):
         real = i % 4 != 3
         bar = _bar("AAA", t, float(prices[i]))
-        got_a = a.update(t, {"AAA": bar} if real else {})
-        got_b = b.update(t, {"AAA": bar if real else filled_bar("AAA", t, float(prices[i - 1]))})
-        got_c = c.update(t, {"AAA": bar if real else filled_bar("AAA", t, 99.0)})  # wrong close
+        got_a = a.update(fa.fill(t, {"AAA": bar} if real else {}, "fifo"))
+        got_b = b.update(
+            fb.fill(t, {"AAA": bar if real else filled_bar("AAA", t, float(prices[i - 1]))}, "fifo")
+        )
+        wrong = filled_bar("AAA", t, 99.0)  # a fill at the wrong close
+        got_c = c.update(fc.fill(t, {"AAA": bar if real else wrong}, "fifo"))
         assert got_a == got_b == got_c
     assert got_a["AAA"].prob != 0.5  # warm by then
 
@@ -170,13 +189,14 @@ def test_a_missing_symbol_is_filled_like_a_filled_bar_and_a_filled_bar_like_a_mi
 def test_update_refuses_bad_minutes_with_a_clear_message():
     s = nyse().session(date(2025, 10, 14))
     eng = SignalEngine(["AAA"], FAST)
+    feed = GridFiller(["AAA"])  # the live path's grid rule refuses misplaced bars
     with pytest.raises(ValueError, match=r"outside \['AAA'\]"):
-        eng.update(s.open_ms, {"ZZZ": _bar("ZZZ", s.open_ms, 1.0)})
+        feed.fill(s.open_ms, {"ZZZ": _bar("ZZZ", s.open_ms, 1.0)}, "fifo")
     with pytest.raises(ValueError, match="the bar of AAA starts at"):
-        eng.update(s.open_ms, {"AAA": _bar("AAA", s.open_ms + MINUTE_MS, 1.0)})
-    eng.update(s.open_ms, {"AAA": _bar("AAA", s.open_ms, 1.0)})
+        feed.fill(s.open_ms, {"AAA": _bar("AAA", s.open_ms + MINUTE_MS, 1.0)}, "fifo")
+    eng.update(feed.fill(s.open_ms, {"AAA": _bar("AAA", s.open_ms, 1.0)}, "fifo"))
     with pytest.raises(ValueError, match="not after the last minute"):
-        eng.update(s.open_ms, {})
+        eng.update(feed.fill(s.open_ms, {}, "fifo"))
     with pytest.raises(ValueError, match="fresh SignalEngine"):
         eng.warm_up(build_grid(["AAA"], [s], {}))
     with pytest.raises(ValueError, match="differ"):

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from click.testing import CliRunner
 
+from common.exit_codes import EXIT_OPERATOR
+from ledger.costs import CostModel
 from mockmarket import cli
 from mockmarket.app import MarketOptions, parse_hhmm
 
@@ -82,7 +86,7 @@ def test_generate_writes_a_synthetic_market(tmp_path):
     r = CliRunner().invoke(
         cli.main, ["generate", "--data-dir", str(tmp_path), "--date", "2025-10-18"]
     )
-    assert r.exit_code == 1 and "not an NYSE session" in r.output
+    assert r.exit_code == EXIT_OPERATOR and "not an NYSE session" in r.output
 
 
 def test_parse_hhmm_normalizes():
@@ -102,3 +106,39 @@ def test_parse_hhmm_normalizes():
 def test_options_validation_names_the_value(kw, needle):
     with pytest.raises(ValueError, match=needle):
         MarketOptions(**kw)
+
+
+def test_serve_has_one_option_per_cost_knob_with_the_configs_defaults():
+    from common.config import CostsConfig
+    from mockmarket.cost_options import cost_model, option_name
+
+    r = CliRunner().invoke(cli.main, ["serve", "--help"])
+    for knob in CostsConfig.model_fields:
+        assert option_name(knob) in r.output, knob
+    assert "--legacy-fills" in r.output and "--microstructure" in r.output
+    none = dict.fromkeys(CostsConfig.model_fields)
+    assert cost_model(False, none) == CostModel.default()
+    assert cost_model(True, none) == CostModel.legacy()
+    assert cost_model(True, {**none, "slippage_bps": 1.5, "fee_per_share": 0.004}) == CostModel.legacy(1.5, 0.004)
+    assert cost_model(False, {**none, "taf_max_per_trade": 5.0}).fees.taf_max_per_trade == Decimal(5)
+
+
+def test_bad_cost_options_are_refused_before_anything_starts(tmp_path):
+    runner = CliRunner()
+    for args, needle in [
+        (["--slippage-bps", "-1"], "--slippage-bps=-1.0"),
+        (["--liquidity-sessions", "0"], "--liquidity-sessions=0"),
+        (["--max-half-spread-bps", "0.5"], "--max-half-spread-bps=0.5 must be >= --half-spread-bps-at-reference"),
+        (["--legacy-fills", "--cat-fee-per-share", "0"], "--legacy-fills takes only"),
+        (["--microstructure", "6"], "--microstructure"),
+    ]:
+        r = runner.invoke(cli.main, ["serve", "--state-file", str(tmp_path / "s.json"), *args])
+        assert r.exit_code == 2, (args, r.output)
+        assert needle in r.output, (args, r.output)
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_market_options_default_to_the_realistic_cost_model():
+    assert MarketOptions().costs == CostModel.default()
+    with pytest.raises(ValueError, match="costs"):
+        MarketOptions(costs=0.0)

@@ -66,3 +66,19 @@ def test_history_dir_is_replayed_as_is(market_dir):
 def test_bad_config_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="not an NYSE session"):
         ensure_synthetic(tmp_path, seed=1, sessions=2, end_date=date(2025, 10, 18))
+
+
+def test_files_of_an_older_generator_or_another_microstructure_are_made_again(tmp_path, monkeypatch):
+    d = tmp_path / "syn"
+    ensure_synthetic(d, seed=1, sessions=1, end_date=date(2025, 10, 16))
+    marker = json.loads((d / MARKER).read_text())
+    assert marker["generator"] == datasource.GENERATOR_VERSION and marker["microstructure"] == 1.0
+    calls = []
+    monkeypatch.setattr(datasource, "write_market", lambda *a, **k: calls.append(a))
+    old = {k: v for k, v in marker.items() if k not in ("generator", "microstructure")}
+    (d / MARKER).write_text(json.dumps(old))  # what the generator before bid-ask bounce wrote
+    ensure_synthetic(d, seed=1, sessions=1, end_date=date(2025, 10, 16))
+    assert len(calls) == 1
+    (d / MARKER).write_text(json.dumps(marker))
+    ensure_synthetic(d, seed=1, sessions=1, end_date=date(2025, 10, 16), microstructure=0.0)
+    assert len(calls) == 2

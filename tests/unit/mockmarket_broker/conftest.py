@@ -1,4 +1,8 @@
-"""A PaperBroker on a fake price source and a paused SimClock the tests drive."""
+"""A PaperBroker on a fake price source and a paused SimClock the tests drive.
+
+The broker runs the pre-cost fill rule (``CostModel.legacy``: slippage and a fee per share
+only, as the tests' expected prices were computed) unless a test passes ``costs=``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pytest
 
 from common.bars import MINUTE_MS, Bar
 from common.calendar import Session, nyse
+from ledger.costs import CostModel
 from mockmarket.broker import PaperBroker
 from mockmarket.clock import SimClock
 from mockmarket.counters import Counters
@@ -61,11 +66,24 @@ class FakePrices:
     def has_symbol(self, symbol: str) -> bool:
         return symbol in self._bars
 
+    def bars_between(self, symbol: str, start_ms: int, end_ms: int) -> list[Bar]:
+        bars = self._bars.get(symbol, {})
+        return [bars[t] for t in sorted(bars) if start_ms <= t < end_ms]
+
 
 class Market:
     """The broker plus the knobs a test turns: time, minutes, prices, faults."""
 
-    def __init__(self, start_ms: int, *, seed: int = 0, **broker_kw: float) -> None:
+    def __init__(
+        self,
+        start_ms: int,
+        *,
+        seed: int = 0,
+        cash: float = 100_000.0,
+        slippage_bps: float = 0.0,
+        fee_per_share: float = 0.0,
+        costs: CostModel | None = None,
+    ) -> None:
         self.clock = SimClock(start_ms, paused=True)
         self.prices = FakePrices()
         self.faults = Faults()
@@ -77,7 +95,8 @@ class Market:
             self.counters,
             calendar=nyse(),
             seed=seed,
-            **broker_kw,
+            cash=cash,
+            costs=costs if costs is not None else CostModel.legacy(slippage_bps, fee_per_share),
         )
 
     def at(self, t_ms: int) -> None:
@@ -111,7 +130,7 @@ class Market:
 
 @pytest.fixture
 def make_market():
-    """``make_market(start_ms, seed=..., cash=..., slippage_bps=..., fee_per_share=...)``."""
+    """``make_market(start_ms, seed=..., cash=..., slippage_bps=..., fee_per_share=..., costs=...)``."""
     return Market
 
 

@@ -1,7 +1,13 @@
-"""Shared synthetic markets: built once per test session (each takes a fraction of a second)."""
+"""Shared synthetic markets: built once per test session (each takes a fraction of a second).
+
+``market`` and ``signal_market`` are what mockmarket serves (bid-ask bounce on);
+``mid_market`` and ``mid_signal_market`` the same markets printed at the mid, for the
+properties of the price process itself (leverage, correlations, the learnable component).
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -29,6 +35,23 @@ def market(base_cfg: SyntheticConfig) -> dict[str, list[Bar]]:
 @pytest.fixture(scope="session")
 def signal_market() -> dict[str, list[Bar]]:
     return generate_market(SyntheticConfig(seed=7, sessions=30, end_date=END, signal_strength=0.2))
+
+
+@pytest.fixture(scope="session")
+def mid_cfg(base_cfg: SyntheticConfig) -> SyntheticConfig:
+    """``base_cfg`` with microstructure off: bars print at the mid (the factor model's prices)."""
+    return replace(base_cfg, microstructure=0.0)
+
+
+@pytest.fixture(scope="session")
+def mid_market(mid_cfg: SyntheticConfig) -> dict[str, list[Bar]]:
+    """The mid process of ``market``: the same paths, trades and volumes, no bid-ask bounce."""
+    return generate_market(mid_cfg)
+
+
+@pytest.fixture(scope="session")
+def mid_signal_market(mid_cfg: SyntheticConfig) -> dict[str, list[Bar]]:
+    return generate_market(replace(mid_cfg, signal_strength=0.2))
 
 
 def session_returns(bars: list[Bar]) -> np.ndarray:

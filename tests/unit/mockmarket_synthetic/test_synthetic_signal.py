@@ -1,4 +1,8 @@
-"""The learnable component: off means unpredictable, on means weakly but clearly predictable."""
+"""The learnable component: off means unpredictable, on means weakly but clearly predictable.
+
+It lives on the mid price: these tests read bars printed at the mid (microstructure off).
+test_synthetic_microstructure checks the mid returns of the bars mockmarket serves.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +18,14 @@ from mockmarket.synthetic_model import signal_filter
 FAMILY_ETFS = ("SPY", "TQQQ", "TNA", "FAS", "ERX", "UVXY")
 
 
-def test_off_gives_near_zero_lag1_autocorrelation(market: dict[str, list[Bar]], autocorr_of) -> None:
-    acs = [autocorr_of(market[s]) for s in FAMILY_ETFS]
+def test_off_gives_near_zero_lag1_autocorrelation(mid_market: dict[str, list[Bar]], autocorr_of) -> None:
+    acs = [autocorr_of(mid_market[s]) for s in FAMILY_ETFS]
     assert max(abs(a) for a in acs) < 0.04, acs
     assert abs(np.mean(acs)) < 0.025, acs
 
 
-def test_on_gives_clearly_positive_lag1_autocorrelation(signal_market: dict[str, list[Bar]], autocorr_of) -> None:
-    acs = [autocorr_of(signal_market[s]) for s in FAMILY_ETFS]
+def test_on_gives_clearly_positive_lag1_autocorrelation(mid_signal_market: dict[str, list[Bar]], autocorr_of) -> None:
+    acs = [autocorr_of(mid_signal_market[s]) for s in FAMILY_ETFS]
     assert min(acs) > 0.035, acs
     assert np.mean(acs) > 0.05, acs
 
@@ -79,13 +83,13 @@ def _out_of_sample_corr(bars: list[Bar]) -> float:
     return float(np.corrcoef(a[~train] @ w, y[~train])[0, 1])
 
 
-def test_a_linear_model_learns_the_signal_only_when_on(base_cfg: SyntheticConfig) -> None:
+def test_a_linear_model_learns_the_signal_only_when_on(mid_cfg: SyntheticConfig) -> None:
     """Fit on 10 sessions, score on the next 10, for six ETFs of different families.
 
     One estimate has a sd of ~0.025 (fat tails), so the bounds leave room: strength 0.2
     averages ~0.1 out of sample, strength 0 averages ~0.
     """
-    cfg = replace(base_cfg, sessions=20, symbols=FAMILY_ETFS)
+    cfg = replace(mid_cfg, sessions=20, symbols=FAMILY_ETFS)
     off_market = generate_market(cfg)
     on_market = generate_market(replace(cfg, signal_strength=0.2))
     off = np.array([_out_of_sample_corr(off_market[s]) for s in FAMILY_ETFS])

@@ -1,4 +1,9 @@
-"""The server's state file: where a running mockmarket listens (atomic JSON, no secrets)."""
+"""mockmarket's state file: where a running market listens (atomic JSON, no secrets).
+
+mockmarket writes it when it is listening and removes it on a clean exit; the harness and
+the launcher's mock mode read it to find the market (and its pid). One definition of the
+format for both sides.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ def server_state(
     }
 
 
-def read_state(path: str | Path) -> dict | None:
+def read_state(path: str | Path = DEFAULT_STATE_FILE) -> dict | None:
     """The state file's content, or None if it is missing or not (yet) valid JSON."""
     try:
         obj = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -52,3 +57,6 @@ def remove_state(path: str | Path, pid: int) -> None:
     state = read_state(path)
     if state is not None and state.get("pid") == pid:
         Path(path).unlink(missing_ok=True)
+
+
+__all__ = ["DEFAULT_STATE_FILE", "read_state", "remove_state", "server_state", "url_host"]

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import random
 from datetime import date
 
 import pytest
 
-from bridge.backoff import backoff_factory, jittered_backoff
 from bridge.messages import Control, Malformed, StreamBar, parse_frame, parse_time_ms
 from bridge.silence import SilenceWatch
 from common.calendar import nyse
@@ -63,29 +61,6 @@ def test_never_silent_before_a_subscription():
     assert not SilenceWatch().is_silent(1e9)
     with pytest.raises(ValueError):
         SilenceWatch(min_silence_s=0)
-
-
-# -- backoff
-
-
-def test_backoff_grows_with_jitter_up_to_the_cap():
-    d = jittered_backoff(1.0, 2.0, 8.0, random.Random(1))
-    got = [next(d) for _ in range(8)]
-    nominal = [1, 2, 4, 8, 8, 8, 8, 8]
-    assert all(n / 2 <= g <= n for g, n in zip(got, nominal, strict=True))
-    assert len(set(got)) == len(got)  # jittered
-
-
-def test_backoff_is_deterministic_with_a_seeded_rng_and_factories_restart():
-    a = [next(jittered_backoff(rng=random.Random(7))) for _ in range(1)]
-    b = [next(jittered_backoff(rng=random.Random(7))) for _ in range(1)]
-    assert a == b
-    f = backoff_factory(0.5, 2.0, 4.0, random.Random(3))
-    first = f()
-    [next(first) for _ in range(5)]
-    assert next(f()) <= 0.5  # a fresh series starts small again
-    with pytest.raises(ValueError):
-        next(jittered_backoff(initial=0))
 
 
 # -- messages
