@@ -52,7 +52,7 @@ from common.history_download import (
     scan,
 )
 from common.rest import AlpacaRestClient
-from common.rest_models import BrokerClock
+from common.rest_models import Account, BrokerClock
 from common.stop_flag import StopFlag
 from launch.children import ChildSettings, bridge_command, engine_command, starter
 from launch.console import add_secrets, setup_launch_logging
@@ -115,7 +115,7 @@ def check_real_money(endpoints: AlpacaEndpoints, allowed: bool) -> None:
         )
 
 
-def verify_account(rest: AlpacaRestClient) -> dict:
+def verify_account(rest: AlpacaRestClient) -> Account:
     """GET /v2/account; refused keys become an error naming the two variables (never values)."""
     try:
         account = rest.get_account()
@@ -124,8 +124,8 @@ def verify_account(rest: AlpacaRestClient) -> dict:
             f"the broker refused the API keys (HTTP {e.status}) at {rest.endpoints.trading_url}: "
             f"check {KEY_VAR} and {SECRET_VAR} (in the environment or config.env)"
         ) from None
-    if account.get("trading_blocked") or account.get("account_blocked"):
-        raise OperationalError(f"account {account.get('account_number')} is blocked from trading")
+    if account.trading_blocked or account.account_blocked:
+        raise OperationalError(f"account {account.account_number} is blocked from trading")
     return account
 
 
@@ -269,11 +269,11 @@ class Launch:
         log.info("broker: %s", endpoints.trading_url)
         self.rest = rest = AlpacaRestClient(endpoints, timeout=10.0, max_retries=3)
         account = verify_account(rest)
-        log.info("account %s (%s): equity %s, cash %s", account.get("account_number"),
-                 account.get("status"), money(float(account.get("equity") or 0)),
-                 money(float(account.get("cash") or 0)))  # fmt: skip
-        lock = self._lock(account_lock_path(endpoints.trading_url, str(account.get("account_number"))),
-                          f"account {account.get('account_number')} at {endpoints.trading_url}")
+        log.info("account %s (%s): equity %s, cash %s", account.account_number, account.status,
+                 money(account.equity), money(account.cash))  # fmt: skip
+        number = account.account_number or account.id or "unknown"
+        lock = self._lock(account_lock_path(endpoints.trading_url, number),
+                          f"account {number} at {endpoints.trading_url}")
         self._stop_leftovers(lock.previous)
         if self.market is not None and self.market.fresh:
             from launch.mock_market import archive_journal
@@ -430,8 +430,9 @@ class Launch:
         try:
             assert self.rest is not None
             acct = self.rest.get_account()
-            equity_change = float(acct["equity"]) - float(acct["last_equity"])
-        except Exception as e:  # the summary must not hide the run's ending
+            if acct.last_equity is not None:
+                equity_change = acct.equity - acct.last_equity
+        except TraderError as e:  # the summary must not hide the run's ending
             log.warning("the summary's equity change is unknown: %s", e)
         s = SessionSummary(
             strategy=strategy,

@@ -17,6 +17,7 @@ import psutil
 
 from common.calendar import MINUTE_MS
 from common.env import AlpacaEndpoints
+from common.errors import TraderError
 from common.rest import AlpacaRestClient
 from launch.paths import ModePaths
 from launch.pidfiles import BRIDGE, ENGINE, LAUNCHER, MARKET, live_record
@@ -83,9 +84,8 @@ def broker(endpoints: AlpacaEndpoints) -> dict[str, Any]:
             for p in positions
         ]  # fmt: skip
         acct = rest.get_account()
-        equity, last = float(acct["equity"]), float(acct.get("last_equity") or 0.0)
-        out["equity"] = equity
-        out["pnl_today"] = equity - last if last else None
+        out["equity"] = acct.equity
+        out["pnl_today"] = None if not acct.last_equity else acct.equity - acct.last_equity
     return out
 
 
@@ -103,7 +103,7 @@ def gather(paths: ModePaths, endpoints: AlpacaEndpoints | None, why_no_broker: s
         return status
     try:
         status.update(broker(endpoints))
-    except Exception as e:  # status shows what it can
+    except TraderError as e:  # status shows what it can
         status["errors"].append(f"broker: {e}")
     eng, clock = status.get("engine"), status.get("clock")
     if eng and clock and eng.get("last_t_ms"):
