@@ -30,10 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from common.children import with_pythonpath
 from common.config import default_config_json
 from mockmarket.app import DEFAULT_KEY, DEFAULT_SECRET
 from mockmarket.harness import run_market
 
+ROOT = Path(__file__).resolve().parent.parent
 REPLAY = "2025-10-16"
 RUNS = 5
 TARGET_S = 3.0
@@ -43,7 +45,7 @@ TIMEOUT_S = 120.0
 def _env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPACA_")}
     env["XDG_RUNTIME_DIR"] = str(tmp / "xdg")
-    return env
+    return with_pythonpath(ROOT, env)
 
 
 def _state(home: Path) -> dict | None:

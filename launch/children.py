@@ -15,10 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.children import spawn
+from common.children import spawn, with_pythonpath
 from launch.paths import ModePaths, point_link
 from launch.pidfiles import BRIDGE, ENGINE, write_record
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout the children import (whatever the launcher's working directory)."""
 LOG_NAMES = {BRIDGE: "bridge", ENGINE: "trader"}
 """Log file prefix of each child (design.md §4: ``bridge_<ts>.log``, ``trader_<ts>.log``)."""
 
@@ -76,8 +78,10 @@ def starter(cmd: ChildCommand, paths: ModePaths) -> Callable[[], subprocess.Pope
     """A function that starts ``cmd`` (each call a new process), records its pid and points
     ``<name>.log`` at its log file."""
 
+    env = with_pythonpath(PROJECT_ROOT, cmd.env)
+
     def start() -> subprocess.Popen:
-        proc = spawn(cmd.argv, env=cmd.env, output=cmd.log_file, new_session=True)
+        proc = spawn(cmd.argv, env=env, output=cmd.log_file, new_session=True)
         write_record(paths.run_dir, cmd.name, proc.pid, cmd.argv)
         point_link(paths.latest_link(LOG_NAMES[cmd.name]), cmd.log_file)
         return proc

@@ -28,9 +28,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from common.children import cmdline_of, spawn, stop_pid
+from common.children import cmdline_of, spawn, stop_pid, with_pythonpath
 from common.env import KEY_VAR, SECRET_VAR, AlpacaEndpoints
 from common.errors import OperationalError
+from launch.children import PROJECT_ROOT
 from launch.paths import ModePaths, point_link
 from launch.pidfiles import MARKET, live_record, remove_record, write_record
 
@@ -178,6 +179,7 @@ def start_market(opts: MarketOptions, paths: ModePaths, stamp: str,
     env = {k: v for k, v in (os.environ if environ is None else environ).items()
            if not k.startswith("ALPACA_")}  # fmt: skip
     env.update({KEY_VAR: key, SECRET_VAR: secret})
+    env = with_pythonpath(PROJECT_ROOT, env)
     log.info("starting a mock market (log %s): %s", log_file, " ".join(argv[3:]))
     proc = spawn(argv, env=env, output=log_file, new_session=True)
     write_record(paths.run_dir, MARKET, proc.pid, argv)
