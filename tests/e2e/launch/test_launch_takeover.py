@@ -80,12 +80,13 @@ def test_a_market_started_at_1103_is_joined_with_todays_bars_and_no_gap(home: Ho
 
 
 def test_sigkill_of_the_launcher_then_a_relaunch_takes_over_without_doubling(home: Home, market):
-    m = market("14:59", speed=300.0)
+    m = market("14:59", speed=300.0, paused=True)
     cfg = apply_params(default_config_json("rotation"), HOLDS, source="<test>", strategy="rotation")
     home.write_config(cfg)
     first = home.launch("--skip-optimize", "--download-sessions", "20")
     home.wait_trading(first)
-    poll(lambda: m.positions(), 60, "positions to be entered")
+    m.clock(action="resume")  # entries are allowed until 15:30
+    poll(lambda: len(m.positions()) == 3, 60, "three positions to be entered")  # max_positions
     old = {name: home.record(name).pid for name in ("engine", "bridge")}
     held = m.positions()
     first.kill()  # SIGKILL: no chance to stop anything
