@@ -75,6 +75,8 @@ DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path, file_okay=
 @click.option("--log-dir", type=click.Path(path_type=Path, file_okay=False),
               default=Path("logs/live_trading"), show_default=True,
               help="trader_<ts>.log, journal.sqlite and state.json go here.")
+@click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Log to exactly this file [default: <log-dir>/trader_<ts>.log].")
 @click.option("--config-env", type=click.Path(path_type=Path), default=Path("config.env"),
               show_default=True, help="Endpoints/keys file (the environment wins).")
 @click.option("--history-sessions", type=click.IntRange(1, 250), default=20, show_default=True,
@@ -85,8 +87,9 @@ DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path, file_okay=
               help="Wall seconds without a batch before closed minutes are taken from REST.")
 @click.pass_context
 def main(ctx: click.Context, strategy: str, config_path: Path | None, params_path: Path | None,
-         config_dir: Path, data_dir: Path, fifo: Path, log_dir: Path, config_env: Path,
-         history_sessions: int, alert_after: float, rest_fallback: float) -> None:  # fmt: skip
+         config_dir: Path, data_dir: Path, fifo: Path, log_dir: Path, log_file: Path | None,
+         config_env: Path, history_sessions: int, alert_after: float,
+         rest_fallback: float) -> None:  # fmt: skip
     """Trade one session: FIFO minute batches → signals → strategy → orders (design.md §6)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -94,18 +97,18 @@ def main(ctx: click.Context, strategy: str, config_path: Path | None, params_pat
         strategy=strategy, config_path=config_path, params_path=params_path,
         config_dir=config_dir, data_dir=data_dir, fifo=fifo, log_dir=log_dir,
         config_env=config_env, history_sessions=history_sessions, alert_after=alert_after,
-        rest_fallback=rest_fallback,
+        rest_fallback=rest_fallback, log_file=log_file,
     ))  # fmt: skip
 
 
 def run_live_command(*, strategy: str, config_path: Path | None, params_path: Path | None,
                      config_dir: Path, data_dir: Path, fifo: Path, log_dir: Path,
                      config_env: Path, history_sessions: int, alert_after: float,
-                     rest_fallback: float) -> int:  # fmt: skip
+                     rest_fallback: float, log_file: Path | None = None) -> int:  # fmt: skip
     from engine.app import EngineOptions, run_live
 
     try:
-        started = start_process("trader", log_dir, config_env)
+        started = start_process("trader", log_dir, config_env, log_file)
     except OSError as e:
         click.echo(f"engine: cannot log to {log_dir}: {e}", err=True)
         return EXIT_OPERATOR
