@@ -172,6 +172,20 @@ class OrderRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Intent:
+    """An order about to be sent, as the journal records it first."""
+
+    client_order_id: str
+    strategy: str
+    session_date: date
+    t_ms: int
+    symbol: str
+    side: str
+    qty: float
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class FillRecord:
     execution_id: str
     client_order_id: str
@@ -397,6 +411,31 @@ class Journal:
                 f"order intent {client_order_id} is already journaled"
             ) from None
 
+    def record_intents(self, intents: Sequence[Intent]) -> set[str]:
+        """Journal several orders before they are sent, in one transaction (one fsync); the
+        client_order_ids that were journaled already (a relaunch re-deciding the minute:
+        those must be settled with the broker, never sent again)."""
+        for i in intents:
+            if i.side not in ("buy", "sell"):
+                raise ValueError(f"order {i.client_order_id}: side={i.side!r} is not buy or sell")
+            _positive(f"qty of {i.client_order_id}", i.qty)
+        existing: set[str] = set()
+        if not intents:
+            return existing
+        now = self.now_ms()
+        with self._tx() as db:
+            for i in intents:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO orders (client_order_id, strategy, session_date, t_ms,"
+                    " symbol, side, qty, reason, status, created_ms, updated_ms)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?)",
+                    (i.client_order_id, i.strategy, i.session_date.isoformat(), i.t_ms, i.symbol,
+                     i.side, i.qty, i.reason, now, now),
+                )  # fmt: skip
+                if cur.rowcount == 0:
+                    existing.add(i.client_order_id)
+        return existing
+
     def update_order(
         self,
         client_order_id: str,
@@ -456,6 +495,15 @@ class Journal:
             sql += " AND strategy=?"
             args.append(strategy)
         rows = self._rows(sql + " ORDER BY t_ms, client_order_id", args)
+        return [_order(r) for r in rows]
+
+    def filled_orders(self, strategy: str, session_date: date) -> list[OrderRecord]:
+        """The session's orders of ``strategy`` with something filled (oldest first)."""
+        rows = self._rows(
+            "SELECT * FROM orders WHERE strategy=? AND session_date=? AND filled_qty > 0"
+            " ORDER BY t_ms, client_order_id",
+            (strategy, session_date.isoformat()),
+        )
         return [_order(r) for r in rows]
 
     def ids_for_minute(self, strategy: str, t_ms: int) -> set[str]:
@@ -592,18 +640,20 @@ class Journal:
         avg_price: float,
         t_ms: int,
         broker_order_id: str | None = None,
+        source: str = "poll",
         **order_fields: Any,
     ) -> FillRecord | None:
-        """Journal what a polled order's cumulative fill adds (no execution id from REST)."""
+        """Journal what an order's cumulative fill adds, from a report without an execution
+        (a poll, a submit's answer, an event without one); ``source`` names the report."""
         key = broker_order_id or client_order_id
         return self.record_fill(
             client_order_id,
-            execution_id=f"poll:{key}:{cum_qty:.9g}",
+            execution_id=f"{source}:{key}:{cum_qty:.9g}",
             cum_qty=cum_qty,
             t_ms=t_ms,
             avg_price=avg_price,
             broker_order_id=broker_order_id,
-            source="poll",
+            source=source,
             **order_fields,
         )
 
