@@ -48,6 +48,7 @@ unusable), or a refusal during start-up, ends the process with exit code 2
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -319,6 +320,8 @@ class LiveEngine:
                 self._carry_on(e, f"deciding {iso_ny(self.warm.pending.t)} failed")
         self._set_phase("trading")
         self._write_state()
+        gc.collect()
+        gc.freeze()  # what start-up built lives to the end: the loop's collections skip it
         return None
 
     def _start_stream(self) -> None:
@@ -646,6 +649,8 @@ class LiveEngine:
         if self._check_due:
             self._check()
         self._write_state()
+        assert self.journal is not None
+        self.journal.checkpoint()
 
     def _settle(self) -> None:
         """Before a check decides a book is wrong: the fills that may be in flight."""

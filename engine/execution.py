@@ -111,6 +111,17 @@ def _fill_time_ms(order: Order, fallback: int) -> int:
     return fallback
 
 
+def _stale(rec: OrderRecord, order: Order) -> bool:
+    """Whether a report of an order is older than what the journal knows: less filled, or
+    still working when the journal has it finished with as much filled (the stream's ``new``
+    arriving after the submit's answer said ``filled``). Its status is not applied; a real
+    conflict (a finished order reported with more filled) still goes to the lifecycle."""
+    if order.filled_qty < rec.filled_qty - QTY_EPS:
+        return True
+    finished_by_broker = not rec.is_open and rec.status != OrderStatus.LOST  # lost: the engine's guess
+    return finished_by_broker and order.is_open and order.filled_qty <= rec.filled_qty + QTY_EPS
+
+
 class Executor:
     """Orders of one strategy and session: journal, send, follow, cancel."""
 
@@ -212,6 +223,11 @@ class Executor:
             return None
         fill = self._record_fill(rec, order, execution=execution, execution_id=execution_id,
                                  t_ms=t_ms, source=source)  # fmt: skip
+        if _stale(rec, order):
+            log.debug("order %s: %s report (%s, %g filled) is older than the journal's (%s, %g)",
+                      order.client_order_id, source, order.status, order.filled_qty, rec.status,
+                      rec.filled_qty)  # fmt: skip
+            return fill
         moved = self.journal.update_order(
             order.client_order_id,
             order.status,

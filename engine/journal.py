@@ -51,6 +51,9 @@ BUSY_TIMEOUT_S = 10.0
 """How long a write waits for a lock held by another connection before the journal is unusable."""
 TERMINAL_STATUSES: frozenset[str] = frozenset(TERMINAL)
 """Statuses of a finished order (from :data:`common.order_status.MOVES`)."""
+_NOT_FINISHED = "status NOT IN (" + ", ".join(f"'{s}'" for s in sorted(TERMINAL_STATUSES)) + ")"
+"""The open orders' condition, spelt the same in the partial index and the query that uses it
+(an unknown status reads as open). Constants of this module, never input."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -85,6 +88,8 @@ CREATE TABLE IF NOT EXISTS orders (
 );
 CREATE INDEX IF NOT EXISTS orders_by_minute ON orders (strategy, session_date, t_ms);
 CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status);
+CREATE INDEX IF NOT EXISTS orders_by_t ON orders (strategy, t_ms);
+CREATE INDEX IF NOT EXISTS orders_open ON orders (strategy, t_ms, client_order_id) WHERE @NOT_FINISHED@;
 CREATE TABLE IF NOT EXISTS fills (
     execution_id TEXT PRIMARY KEY,
     client_order_id TEXT NOT NULL,
@@ -121,7 +126,7 @@ CREATE TABLE IF NOT EXISTS events (
     created_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_kind ON events (strategy, session_date, kind);
-"""
+""".replace("@NOT_FINISHED@", _NOT_FINISHED)
 
 
 class IntentExistsError(TraderError):
@@ -279,6 +284,15 @@ class Journal:
 
     def close(self) -> None:
         self._db.close()
+
+    def checkpoint(self) -> None:
+        """Copy what the write-ahead log holds into the database file (a passive checkpoint).
+
+        Called by the engine after each minute's bookkeeping, so the log never grows to
+        SQLite's automatic checkpoint, which would run inside whichever commit crossed it —
+        possibly the intents' commit, right before an order is sent."""
+        with self._usable("checkpointing"):
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def __enter__(self) -> Journal:
         return self
@@ -448,7 +462,8 @@ class Journal:
     ) -> bool:
         """Move an order to ``status`` (:func:`engine.order_lifecycle.advance`); False, and no
         change, if the order is unknown or the move is illegal (a finished order never
-        reopens). ``filled_qty`` never decreases."""
+        reopens). ``filled_qty`` never decreases. A legal report that changes nothing is
+        not written (True, no fsync)."""
         with self._tx() as db:
             row = db.execute(
                 "SELECT * FROM orders WHERE client_order_id=?", (client_order_id,)
@@ -464,6 +479,10 @@ class Journal:
             )
             if moved is None:
                 return False
+            same = (moved.status, moved.filled_qty, moved.filled_avg_price) == (
+                row["status"], row["filled_qty"], row["filled_avg_price"])  # fmt: skip
+            if same and broker_order_id in (None, row["broker_order_id"]) and detail is None:
+                return True  # a report that brings nothing new: no write, no fsync
             db.execute(
                 "UPDATE orders SET status=?, broker_order_id=COALESCE(?, broker_order_id),"
                 " filled_qty=?, filled_avg_price=?, detail=COALESCE(?, detail), updated_ms=?"
@@ -488,9 +507,8 @@ class Journal:
 
     def open_orders(self, strategy: str | None = None) -> list[OrderRecord]:
         """Orders not in a terminal status (``intent`` included): what a restart must resolve."""
-        marks = ",".join("?" for _ in TERMINAL_STATUSES)  # an unknown status reads as open
-        sql = f"SELECT * FROM orders WHERE status NOT IN ({marks})"
-        args: list[Any] = sorted(TERMINAL_STATUSES)
+        sql = f"SELECT * FROM orders WHERE {_NOT_FINISHED}"  # the orders_open index: the
+        args: list[Any] = []  # minute's read stays quick however long the journal's history
         if strategy is not None:
             sql += " AND strategy=?"
             args.append(strategy)

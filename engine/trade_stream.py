@@ -185,6 +185,9 @@ class TradeStream:
                 log.warning("trade-updates stream: %s", e)
             except (OSError, WebSocketException) as e:  # refused, reset, timed out, closed, bad handshake
                 got_up = self.up  # False: the connection or its handshake failed
+                if self._stop.is_set():
+                    log.debug("trade-updates stream closed: %s", e)
+                    return
                 if not got_up:
                     self.stats.handshake_failures += 1
                 log.warning("trade-updates stream: %s: %s", type(e).__name__, e)

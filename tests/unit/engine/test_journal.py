@@ -308,3 +308,26 @@ def test_filled_orders_are_the_sessions_orders_with_a_fill(journal: Journal) -> 
     journal.record_fill(cid, execution_id="e1", cum_qty=40, t_ms=T, price=10.0, qty=40)
     assert [r.client_order_id for r in journal.filled_orders("rotation", DAY)] == [cid]
     assert journal.filled_orders("psm", DAY) == []
+
+
+def test_the_minutes_reads_use_indexes_however_long_the_history(journal: Journal) -> None:
+    """Open orders and a minute's ids are read before every decision: they must not scan a
+    history of months (a partial index holds only the orders still open)."""
+    from engine.journal import _NOT_FINISHED
+
+    db = journal._db
+    rows = [(f"old-{i}", "rotation", "2025-01-02", i, "SPY", "buy", 1.0, "filled", 0, 0) for i in range(2000)]
+    db.executemany("INSERT INTO orders (client_order_id, strategy, session_date, t_ms, symbol, side, qty,"
+                   " status, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)  # fmt: skip
+    cid = intent(journal)
+    assert [r.client_order_id for r in journal.open_orders("rotation")] == [cid]
+    plans = {
+        "open": db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM orders WHERE {_NOT_FINISHED} AND strategy=?"
+                           " ORDER BY t_ms, client_order_id", ("rotation",)).fetchall(),  # fmt: skip
+        "ids": db.execute("EXPLAIN QUERY PLAN SELECT client_order_id FROM orders WHERE strategy=? AND t_ms=?",
+                          ("rotation", T)).fetchall(),  # fmt: skip
+    }
+    assert "USING INDEX orders_open" in plans["open"][0]["detail"]
+    assert "USING INDEX orders_by_t" in plans["ids"][0]["detail"]
+    journal.checkpoint()  # the write-ahead log copied into the database: nothing lost
+    assert journal.order(cid) is not None

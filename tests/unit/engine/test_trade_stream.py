@@ -90,6 +90,7 @@ class Scripted:
             pass
 
     def send(self, msg: dict) -> None:
+        assert self.listening.wait(5), "no connection got to listening"  # the client may know first
         assert self.active is not None
         self.active.send(json.dumps(msg).encode())
 
@@ -157,7 +158,6 @@ def test_a_dropped_connection_goes_down_and_comes_back(server_of, client_of) -> 
     assert items == [StreamStatus(True, "listening"), StreamStatus(False, "connection lost"),
                      StreamStatus(True, "listening")]  # fmt: skip
     assert c.stats.drops == 1 and c.stats.listening == 2
-    srv.listening.wait(5)
     srv.send(fill_event())
     assert isinstance(take(c.items, 1)[0], TradeEvent)
 
