@@ -17,8 +17,10 @@ and the journal's facts) → every intent journaled (one transaction) → the or
 (from close − 2 min, the end-of-day flatten instead). Then, off the critical path: the
 decision and the strategy state journaled (one transaction), the log lines; while the
 stream is down, one REST poll of the open orders (the fallback); the positions-versus-book
-check (:mod:`engine.book_check`) after any fill, every ``check_every_minutes`` minutes and
-every minute while the stream is down; ``state.json``.
+check (:mod:`engine.book_check`: two requests) after fills (once a minute at most),
+every ``check_every_minutes`` minutes, every minute while the stream is down and after it
+resumes; ``state.json``. At steady state that is at most two REST requests a minute
+besides the orders themselves.
 
 Minutes that only fill a gap (backfilled before a newer one) update the signals and the
 strategy's observations but are not decided: orders are only sent for the newest minute,
@@ -209,6 +211,7 @@ class LiveEngine:
         self._stream_down_since: float | None = None
         self._resync_needed = False
         self._check_due = False
+        self._checked_this_minute = False
         self._minutes_since_check = 0
         self._jump = False
 
@@ -462,13 +465,15 @@ class LiveEngine:
         self._check_due = True
 
     def _between_minutes(self) -> None:
-        """Off the critical path: the stream's events, a resync, a due broker check."""
+        """Off the critical path: the stream's events, a resync, a due broker check (one a
+        minute at most: fills that come after it wait for the next minute's)."""
         if self.executor is None:
             return
         self._drain()
-        if self._resync_needed:
+        resynced = self._resync_needed
+        if resynced:
             self._resync()
-        if self._check_due and self.view.seeded:
+        if self._check_due and self.view.seeded and (resynced or not self._checked_this_minute):
             self._check()
 
     # ------------------------------------------------------------------ the clock
@@ -521,12 +526,12 @@ class LiveEngine:
             return "a bar far from the expected time"
         if self._watching_eod(now) and since_read >= self._watch_every_s():
             return "watching for the end-of-day instant"
-        silent = wall - self.feed.last_bars_at
-        if silent >= self.opts.rest_fallback_s and self._market_open():
-            next_close = self.feed.next_t + MINUTE_MS  # when the next minute's bar exists
-            every = min(self.opts.rest_fallback_s,
-                        max(MIN_CLOCK_S, self.clock.wall_until(next_close, wall)))  # fmt: skip
-            if since_read >= every:
+        fallback_s = self.opts.rest_fallback_s
+        if wall - self.feed.last_bars_at >= fallback_s and self._market_open():
+            # the next minute's batch is late by rest_fallback_s (by the tracked time; until
+            # the replay's speed is measured, silence alone is enough)
+            late = self.feed.next_t + MINUTE_MS + round(fallback_s * 1000 * self.clock.speed)
+            if now >= late or not self.clock.speed_measured:
                 return "no batch from the bridge"
         return None
 
@@ -636,6 +641,7 @@ class LiveEngine:
         """After the orders: the REST fallback while the stream is down, the broker check when
         due, ``state.json``."""
         assert self.executor is not None
+        self._checked_this_minute = False
         if sent.fills:
             self._check_due = True
         if not self._stream_up:
@@ -662,6 +668,7 @@ class LiveEngine:
         """The positions-versus-book check (:mod:`engine.book_check`); the broker wins."""
         assert self.executor is not None
         self._minutes_since_check = 0
+        self._checked_this_minute = True
         self.counters.checks += 1
         result = check_with_broker(self.rest, self.executor, settle=self._settle)
         self._check_due = False  # what settling applied is in the broker's word now

@@ -45,6 +45,8 @@ class BrokerTime:
         self._speed_base: Anchor | None = None
         self._last_read_wall = -math.inf
         self.speed = 1.0
+        self.speed_measured = False
+        """Whether :attr:`speed` comes from two clock answers (else it is assumed: 1)."""
 
     @property
     def known(self) -> bool:
@@ -64,6 +66,7 @@ class BrokerTime:
         if base is None or wall_s - base.wall_s > MIN_SPEED_BASE_S:
             if base is not None and broker_ms >= base.broker_ms:
                 self.speed = max(1.0, (broker_ms - base.broker_ms) / 1000.0 / (wall_s - base.wall_s))
+                self.speed_measured = True
             self._speed_base = Anchor(broker_ms, wall_s)
         self._anchor = Anchor(broker_ms, wall_s)
         self._last_read_wall = wall_s

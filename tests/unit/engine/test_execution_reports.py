@@ -166,3 +166,19 @@ def test_an_intent_journaled_before_is_settled_not_sent_again(setup) -> None:
     plan = OrderPlan(T, (PlannedOrder("TQQQ", "buy", 100, CID, False, "enter"),))
     sent = ex.execute(plan)
     assert api.calls == ["get b-1"] and sent.skipped == [CID] and ex.book.qty("TQQQ") == 100
+
+
+def test_a_stale_report_is_not_applied_and_a_report_that_changes_nothing_is_not_written(setup, caplog) -> None:
+    ex, _, journal, _ = setup
+    ex.apply(order(filled=100, avg=50.0, status="filled"), source="response")
+    commits: list[str] = []
+    journal._db.set_trace_callback(lambda sql: commits.append(sql) if sql.startswith("UPDATE") else None)
+    ex.apply_event(event(order(status="new"), "new"))  # published before the fill, read after it
+    ex.apply_event(event(order(filled=100, avg=50.0, status="filled"), "fill", "x1", 100, 50.0))
+    assert journal.order(CID).status == "filled" and commits == []
+    assert "illegal status move" not in caplog.text
+    lost = "it-rot-20251016-1000-SSO-b-0"  # the engine's guess contradicted: still reported
+    journal.record_intent(lost, strategy="rotation", session_date=DAY, t_ms=T, symbol="SSO", side="buy", qty=1)
+    journal.update_order(lost, "lost")
+    ex.apply(order(lost, oid="b-9", symbol="SSO", qty=1, status="new"))
+    assert "illegal status move lost -> new refused" in caplog.text

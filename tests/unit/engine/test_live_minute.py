@@ -2,7 +2,9 @@
 no socket: the minute's orders go out with no REST read before the first one; fills
 reported by the stream move the journal, the book and the broker view; a refused order is
 journaled and the loop carries on; while the stream is down the open orders are polled
-after sending, and when it comes back the engine resyncs and stops polling."""
+after sending, and when it comes back the engine resyncs and stops polling; a trade the
+engine did not make is in the view at once and in the book after the next broker check
+(one a minute at most)."""
 
 from __future__ import annotations
 
@@ -149,6 +151,12 @@ class Feed:
         self.stats = FeedStats()
         self.reader = self
         self.read_at: list[int] = []
+        self.last_bars_at = 0.0
+
+    @property
+    def next_t(self) -> int:
+        assert self.last_t is not None
+        return self.last_t + MINUTE_MS
 
     def poll(self, timeout: float) -> list[Minute]:
         if not self.queue:
@@ -282,11 +290,87 @@ def test_a_trade_made_by_hand_is_seen_on_the_stream_and_the_book_repaired(live, 
     stream.items.put(broker.fill("SPY", 500.5))
     stream.items.put(broker.fill("SPXL", 150.2))
     tick(eng)
+    assert eng.counters.checks == 2  # the resync's, and the one after the fills
     stream.items.put(broker.fill("SH", 40.0, client_order_id="by-hand-1"))
     tick(eng)
-    assert eng.view.quantities()["SH"] == 7  # the view follows the whole account
+    assert eng.view.quantities()["SH"] == 7  # the view follows the whole account at once
+    assert eng.counters.checks == 2  # one check a minute at most: this fill waits for the next
+    tick(eng, t0 + MINUTE_MS)
     assert eng.executor.book.quantities()["SH"] == 7  # the check took the broker's book
-    assert eng.counters.book_repairs == 1
+    assert eng.counters.book_repairs == 1 and eng.counters.checks == 3
     assert "position book differs from the broker: SH: book 0, broker 7" in caplog.text
     (ev,) = eng.journal.events("psm", eng.today.day, "book_mismatch")
     assert ev.detail["diff"] == ["SH: book 0, broker 7"]
+
+
+class Wall:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_broker_clock_is_read_only_to_confirm_an_instant(live, full_day, at) -> None:
+    """Live speed: a read at start-up, one more to measure the speed, then none while bars
+    come; reads when the bridge falls silent, around the EOD instant, at the close."""
+    eng, _, _, _ = live
+    wall = Wall()
+    eng._mono = wall  # type: ignore[method-assign]
+    feed = eng.feed
+    start = at(full_day, "15:31")
+    truth = lambda: start + round(wall.now * 1000)  # noqa: E731  # the broker's time, speed 1
+    eng.clock = type(eng.clock)()
+    eng.clock.observe_clock(truth(), wall.now)  # start-up
+    reads: list[tuple[str, int]] = []
+
+    def turn() -> str | None:
+        why = eng._clock_reason(wall.now)
+        if why is not None:
+            reads.append((why, truth()))
+            eng.clock.observe_clock(truth(), wall.now)
+        return why
+
+    t = at(full_day, "15:30")
+    while t < at(full_day, "15:53"):  # a bar a minute, a second after it closes
+        wall.now = (t + MINUTE_MS + 1_000 - start) / 1000
+        feed.last_t, feed.last_bars_at = t, wall.now  # type: ignore[union-attr]
+        eng.clock.observe_bar(t, wall.now)
+        for _ in range(60):  # the loop's turns during the minute
+            turn()
+            wall.now += 1.0
+        t += MINUTE_MS
+    assert reads == [("no batch from the bridge", start + 16_000)]  # once: the speed is measured
+    reads.clear()
+    while not reads:  # the 15:53 bar never comes: read once it is late by rest_fallback_s
+        turn()
+        wall.now += 0.5
+    assert reads == [("no batch from the bridge", at(full_day, "15:54") + 15_000)]
+    reads.clear()
+    feed.last_t = at(full_day, "15:54")  # type: ignore[union-attr]  # caught up over REST
+    while truth() < eng.eod.at_ms + 20_000:
+        turn()
+        wall.now += 0.5
+    watching = [r for r in reads if r[0] == "watching for the end-of-day instant"]
+    assert watching[0][1] == eng.eod.at_ms - 2 * MINUTE_MS  # from 15:56, every 5 s
+    assert all(b[1] - a[1] == 5_000 for a, b in zip(watching, watching[1:], strict=False))
+    assert ("to confirm the end-of-day instant", eng.eod.at_ms + 10_000) in reads
+    eng.eod.done = object()  # type: ignore[assignment]  # flattened
+    reads.clear()
+    feed.last_bars_at = wall.now  # type: ignore[union-attr]
+    while truth() < full_day.close_ms:
+        turn()
+        wall.now += 0.5
+        feed.last_bars_at = wall.now  # type: ignore[union-attr]  # the bars come again
+    turn()
+    assert reads == [("to confirm the close", full_day.close_ms)]
+
+
+def test_a_bar_far_later_than_expected_makes_the_clock_read(live) -> None:
+    eng, _, stream, t0 = live
+    eng._process([minute(t0 + 10 * MINUTE_MS)])  # ten minutes ahead of the tracked time
+    assert eng._jump
+    eng.feed.last_bars_at = 0.0  # type: ignore[union-attr]
+    assert eng._clock_reason(1.0) == "a bar far from the expected time"
