@@ -5,7 +5,7 @@
     python -m launch live   [--strategy rotation|psm] [--skip-optimize] [--fifo PATH] ...
     python -m launch mock   [--date YYYY-MM-DD] [--speed N] [--start-time HH:MM] [--seed N] ...
     python -m launch download [--mode live|mock] [--strategy ...]
-    python -m launch status [--mode live|mock] [--json]
+    python -m launch status [--mode live|mock] [--json | --watch]
     python -m launch stop   [--mode live|mock] [--market]
     python -m launch report [--date YYYY-MM-DD] [--mode live|mock] [--strategy ...] [--out FILE]
     python -m launch backtest --strategy ... --start DATE --end DATE [--held-out-from DATE] ...
@@ -198,30 +198,55 @@ def download(mode: str, strategy: str, config_dir: Path, config_env: Path, downl
     sys.exit(run_download_command(opts, market_state or _market_state_default()))
 
 
+def _watched(mode: str | None) -> ModePaths:
+    """The asked mode, else the one whose launcher runs, else the last that ran."""
+    if mode is not None:
+        return ModePaths.of(mode)
+    from launch.pidfiles import LAUNCHER, live_record
+
+    found = _modes(None)
+    running = [p for p in found if live_record(p.run_dir, LAUNCHER) is not None]
+    return (running or found)[-1]
+
+
+def _endpoints_of(paths: ModePaths, config_env: Path, market_state: Path | None) -> tuple[Any, str | None]:
+    """(the broker's endpoints of the mode or None, why none)."""
+    try:
+        if paths.mode is Mode.LIVE:
+            return load_endpoints(config_env), None
+        from launch.mock_market import running_market
+
+        m = running_market(market_state or _market_state_default())
+        return (None, "no mock market is running") if m is None else (m.endpoints(), None)
+    except ConfigError as e:
+        return None, str(e)
+
+
 @main.command()
 @MODE
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per mode, for scripts.")
+@click.option("--watch", is_flag=True, help="A live view, refreshed in place until Ctrl-C: processes, clock, "
+              "feed lag, strategy state, positions with P&L, today's trades, warnings.")
+@click.option("--interval", type=click.FloatRange(0.2, 60), default=2.0, show_default=True,
+              help="--watch: seconds between two refreshes (the broker is asked every 10 s at most).")
 @click.option("--config-env", type=click.Path(path_type=Path, dir_okay=False), default=Path("config.env"),
               show_default=True)
 @click.option("--market-state", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Mock market state file [default: data/mockmarket/state.json].")
-def status(mode: str | None, as_json: bool, config_env: Path, market_state: Path | None) -> None:
+def status(mode: str | None, as_json: bool, watch: bool, interval: float, config_env: Path,
+           market_state: Path | None) -> None:  # fmt: skip
     """Processes (pid, uptime, CPU, memory), market clock, last bar and lag, positions, P&L."""
     from launch.status import format_status, gather, status_json
 
-    for paths in _modes(mode):
-        endpoints, why = None, None
-        try:
-            if paths.mode is Mode.LIVE:
-                endpoints = load_endpoints(config_env)
-            else:
-                from launch.mock_market import running_market
+    if watch:
+        if as_json:
+            raise click.UsageError("--watch and --json do not go together")
+        from launch.status_watch import run_watch
 
-                m = running_market(market_state or _market_state_default())
-                endpoints = None if m is None else m.endpoints()
-                why = None if m is not None else "no mock market is running"
-        except ConfigError as e:
-            why = str(e)
+        paths = _watched(mode)
+        sys.exit(run_watch(paths, lambda: _endpoints_of(paths, config_env, market_state), interval_s=interval))
+    for paths in _modes(mode):
+        endpoints, why = _endpoints_of(paths, config_env, market_state)
         st = gather(paths, endpoints, why)
         click.echo(status_json(st) if as_json else "\n".join(format_status(st)))
 
