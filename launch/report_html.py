@@ -45,6 +45,7 @@ def _e(x: object) -> str:
 def money(x: float | None, signed: bool = False) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
+    x = round(x, 2) + 0.0  # no "-$0.00" for a rounding error
     sign = ("+" if x >= 0 else "-") if signed else ("-" if x < 0 else "")
     return f"{sign}${abs(x):,.2f}"
 
