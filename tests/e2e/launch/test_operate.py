@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,7 @@ from launch.report_charts import CHARTS
 from mockmarket.harness import run_market
 from tests.support.alert_servers import USER, black_hole, smtp_server, webhook_server
 from tests.support.browser import rendered
-from tests.support.processes import poll
+from tests.support.processes import Proc, poll
 
 from .conftest import DAY, SEED, SESSIONS, Home, Market
 
@@ -101,38 +102,48 @@ def _read_the_watch(run: Run, sock: str) -> None:
     run.pane = poll(screen, 60, "the live view to show the session", every=0.3)
 
 
+def lockstep(home: Home, market: Market, launcher: Proc, on_minute: Callable[[int], None] = lambda _t: None) -> int:
+    """Step the paused clock a minute at a time, each step once the engine has decided the
+    minute before (``on_minute(t)`` then), until the launcher ends; its exit code."""
+    now = market.now_ms()
+    deadline = time.monotonic() + 400
+    while launcher.alive():
+        assert time.monotonic() < deadline, "the session did not end in lockstep"
+        if now >= SESSION.close_ms + MINUTE_MS:  # past the close: the launcher winds down
+            time.sleep(0.05)
+            continue
+        market.clock(action="step", seconds=60)
+        now += MINUTE_MS
+        closed = now // MINUTE_MS * MINUTE_MS - MINUTE_MS
+        if not SESSION.contains_minute(closed):
+            continue
+        poll(lambda t=closed: _decided(home, t) or not launcher.alive(), 60,
+             f"the engine to decide {closed}", every=0.005)  # fmt: skip
+        on_minute(closed)
+    return launcher.wait(120)
+
+
 def play(run: Run, *, watch: bool) -> Run:
-    """The launcher's session, in lockstep from 09:29 to its end."""
+    """The launcher's session, in lockstep from 09:29:30 to its end."""
     home, market = run.home, run.market
     home.env.update(run.alert_env)
     market.clock(action="step", seconds=30)  # steps land mid-minute, past each bar's publication (+1 s)
     launcher = home.launch("--strategy", "psm", "--skip-optimize", "--download-sessions", "20")
     sock = f"operate-{os.getpid()}-{run.name}"
+
+    def on_minute(closed: int) -> None:
+        if closed == FREEZE_AT:
+            _freeze_bridge_until_the_feed_alert(run)
+        if watch and closed == WATCH_AT:
+            _read_the_watch(run, sock)
+
     try:
         home.wait_trading(launcher, timeout=120)
         if watch:
             cmd = (f"cd {home.dir} && exec {sys.executable} -m launch status --watch --mode mock "
                    f"--interval 0.5 --market-state {home.market_state}")  # fmt: skip
             _tmux(sock, "new-session", "-d", "-s", "watch", "-x", "160", "-y", "70", cmd, env=home.env)
-        now = market.now_ms()
-        deadline = time.monotonic() + 400
-        while launcher.alive():
-            assert time.monotonic() < deadline, "the session did not end in lockstep"
-            if now >= SESSION.close_ms + MINUTE_MS:  # past the close: the launcher winds down
-                time.sleep(0.05)
-                continue
-            market.clock(action="step", seconds=60)
-            now += MINUTE_MS
-            closed = now // MINUTE_MS * MINUTE_MS - MINUTE_MS
-            if not SESSION.contains_minute(closed):
-                continue
-            poll(lambda t=closed: _decided(home, t) or not launcher.alive(), 60,
-                 f"the engine to decide {closed}", every=0.005)  # fmt: skip
-            if closed == FREEZE_AT:
-                _freeze_bridge_until_the_feed_alert(run)
-            if watch and closed == WATCH_AT:
-                _read_the_watch(run, sock)
-        run.code = launcher.wait(120)
+        run.code = lockstep(home, market, launcher, on_minute)
         run.out = launcher.output()
     finally:
         if watch:
@@ -249,3 +260,37 @@ def test_with_the_mail_server_hung_the_orders_are_those_of_the_session_with_it_u
     # the webhook still told everything; the mail server got nothing and the log says why
     assert {"fill", "kill_switch", "feed_lost", "session_summary"} <= set(hung.hook.kinds())
     assert "alerts: email delivery failed (SMTP 127.0.0.1:" in hung.home.launch_log()
+
+
+def test_positions_found_at_the_start_and_left_after_the_close_are_alerted(home, market, webhook):
+    """The launcher finds 10 SPY (bought by hand), the engine takes them over and flattens them
+    at the end of day; a last purchase by hand after that is still held at the close."""
+    m = market("15:50", speed=300.0, paused=True)
+    m.rest.submit_order(symbol="SPY", qty=10, side="buy", client_order_id="by-hand-1")
+    m.clock(action="step", seconds=90)  # 15:51:30: filled at 15:51's open
+    poll(lambda: m.positions() == {"SPY": 10.0}, 30, "the hand-made position")
+    home.write_config(default_config_json("psm"))
+    hook = webhook
+    home.env.update({"ALERT_WEBHOOK_URL": hook.url, "ALERT_FEED_SILENCE_S": "60"})
+    launcher = home.launch("--strategy", "psm", "--skip-optimize", "--download-sessions", "20")
+    home.wait_trading(launcher, timeout=120)
+    eod = to_ms(ny_datetime(DAY, "15:58"))
+
+    def buy_after_the_end_of_day(closed: int) -> None:
+        if closed == eod:  # 15:59:30 now; fills at the close
+            m.rest.submit_order(symbol="SPY", qty=5, side="buy", client_order_id="by-hand-2")
+
+    code = lockstep(home, m, launcher, buy_after_the_end_of_day)
+    out = launcher.output()
+    assert code == 3, out[-4000:]  # the engine halted: not flat after the close
+    hook.wait_for(lambda posts: any(p["kind"] == "session_summary" for p in posts))
+    kinds = hook.kinds()
+    assert {"positions_at_start", "reconciliation", "fill", "positions_after_close"} <= set(kinds), kinds
+    assert kinds.count("positions_after_close") == 1
+    start = next(p for p in hook.posts if p["kind"] == "positions_at_start")
+    assert start["detail"]["positions"] == {"SPY": 10.0} and "SPY: LONG 10 shares" in start["text"]
+    took = next(p for p in hook.posts if p["kind"] == "reconciliation")
+    assert "SPY 10 -> SPY_ONLY" in took["text"]
+    after = next(p for p in hook.posts if p["kind"] == "positions_after_close")
+    assert "SPY 5" in after["text"]
+    assert "Found 1 existing position(s):" in out and "Session report:" in out
