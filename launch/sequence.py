@@ -62,6 +62,7 @@ from common.history_download import (
 from common.rest import AlpacaRestClient
 from common.rest_models import Account, BrokerClock
 from common.stop_flag import StopFlag
+from launch.alert_config import PREFIX as ALERT_PREFIX
 from launch.alert_config import AlertConfig, AlertKind, load_alert_config
 from launch.alert_watch import CURSOR, JournalWatcher
 from launch.alerts import Alert, AlertDispatcher, make_dispatcher
@@ -297,6 +298,7 @@ class Launch:
         self.alerts = make_dispatcher(self.alert_cfg, {"mode": str(self.opts.mode), "strategy": self.opts.strategy})
         log.info("alerts: %s", self.alert_cfg.describe())
         endpoints, child_env, child_config_env = self._endpoints()
+        child_env = {k: v for k, v in child_env.items() if not k.startswith(ALERT_PREFIX)}  # the launcher's alone (a password)
         add_secrets(endpoints.secrets())
         log.info("broker: %s", endpoints.trading_url)
         self.rest = rest = AlpacaRestClient(endpoints, timeout=10.0, max_retries=3)
