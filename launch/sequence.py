@@ -65,7 +65,7 @@ from common.stop_flag import StopFlag
 from launch.alert_config import PREFIX as ALERT_PREFIX
 from launch.alert_config import AlertConfig, AlertKind, load_alert_config
 from launch.alert_watch import CURSOR, JournalWatcher
-from launch.alerts import Alert, AlertDispatcher, make_dispatcher
+from launch.alerts import CLOSE_TIMEOUT_S, Alert, AlertDispatcher, make_dispatcher
 from launch.children import ChildSettings, bridge_command, engine_command, starter
 from launch.console import add_secrets, setup_launch_logging
 from launch.lock import AccountLock, LockHeld, account_lock_path
@@ -96,6 +96,8 @@ START_LEAD_WALL_S = 5.0
 TICK_S = 0.2
 WATCH_EVERY_S = 1.0
 """Wall seconds between two looks at the journal for alerts."""
+STOPPING_ALERTS_S = 5.0
+"""How long alerts still queued may take when the launcher was asked to stop."""
 
 
 @dataclass(frozen=True)
@@ -256,7 +258,8 @@ class Launch:
             log.exception("the launcher crashed")
             return EXIT_CRASH
         finally:
-            self.alerts.close()
+            # stopped on request: `launch stop` waits a bounded time, so a hung channel gets little
+            self.alerts.close(STOPPING_ALERTS_S if self.stop.requested else CLOSE_TIMEOUT_S)
             remove_record(self.paths.run_dir, LAUNCHER, os.getpid())
             if self.rest is not None:
                 self.rest.close()
@@ -548,11 +551,14 @@ class Launch:
     def _report(self, cfg: StrategyConfig, day: date) -> Path | None:
         """Today's bars up to date, then the HTML session report; its path (None: not written)."""
         assert self.rest is not None
-        try:
-            download(self.rest, cfg.symbols, self.paths.data_dir, sessions=self.opts.download_sessions,
-                     now_ms=self.rest.get_clock().timestamp_ms, calendar=self.calendar)  # fmt: skip
-        except TraderError as e:
-            log.warning("today's bars could not be brought up to date for the report: %s", e)
+        if self.stop.requested:  # stopping: the bars on disk will do (`launch report` later has all)
+            log.info("stopping: the report uses the bars already on disk")
+        else:
+            try:
+                download(self.rest, cfg.symbols, self.paths.data_dir, sessions=self.opts.download_sessions,
+                         now_ms=self.rest.get_clock().timestamp_ms, calendar=self.calendar)  # fmt: skip
+            except TraderError as e:
+                log.warning("today's bars could not be brought up to date for the report: %s", e)
         try:
             from launch.report import write_day_report
 

@@ -15,8 +15,10 @@ class Recorder:
         self.fail = fail
         self.calls: list[list[Alert]] = []
         self.got = threading.Condition()
+        self.entered = threading.Event()
 
     def deliver(self, alerts) -> None:
+        self.entered.set()
         if self.gate is not None:
             self.gate.wait(30)
         if self.fail:
@@ -58,9 +60,11 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting():
     stuck = Recorder("stuck", gate)
     d = AlertDispatcher([stuck], queue_size=2, retry_delay_s=0.0)
     try:
-        for i in range(6):  # one taken by the worker (stuck), two queued, the rest dropped
+        d.send(Alert(AlertKind.ERROR, "e0", ""))
+        assert stuck.entered.wait(30)  # the worker holds e0 and is stuck delivering it
+        for i in range(1, 6):  # two more wait in the queue, three are dropped
             d.send(Alert(AlertKind.ERROR, f"e{i}", ""))
-        assert 3 <= d.stats()["stuck"]["dropped"] <= 4
+        assert d.stats()["stuck"]["dropped"] == 3
     finally:
         gate.set()
     d.close(10)
