@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = shutil.which("chromium")
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
@@ -28,7 +28,7 @@ FLAGS = (
 
 
 def need_chromium() -> str:
-    if not Path(CHROMIUM).exists():
+    if CHROMIUM is None:
         pytest.skip("chromium is not installed (make tools installs Debian's package)")
     return CHROMIUM
 

@@ -154,8 +154,6 @@ def play(run: Run, *, watch: bool) -> Run:
 
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory, market_files, history):
-    if TMUX is None:
-        pytest.skip("tmux is not installed (make tools installs Debian's package)")
     root = tmp_path_factory.mktemp("operate")
     key, secret = mock_keys()
     cfg = apply_params(default_config_json("psm"), {"risk.daily_loss_limit_pct": 0.003}, source="test",
@@ -187,7 +185,8 @@ def sessions(tmp_path_factory, market_files, history):
             run.alert_env = {**smtp_env, "ALERT_WEBHOOK_URL": run.hook.url, "ALERT_FEED_SILENCE_S": "5",
                              "ALERT_TIMEOUT_S": "3"}  # fmt: skip
         with ThreadPoolExecutor(2) as pool:
-            futures = [pool.submit(play, runs["up"], watch=True), pool.submit(play, runs["hung"], watch=False)]
+            futures = [pool.submit(play, runs["up"], watch=TMUX is not None),
+                       pool.submit(play, runs["hung"], watch=False)]
             for f in futures:
                 f.result()
         yield runs
@@ -241,6 +240,8 @@ def test_every_alert_of_the_session_reached_the_mail_server_and_the_webhook(sess
 
 
 def test_the_live_view_showed_the_running_session(sessions):
+    if TMUX is None:
+        pytest.skip("tmux is not installed (make tools installs Debian's package)")
     pane = sessions["up"].pane
     assert "mock mode  2025-10-16  broker time 10:" in pane
     assert re.search(r"engine\s+│\s+\d+", pane) and re.search(r"bridge\s+│\s+\d+", pane)
