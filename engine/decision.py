@@ -63,20 +63,25 @@ def flatten_plan(
     guard: RiskGuard,
     *,
     used_ids: Collection[str] = (),
+    pending: Mapping[str, float] | None = None,
     reason: str = "end of day: flatten",
 ) -> OrderPlan:
-    """Orders that close every position in ``positions`` (signed shares), ids of bar ``t_ms``."""
+    """Orders that close every position in ``positions`` (signed shares), ids of bar ``t_ms``;
+    what working orders still bring (``pending``, signed) counts, so none is closed twice."""
     held = {s: q for s, q in positions.items() if q}
+    pending = {s: q for s, q in (pending or {}).items() if q}
+    symbols = sorted(set(held) | set(pending))
     return plan_orders(
         strategy_name,
         t_ms,
-        dict.fromkeys(held, 0),
+        dict.fromkeys(symbols, 0),
         held,
         prices=prices,
         equity=0.0,
         guard=guard,
+        pending=pending,
         used_ids=used_ids,
-        reasons=dict.fromkeys(held, reason),
+        reasons=dict.fromkeys(symbols, reason),
     )
 
 
