@@ -24,7 +24,7 @@ from pathlib import Path
 
 import click
 
-from common.config import STRATEGIES, StrategyConfig, load_strategy_config
+from common.config import BEST_PARAMS_FILE, STRATEGIES, StrategyConfig, load_strategy_config
 from common.errors import ConfigError, OperationalError
 from common.exit_codes import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR, describe
 from common.fifo import DEFAULT_FIFO_PATH
@@ -44,7 +44,7 @@ def _load_config(strategy: str, config: Path | None, params: Path | None,
 
 
 def _default_params(config_dir: Path) -> Path | None:
-    p = config_dir / "best_params.json"
+    p = config_dir / BEST_PARAMS_FILE
     return p if p.exists() else None
 
 
