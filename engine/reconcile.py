@@ -145,10 +145,9 @@ class Assessment:
         return out
 
     def unmanaged(self) -> dict[str, str]:
-        """Symbol → why the strategy cannot manage that holding (foreign ones included)."""
-        out = {s: "outside the strategy's universe" for s in self.foreign}
-        out.update({s: "a short position in a long-only strategy" for s in self.shorts})
-        out.update({s: "a fractional quantity (the strategy trades whole shares)" for s in self.fractional})  # fmt: skip
+        """Symbol → why the strategy cannot manage that holding in its universe."""
+        out = {s: "a short position in a long-only strategy" for s in self.shorts}
+        out.update({s: "a fractional quantity; it trades whole shares" for s in self.fractional})
         if not self.recognition.fits:
             out.update({s: self.recognition.why for s in self.longs})
         return out
@@ -181,16 +180,24 @@ def _foreign_effect(strategy: Strategy) -> str:
 
 
 def takeover_notes(strategy: Strategy, holdings: Mapping[str, float]) -> list[str]:
-    """One line per holding the strategy cannot manage, saying why and what happens to it
-    (the launcher's preview; the engine logs the same)."""
+    """What the engine will do with ``holdings`` (symbol → signed shares): one line per
+    holding the strategy cannot manage, saying why and what its policy does, and one for
+    the state it takes over as it is (the launcher's preview; the engine logs the same)."""
     a = assess(strategy, holdings)
-    policy = strategy.config.reconciliation.policy
-    lines = []
-    for sym, why in sorted(a.unmanaged().items()):
-        effect = _foreign_effect(strategy) if sym in a.foreign else POLICY_EFFECT[policy]
-        lines.append(f"{sym}: the {strategy.name} strategy cannot manage it ({why}): {effect}")
-    if not a.unfit and a.longs:
-        lines.append(f"the {strategy.name} strategy takes over {a.recognition.state} as it is")
+    name, policy = strategy.name, strategy.config.reconciliation.policy
+    lines = [
+        f"{sym}: outside the {name} strategy's universe: {_foreign_effect(strategy)}"
+        for sym in sorted(a.foreign)
+    ]
+    lines += [
+        f"{sym}: the {name} strategy cannot manage it ({why}): {POLICY_EFFECT[policy]}"
+        for sym, why in sorted(a.unmanaged().items())
+    ]
+    if a.longs and a.recognition.fits:
+        if not a.unfit or policy == "adopt":
+            lines.append(f"the {name} strategy takes over {a.recognition.state} as it is: no order")
+        elif policy == "flatten":
+            lines.append(f"{', '.join(sorted(a.longs))}: closed at start-up too (policy flatten)")
     return lines
 
 

@@ -54,6 +54,7 @@ from common.history_download import (
 from common.rest import AlpacaRestClient
 from common.rest_models import Account, BrokerClock
 from common.stop_flag import StopFlag
+from engine.strategies import make_strategy
 from launch.children import ChildSettings, bridge_command, engine_command, starter
 from launch.console import add_secrets, setup_launch_logging
 from launch.lock import AccountLock, LockHeld, account_lock_path
@@ -311,7 +312,7 @@ class Launch:
             log.info("%s received while waiting for the open: stopping", self.stop.signal)
             return EXIT_OK
         self._optimize()
-        for line in preview_lines(rest.get_positions()):
+        for line in preview_lines(rest.get_positions(), make_strategy(cfg)):
             log.info("%s", line)
 
         settings = ChildSettings(self.opts.strategy, self.fifo, self.opts.config_dir,
