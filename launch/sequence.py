@@ -62,7 +62,7 @@ from launch.market_wait import wait_until
 from launch.paths import Mode, ModePaths, log_stamp
 from launch.pidfiles import BRIDGE, ENGINE, LAUNCHER, remove_record, stop_recorded, write_record
 from launch.preview import money, preview_lines
-from launch.summary import SessionSummary, count_reconnects, read_journal
+from launch.summary import SessionSummary, bridge_reconnects, read_journal
 from launch.supervisor import Change, Child, ChildState, Policy, Supervisor
 
 if TYPE_CHECKING:
@@ -441,7 +441,7 @@ class Launch:
             ending=ending,
             tally=read_journal(self.paths.journal, strategy, day),
             equity_change=equity_change,
-            reconnects=count_reconnects([self.paths.log_file("bridge", self.stamp)]),
+            reconnects=bridge_reconnects(self.paths.log_file("bridge", self.stamp)),
             restarts={c.name: c.restarts for c in sup.children},
         )
         for line in s.lines():
