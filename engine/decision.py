@@ -146,7 +146,8 @@ class DecisionStep:
         """Decide bar ``minute.t``: the strategy's targets, then the risk-checked orders.
 
         ``holdings`` are the broker's positions (every symbol held, signed whole shares and
-        average entry price), ``cash`` its cash, ``start_equity`` the equity at the session's
+        average entry price; all of them count in the equity, only the universe's are
+        traded), ``cash`` its cash, ``start_equity`` the equity at the session's
         start (arms the daily loss limit), ``pending`` what open orders still have to fill
         (signed), ``halted`` whether the day is already halted, ``used_ids`` the client
         order ids already used on this minute.
@@ -164,11 +165,12 @@ class DecisionStep:
             equity=equity,
         )
         decision = self.strategy.decide(m)
+        universe = self.cfg.symbols  # a halt flattens the universe: other symbols are never traded
         plan = plan_orders(
             self.strategy.name,
             t,
             decision.targets,
-            {s: float(h.qty) for s, h in holdings.items() if h.qty},
+            {s: float(h.qty) for s, h in holdings.items() if h.qty and s in universe},
             prices=prices,
             equity=equity,
             guard=self.guard,
