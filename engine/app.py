@@ -128,6 +128,7 @@ class EngineOptions:
     rest_fallback_s: float = 15.0
     """Wall seconds without a batch (market open) before closed minutes are taken from REST."""
     eod_confirm_s: float = 20.0
+    """Wall seconds, after the close, for closing orders still working to fill (at the close)."""
     check_every_minutes: int = 5
     """Decided minutes between two positions-versus-book checks when nothing filled."""
     trade_stream: bool = True

@@ -12,7 +12,7 @@ Exit codes (:mod:`common.exit_codes`; the launcher restarts the engine only on 1
 0 done (session over and flat, closed day, SIGTERM/SIGINT); 1 crash; 2 the operator must
 act (an OperationalError: bad config or params, missing or refused keys, unsafe FIFO
 path, a journal that cannot be used; or a request refused during start-up); 3 halted (reconciliation policy ``halt``, or
-positions left after the close).
+positions in the strategy's universe left after the close).
 """
 
 from __future__ import annotations
