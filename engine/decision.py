@@ -16,8 +16,9 @@ cash, open orders) and the minute's grid bars and signals, and answers a
 
 Orders decided on the session's last minute (decision time = the close) cannot be sent:
 :attr:`StepResult.orders_allowed` is False for them. At the end-of-day minute the engine
-flattens every position, the strategy's or not, with :func:`flatten_plan` (the same
-client order ids the strategy's own exit orders would carry).
+flattens every position in the strategy's universe, the strategy's or not (adopted ones
+included), with :func:`flatten_plan` (the same client order ids the strategy's own exit
+orders would carry); symbols outside the universe are never traded, a halt included.
 
 Live, the engine keeps the halt flag, pending orders and used ids from its journal; the
 backtest keeps them itself. Both call :meth:`DecisionStep.decide` with the same inputs,
