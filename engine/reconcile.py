@@ -42,7 +42,7 @@ from common.config import StrategyConfig
 from common.quantities import QTY_EPS
 from engine.order_ids import parse_client_order_id
 from engine.strategies import BrokerHoldings, Recognition, StateError, Strategy
-from engine.strategies.takeover import is_whole, usable
+from engine.strategies.takeover import is_whole, kept_quantity, usable
 
 
 class BrokerPosition(Protocol):
@@ -256,13 +256,10 @@ def reconcile(
     holdings = {s: q for s, q in holdings.items() if abs(q) > QTY_EPS}
 
     a = assess(strategy, holdings)
-    for sym, q in sorted(a.foreign.items()):
-        details.append(f"{sym} {q:g}: outside the universe: {_foreign_effect(strategy)}")
+    details.extend(takeover_notes(strategy, holdings))  # what the preview showed
     unfit = a.unfit
     policy = rc.policy if unfit else None
-    if unfit:
-        issues.extend(unfit)
-        details.append(f"holdings fit no state; {POLICY_EFFECT[rc.policy]}")
+    issues.extend(unfit)
 
     scratch = strategy.fresh()
     scratch.reset(session_date)
@@ -278,7 +275,7 @@ def reconcile(
             "HALT",
             "halt",
             scratch.state_dict(),
-            {s: int(q) for s, q in a.longs.items()},
+            {s: kept_quantity(q) for s, q in a.longs.items()},
             pending,
             tuple(o.id for o in adopt),
             (),

@@ -250,7 +250,7 @@ def test_foreign_symbols_alone_fit_and_are_left_alone(psm_cfg, t) -> None:
         assert (res.action, res.state_name, res.issues) == ("continue", "SPY_ONLY", ()), policy
         assert "AAPL" not in res.targets and "TQQQ" not in res.targets
         assert res.cancel_order_ids == ()  # their orders stay working
-        assert any(d.startswith("AAPL 5: outside the universe: left alone") for d in res.details)
+        assert "AAPL: outside the psm strategy's universe: left alone (never traded)" in res.details
 
 
 def test_psm_adopt_policy_keeps_the_mix(psm_cfg, t) -> None:
