@@ -8,8 +8,8 @@ Where they go:
 
 A day's report reads the journal, the bar files, the run records and ``state.json`` of its
 mode (:mod:`launch.journal_record`); nothing is asked of the broker here (the launcher
-records what it read from it). Bridge reconnects are counted in the bridge logs of the
-day's launcher runs.
+records what it read from it). Bridge reconnects are the counts the bridges of the day's
+launcher runs kept in their state files (``bridge_<ts>.state.json``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from launch.paths import ModePaths
 from launch.report_html import write_report
 from launch.run_record import read_runs
 from launch.session_record import SessionRecord
-from launch.summary import count_reconnects
+from launch.summary import bridge_reconnects
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,11 @@ def _state(paths: ModePaths) -> dict[str, Any] | None:
 
 
 def day_reconnects(paths: ModePaths, runs: Sequence[Mapping[str, Any]]) -> int | None:
-    """Reconnects in the bridge logs of ``runs`` (None: no run recorded, so no log to read)."""
-    logs = [paths.log_file("bridge", str(r["stamp"])) for r in runs if r.get("stamp")]
-    logs = [p for p in logs if p.is_file()]
-    return count_reconnects(logs) if logs else None
+    """The reconnects the bridges of ``runs`` counted in their state files, summed; a run whose
+    bridge left no file (it never started) adds none (None: no file at all, so unknown)."""
+    counts = [bridge_reconnects(paths.log_file("bridge", str(r["stamp"]))) for r in runs if r.get("stamp")]
+    known = [n for n in counts if n is not None]
+    return sum(known) if known else None
 
 
 def generated_line(what: str) -> str:

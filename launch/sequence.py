@@ -62,6 +62,7 @@ from common.history_download import (
 from common.rest import AlpacaRestClient
 from common.rest_models import Account, BrokerClock
 from common.stop_flag import StopFlag
+from engine.strategies import make_strategy
 from launch.alert_config import PREFIX as ALERT_PREFIX
 from launch.alert_config import AlertConfig, AlertKind, load_alert_config
 from launch.alert_watch import CURSOR, JournalWatcher
@@ -74,7 +75,7 @@ from launch.paths import Mode, ModePaths, log_stamp
 from launch.pidfiles import BRIDGE, ENGINE, LAUNCHER, remove_record, stop_recorded, write_record
 from launch.preview import money, preview_lines
 from launch.run_record import RunRecorder, broker_facts
-from launch.summary import SessionSummary, count_reconnects, read_journal
+from launch.summary import SessionSummary, bridge_reconnects, read_journal
 from launch.supervisor import Change, Child, ChildState, Policy, Supervisor
 
 if TYPE_CHECKING:
@@ -352,7 +353,7 @@ class Launch:
             log.info("%s received while waiting for the open: stopping", self.stop.signal)
             return EXIT_OK
         self._optimize()
-        self._preview()
+        self._preview(cfg)
 
         settings = ChildSettings(self.opts.strategy, self.fifo, self.opts.config_dir,
                                  child_config_env, WARMUP_SESSIONS, self.alert_cfg.feed_silence_s)  # fmt: skip
@@ -413,11 +414,12 @@ class Launch:
                 self._alerted_after_close = True
             self.alerts.send(a)
 
-    def _preview(self) -> None:
-        """The reconciliation preview: the positions the engine will find (recorded, alerted)."""
+    def _preview(self, cfg: StrategyConfig) -> None:
+        """The reconciliation preview: the positions the engine will find and what the strategy
+        makes of each (recorded, alerted)."""
         assert self.rest is not None and self.recorder is not None
         positions = self.rest.get_positions()
-        lines = preview_lines(positions)
+        lines = preview_lines(positions, make_strategy(cfg))
         for line in lines:
             log.info("%s", line)
         held = {p.symbol: p.qty for p in positions if p.qty}
@@ -540,7 +542,7 @@ class Launch:
             ending=ending,
             tally=read_journal(self.paths.journal, strategy, day),
             equity_change=equity_change,
-            reconnects=count_reconnects([self.paths.log_file("bridge", self.stamp)]),
+            reconnects=bridge_reconnects(self.paths.log_file("bridge", self.stamp)),
             restarts={c.name: c.restarts for c in sup.children},
         )
         lines = s.lines()
