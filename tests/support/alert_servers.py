@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import ssl
 import threading
@@ -22,6 +23,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 USER, PASSWORD = "bot@example.com", "s3cret-smtp-password"
+KIND_LINE = re.compile(r"^=+\n.*\(([a-z_]+)\)$", re.M)
+"""An alert's line under its subject's underline in a mail: ``2025-10-16T10:01:00-04:00  (fill)``."""
 
 
 def free_port() -> int:
@@ -64,6 +67,11 @@ class SmtpServer:
         with self.got:
             assert self.got.wait_for(lambda: pred(self.mails), timeout), [m.subject for m in self.mails]
             return list(self.mails)
+
+    def kinds(self) -> set[str]:
+        """The alert kinds the mails so far carry (each alert in a mail says it under its subject)."""
+        with self.got:
+            return {k for m in self.mails for k in KIND_LINE.findall(m.body.replace("\r\n", "\n"))}
 
 
 class _Handler:

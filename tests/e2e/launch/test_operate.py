@@ -234,6 +234,7 @@ def test_every_alert_of_the_session_reached_the_mail_server_and_the_webhook(sess
     body = "\n".join(m.body for m in mails)
     for what in ("HALT (kill switch)", "no bars and no heartbeats", "Session summary — psm", " @ $"):
         assert what in body, what
+    assert up.smtp.kinds() == kinds  # every alert went both ways
     # fills: every journaled fill is in some alert
     alerted = {f["client_order_id"] for p in up.hook.posts if p["kind"] == "fill" for f in p["detail"]["fills"]}
     assert alerted == {f["client_order_id"] for f in _journal_fills(up.home)}
@@ -263,7 +264,7 @@ def test_with_the_mail_server_hung_the_orders_are_those_of_the_session_with_it_u
     assert "alerts: email delivery failed (SMTP 127.0.0.1:" in hung.home.launch_log()
 
 
-def test_positions_found_at_the_start_and_left_after_the_close_are_alerted(home, market, webhook):
+def test_positions_found_at_the_start_and_left_after_the_close_are_alerted(home, market, webhook, smtp):
     """The launcher finds 10 SPY (bought by hand), the engine takes them over and flattens them
     at the end of day; a last purchase by hand after that is still held at the close."""
     m = market("15:50", speed=300.0, paused=True)
@@ -272,7 +273,7 @@ def test_positions_found_at_the_start_and_left_after_the_close_are_alerted(home,
     poll(lambda: m.positions() == {"SPY": 10.0}, 30, "the hand-made position")
     home.write_config(default_config_json("psm"))
     hook = webhook
-    home.env.update({"ALERT_WEBHOOK_URL": hook.url, "ALERT_FEED_SILENCE_S": "60"})
+    home.env.update({**smtp.env(), "ALERT_WEBHOOK_URL": hook.url, "ALERT_FEED_SILENCE_S": "60"})
     launcher = home.launch("--strategy", "psm", "--skip-optimize", "--download-sessions", "20")
     home.wait_trading(launcher, timeout=120)
     eod = to_ms(ny_datetime(DAY, "15:58"))
@@ -295,3 +296,5 @@ def test_positions_found_at_the_start_and_left_after_the_close_are_alerted(home,
     after = next(p for p in hook.posts if p["kind"] == "positions_after_close")
     assert "SPY 5" in after["text"]
     assert "Found 1 existing position(s):" in out and "Session report:" in out
+    smtp.wait_for(lambda mails: any("session summary" in m.subject for m in mails))
+    assert smtp.kinds() == set(kinds)  # by email too
