@@ -76,6 +76,15 @@ class BrokerView:
         return int(self.clock_ms + ahead)
 
 
+def feed_lag_s(now_ms: int | None, last_t_ms: Any) -> float | None:
+    """Broker seconds since the end of the engine's last minute (None: either unknown). Never
+    below 0: a minute the engine decided has ended, whatever a carried-forward clock says (a
+    mock market's pace is only known from the second read)."""
+    if now_ms is None or not last_t_ms:
+        return None
+    return max(0.0, (now_ms - int(last_t_ms) - MINUTE_MS) / 1000)
+
+
 class Watch:
     """What the view shows, refreshed on each :meth:`snapshot`."""
 
@@ -169,9 +178,7 @@ class Watch:
         self._halts = 0
         n_trades, trades = self.trades(day)
         now = self.broker.now_ms(mono)
-        lag_s = None
-        if now is not None and st.get("last_t_ms"):
-            lag_s = (now - int(st["last_t_ms"]) - MINUTE_MS) / 1000
+        lag_s = feed_lag_s(now, st.get("last_t_ms"))
         snap = {"mode": str(self.paths.mode), "processes": self.processes(), "engine": st, "run": run, "day": day,
                 "now_ms": now, "lag_s": lag_s, "broker": self.broker, "n_trades": n_trades, "trades": trades,
                 "halts": self._halts}  # fmt: skip
@@ -301,4 +308,4 @@ def run_watch(paths: ModePaths, endpoints: EndpointsFn, *, interval_s: float = 2
     return 0
 
 
-__all__ = ["STALE_AFTER_S", "BrokerView", "Watch", "render", "run_watch", "warnings"]
+__all__ = ["STALE_AFTER_S", "BrokerView", "Watch", "feed_lag_s", "render", "run_watch", "warnings"]

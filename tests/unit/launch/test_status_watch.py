@@ -7,7 +7,7 @@ from datetime import date
 from rich.console import Console
 
 from common.calendar import ny_datetime, to_ms
-from launch.status_watch import STALE_AFTER_S, BrokerView, render, warnings
+from launch.status_watch import STALE_AFTER_S, BrokerView, feed_lag_s, render, warnings
 
 T = to_ms(ny_datetime(date(2025, 10, 16), "11:00"))
 
@@ -68,3 +68,9 @@ def test_the_clock_moves_on_between_reads_at_the_measured_pace():
     b.is_open = False  # a closed market's clock is not extrapolated at a replay's pace
     assert b.now_ms(101.0) == T + 1_000
     assert BrokerView().now_ms(5.0) is None
+
+
+def test_the_feed_lag_is_broker_time_past_the_end_of_the_last_minute_never_negative():
+    assert feed_lag_s(T + 5_000, T - 60_000) == 5.0
+    assert feed_lag_s(T - 28_000, T - 60_000) == 0.0  # the clock carried forward before its pace was known
+    assert feed_lag_s(None, T) is None and feed_lag_s(T, None) is None
