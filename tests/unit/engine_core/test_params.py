@@ -46,7 +46,7 @@ def test_from_mapping_takes_the_known_keys_and_strict_rejects_the_rest():
         replace(p, bb_std=-1)  # a copy is validated again
 
 
-BASE = EnsembleParams(warmup_samples=20)
+BASE = EnsembleParams(warmup_samples=20, calibration=False, bb_amplification=0.10)
 CHANGES = [
     {"ewrls_lambda": 0.99}, {"regularization": 0.5}, {"regularization": 0.0},
     {"initial_variance": 1.0}, {"horizons": (1, 3, 10)}, {"horizon_weights": (0.6, 0.2, 0.2)},
