@@ -50,6 +50,7 @@ from engine.backtest_result import (
     format_orders,
     format_report,
 )
+from engine.cost_estimates import session_round_trip_costs
 from engine.decision import DecisionStep, flatten_plan
 from engine.market_grid import MinuteGrid, load_sessions
 from engine.order_plan import PlannedOrder
@@ -201,7 +202,10 @@ class _Run:
         grid, account = self.grid, self.account
         session = grid.sessions[k]
         minutes = grid.session_range(k)
-        step = DecisionStep(self.strategy, self.cfg, session, guard=self.guard)
+        step = DecisionStep(
+            self.strategy, self.cfg, session, guard=self.guard,
+            round_trip_costs=session_round_trip_costs(grid, k, self.cfg.costs),
+        )  # fmt: skip
         marks = grid.last_closes(minutes.start - 1) if minutes.start > 0 else {}
         start_equity = account.equity(marks)
         halted = eod_done = False

@@ -3,7 +3,8 @@
 - :func:`ensemble_params` is the one place ``oes_config`` becomes engine_core's
   :class:`~engine_core.EnsembleParams`: every ``oes_config`` knob is either a signal knob
   (same name in EnsembleParams) or a decision threshold (``buy_threshold``,
-  ``sell_threshold``, read by the strategies); a knob that is neither is an error, so a
+  ``sell_threshold``, ``entry_cost_margin``, read by the strategies); a knob that is neither
+  is an error, so a
   new knob cannot be silently ignored by the signal path.
 - :class:`SignalEngine` (live): ``update(minute)`` consumes one :class:`~common.minute.Minute`
   of all symbols through ``Ensemble.update`` and answers a :class:`Signal` per symbol
@@ -36,7 +37,7 @@ from engine.market_grid import MinuteGrid
 from engine.strategies.base import Signal
 from engine_core import Ensemble, EnsembleParams
 
-DECISION_KEYS = frozenset({"buy_threshold", "sell_threshold"})
+DECISION_KEYS = frozenset({"buy_threshold", "sell_threshold", "entry_cost_margin"})
 """oes_config knobs the strategies read (not the signal)."""
 
 
