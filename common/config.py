@@ -64,21 +64,27 @@ class Section(BaseModel):
 
 
 class OesConfig(Section):
-    """Predictor and signal knobs (engine_core's EWRLS ensemble and probability mapping)."""
+    """Predictor and signal knobs (engine_core's EWRLS ensemble and probability mapping), and
+    the decision thresholds both strategies read (``buy_threshold``, ``sell_threshold``,
+    ``entry_cost_margin``)."""
 
     ewrls_lambda: float = Field(0.98, gt=0.9, le=1.0)
     initial_variance: float = Field(10.0, gt=0.0, le=1e6)
-    regularization: float = Field(0.1, ge=0.0, le=10.0)
+    regularization: float = Field(0.1, ge=0.0, le=100.0)
     warmup_samples: int = Field(100, ge=0, le=100_000)
     horizons: tuple[int, ...] = Field((1, 5, 10), min_length=1, max_length=8)
     horizon_weights: tuple[float, ...] = Field((0.3, 0.5, 0.2), min_length=1, max_length=8)
-    probability_scale: float = Field(50.0, gt=0.0, le=1000.0)
+    probability_scale: float = Field(50.0, gt=0.0, le=100_000.0)
     buy_threshold: float = Field(0.53, ge=0.5, lt=MAX_PROBABILITY)
     sell_threshold: float = Field(0.47, gt=0.05, le=0.5)
+    entry_cost_margin: float | None = Field(1.0, ge=0.0, le=100.0)
     bb_period: int = Field(20, ge=2, le=400)
     bb_std: float = Field(2.0, gt=0.0, le=5.0)
     bb_proximity: float = Field(0.30, gt=0.0, le=0.5)
-    bb_amplification: float = Field(0.10, ge=0.0, le=0.5)
+    bb_amplification: float = Field(0.0, ge=0.0, le=0.5)
+    calibration: bool = True
+    calibration_lambda: float = Field(0.999, gt=0.9, le=1.0)
+    calibration_z: float = Field(2.0, ge=0.0, le=10.0)
 
     @model_validator(mode="after")
     def _check(self) -> OesConfig:
@@ -580,6 +586,72 @@ def default_config_json(strategy: str) -> dict:
     return json.loads(_model_for(strategy)().model_dump_json())
 
 
+ORIGINAL_DIR = "original"
+"""``config/original/<strategy>_strategy.json``: :func:`original_config_json`, shipped."""
+
+_ORIGINAL_SIGNAL: dict[str, Any] = {
+    "oes_config.ewrls_lambda": 0.98,
+    "oes_config.regularization": 0.1,
+    "oes_config.warmup_samples": 100,
+    "oes_config.horizon_weights": [0.3, 0.5, 0.2],
+    "oes_config.probability_scale": 50.0,
+    "oes_config.entry_cost_margin": None,
+    "oes_config.bb_amplification": 0.1,
+    "oes_config.calibration": False,
+}
+ORIGINAL_PARAMS: dict[str, dict[str, Any]] = {
+    "rotation": {
+        **_ORIGINAL_SIGNAL,
+        "oes_config.buy_threshold": 0.53,
+        "oes_config.sell_threshold": 0.47,
+        "signal_aggregator_config.min_probability": 0.51,
+        "signal_aggregator_config.min_confidence": 0.01,
+        "signal_aggregator_config.min_strength": 0.005,
+        "signal_aggregator_config.smoothing_alpha": 0.3,
+        "signal_aggregator_config.max_signal_age_bars": 15,
+        "signal_aggregator_config.default_boost": 1.0,
+        "signal_aggregator_config.leverage_boosts": dict(DEFAULT_BOOSTS),
+        "rotation_manager_config.min_strength_to_enter": 0.008,
+        "rotation_manager_config.min_strength_to_exit": 0.006,
+        "rotation_manager_config.rotation_strength_delta": 0.1,
+        "rotation_manager_config.min_hold_bars": 5,
+        "rotation_manager_config.profit_target": 0.03,
+        "rotation_manager_config.stop_loss": 0.015,
+        "rotation_manager_config.min_rank_to_hold": 5,
+        "rotation_manager_config.cooldown_bars": 10,
+    },
+    "psm": {
+        **_ORIGINAL_SIGNAL,
+        "oes_config.buy_threshold": 0.55,
+        "oes_config.sell_threshold": 0.45,
+        "psm_config.ladder_offsets": [0.05, 0.13],
+        "psm_config.min_hold_bars": 3,
+        "psm_config.profit_target": 0.02,
+        "psm_config.stop_loss": 0.015,
+    },
+}
+"""The ported system's tuning (strategy-reference.md) of every knob whose default issue 10
+("Honest P&L") re-chose, as dotted overrides of today's defaults: no calibration, the
+Bollinger amplification, no cost gate, and the original lambda, thresholds, boosts,
+holds and cooldowns. ``config/original/<strategy>_strategy.json`` ships it, so the
+original behaviour stays one ``--config`` away."""
+
+
+def original_config_json(strategy: str) -> dict:
+    """The full config of the ported system's tuning (:data:`ORIGINAL_PARAMS`), as a JSON-ready
+    dict: what ``config/original/<strategy>_strategy.json`` holds."""
+    data = apply_params(default_config_json(strategy), ORIGINAL_PARAMS[strategy],
+                        source="ORIGINAL_PARAMS", strategy=strategy)  # fmt: skip
+    validate_strategy_config(strategy, data, source="ORIGINAL_PARAMS")
+    return data
+
+
+def original_config(strategy: str) -> StrategyConfig:
+    """The validated config of the ported system's tuning (:func:`original_config_json`)."""
+    return validate_strategy_config(strategy, original_config_json(strategy),
+                                    source="ORIGINAL_PARAMS")  # fmt: skip
+
+
 __all__ = [
     "BacktestConfig",
     "BestParams",
@@ -595,8 +667,12 @@ __all__ = [
     "SessionConfig",
     "SignalAggregatorConfig",
     "StrategyConfig",
+    "ORIGINAL_DIR",
+    "ORIGINAL_PARAMS",
     "apply_params",
     "default_config_json",
+    "original_config",
+    "original_config_json",
     "load_best_params",
     "load_strategy_config",
     "strategy_config_path",

@@ -8,7 +8,7 @@ import pytest
 
 from common.bars import Bar
 from common.calendar import ny_datetime, nyse, to_ms
-from common.config import OesConfig, PsmStrategyConfig, RotationStrategyConfig
+from common.config import OesConfig, PsmStrategyConfig, RotationStrategyConfig, original_config
 from common.minute import Minute
 from engine.decision import DecisionStep, flatten_plan
 from engine.risk import RiskGuard
@@ -40,7 +40,7 @@ def spy(p: float) -> dict[str, Signal]:
 
 
 def psm_step(day: date = DAY, cfg: PsmStrategyConfig | None = None) -> DecisionStep:
-    cfg = cfg or PsmStrategyConfig()
+    cfg = cfg or original_config("psm")  # the ladder at 0.55 / 0.45, no cost gate
     return DecisionStep(make_strategy(cfg), cfg, nyse().session(day))
 
 

@@ -25,7 +25,8 @@ from engine.signals import (
 from engine.strategies import Signal
 from engine_core import EnsembleParams
 
-FAST = OesConfig(warmup_samples=20)
+FAST = OesConfig(warmup_samples=20, calibration=False, bb_amplification=0.1)
+"""The original signal (raw combination, Bollinger amplification), warm after 20 pairs."""
 
 
 @pytest.fixture(scope="module")
