@@ -70,8 +70,9 @@ class EnsembleParams:
     """Bollinger half-width in standard deviations."""
     bb_proximity: float = 0.30
     """Amplify when the close is within this fraction of the band from its edge, in (0, 0.5]."""
-    bb_amplification: float = 0.10
-    """Largest amplification added to (or taken from) p, in [0, 0.45]."""
+    bb_amplification: float = 0.0
+    """Largest amplification added to (or taken from) p, in [0, 0.45]; 0 (the default) turns
+    it off: it is a buy-the-dip rule that fights the forecast (oes_config's docs say why)."""
     warmup_samples: int = 100
     """p stays 0.5 until the longest horizon has learned this many pairs."""
     norm_window: int = 780
