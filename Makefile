@@ -33,7 +33,16 @@ $(BUILT): $(STAMP) $(PYX) setup.py
 install: $(BUILT) ## create .venv, install the project and compile the Cython core
 
 mock: $(BUILT) ## run a whole mock trading session on the synthetic market and print its summary
-	@$(PY) -m mockmarket demo
+	@$(PY) -m launch mock
+
+live: $(BUILT) ## trade today's session on the account of config.env (paper unless told otherwise)
+	@$(PY) -m launch live
+
+tail: ## follow the latest run's logs (launch, bridge, trader); MODE=live|mock picks one
+	@dir=$${MODE:+logs/$${MODE}_trading}; dir=$${dir:-$$(ls -1td logs/*_trading 2>/dev/null | head -1)}; \
+	  test -n "$$dir" || { echo "no logs yet: run make mock or make live first"; exit 1; }; \
+	  echo "following $$dir/{launch,bridge,trader}.log (Ctrl-C to stop)"; \
+	  tail -n 20 -F $$dir/launch.log $$dir/bridge.log $$dir/trader.log
 
 test: $(BUILT) ## lint, then run the whole test suite (unit, integration, e2e)
 	@$(PY) -m ruff check .
@@ -67,4 +76,4 @@ mindeps: ## prove setup.py's lower bounds: every dependency at its bound in .ven
 clean: ## remove builds (keeps .venv, data and logs)
 	rm -rf build engine_core/*.c engine_core/*.so engine_core/*.html $(BUILT)
 
-.PHONY: help install mock test bench lint mindeps clean
+.PHONY: help install mock live tail test bench lint mindeps clean

@@ -5,7 +5,9 @@ rotation ETFs over 42 sessions ending 2025-10-31, written as CSV to a temporary
 directory. Measured in one command:
 
 * a rotation backtest of the last 20 sessions (7,800 decided minutes, 12 symbols) with
-  20 warm-up sessions before them: grid load, signals, decision loop. The signals come
+  20 warm-up sessions before them: grid load, signals, decision loop (fills through the
+  shared cost model, resting orders, the hold baseline and the signal diagnostics; and
+  the optimizer's trial form: liquidity given, no diagnostics). The signals come
   from engine_core's batch entry (one call) or from the live per-bar path
   (``SignalEngine.update`` once per minute): scored minutes per second of each and their
   ratio; the two produce the same fills (checked);
@@ -32,6 +34,7 @@ from common.csvfiles import history_path, read_history, today_path, write_today
 from engine.backtest import backtest_sessions, simulate
 from engine.market_grid import load_sessions
 from engine.signals import SignalEngine, batch_signals, per_bar_signals
+from engine.sim_liquidity import backtest_liquidity
 from engine.strategies import make_strategy
 from mockmarket.synthetic import ROTATION_SYMBOLS, SyntheticConfig, write_market
 
@@ -50,11 +53,17 @@ def _backtest(root: Path, per_bar: bool) -> tuple[dict[str, float], Any]:
     t_sig, signals = best_of(lambda: signals_fn(grid, cfg.oes_config), 2)
     ks = range(len(warm), len(warm) + len(scored))
     t_sim, result = best_of(lambda: simulate(cfg, grid, signals, ks), 2)
+    # the optimizer's trial form: liquidity measured once per grid, no signal diagnostics
+    liquidity = backtest_liquidity(grid, ks, cfg.costs.liquidity_sessions)
+    t_trial, _ = best_of(
+        lambda: simulate(cfg, grid, signals, ks, liquidity=liquidity, diagnostics=False), 2
+    )
     minutes = sum(d.minutes for d in result.days)
     return {
         "load": t_load,
         "signals": t_sig,
         "decide": t_sim,
+        "trial": t_trial,
         "minutes": minutes,
         "grid_minutes": grid.n_minutes,
     }, result
@@ -145,7 +154,16 @@ def main() -> None:
         print(
             f"ratio batch/per-bar: whole backtest {tp / tb:.2f}x, signals alone "
             f"{per_bar['signals'] / batch['signals']:.2f}x; decision loop "
-            f"{1e6 * batch['decide'] / n:.0f} us/minute"
+            f"{1e6 * batch['decide'] / n:.0f} us/minute with costs, hold baseline and "
+            f"diagnostics ({n / batch['decide']:.0f} decided min/s); trial form (liquidity "
+            f"given, no diagnostics) {1e6 * batch['trial'] / n:.0f} us/minute "
+            f"({n / batch['trial']:.0f} decided min/s)"
+        )
+        (s,) = r_batch.summaries()
+        print(
+            f"costs: gross ${s.gross:,.2f}, costs ${s.costs.total:,.2f} (half-spread "
+            f"${s.costs.spread:,.2f}, slippage ${s.costs.slippage:,.2f}, fees "
+            f"${s.costs.fees:,.2f}), net ${s.net:,.2f}; turnover {s.turnover:.1f}x/day"
         )
 
         today_dir = root / "tmp" / "todays_bars"

@@ -76,9 +76,10 @@ def run_bridge(
     config_env: Path,
     config_dir: Path,
     settings: BridgeSettings,
+    log_file: Path | None = None,
 ) -> int:
     try:
-        started = start_process("bridge", log_dir, config_env)
+        started = start_process("bridge", log_dir, config_env, log_file)
     except OSError as e:
         click.echo(f"bridge: cannot log to {log_dir}: {e}", err=True)
         return EXIT_OPERATOR
@@ -123,6 +124,8 @@ def _seed(fetch: LatestBars, symbols: Sequence[str]) -> dict[str, float]:
               help="FIFO to write minute batches to.")
 @click.option("--log-dir", type=click.Path(path_type=Path), default=Path("logs/live_trading"),
               show_default=True, help="Directory of bridge_<ts>.log.")
+@click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Log to exactly this file [default: <log-dir>/bridge_<ts>.log].")
 @click.option("--config-env", type=click.Path(path_type=Path), default=Path("config.env"), show_default=True,
               help="Endpoints/keys file (the environment wins).")
 @click.option("--config-dir", type=click.Path(path_type=Path), default=Path("config"), show_default=True,
@@ -134,14 +137,14 @@ def _seed(fetch: LatestBars, symbols: Sequence[str]) -> dict[str, float]:
 @click.option("--silence-min", type=click.FloatRange(min=0.5), default=5.0, show_default=True,
               help="Never call a socket silent before this many wall seconds without data.")
 def main(
-    symbols: str | None, strategy: str, fifo: Path, log_dir: Path, config_env: Path, config_dir: Path,
-    flush_deadline: float, heartbeat: float, silence_min: float,
+    symbols: str | None, strategy: str, fifo: Path, log_dir: Path, log_file: Path | None,
+    config_env: Path, config_dir: Path, flush_deadline: float, heartbeat: float, silence_min: float,
 ) -> None:
     """Stream Alpaca minute bars into minute batches on the FIFO (design.md §3)."""
     settings = BridgeSettings(flush_deadline_s=flush_deadline, heartbeat_s=heartbeat, silence_min_s=silence_min)
     sys.exit(run_bridge(
         symbols=symbols, strategy=strategy, fifo=fifo, log_dir=log_dir, config_env=config_env,
-        config_dir=config_dir, settings=settings,
+        config_dir=config_dir, settings=settings, log_file=log_file,
     ))
 
 

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -95,14 +96,69 @@ def kill_process(proc: subprocess.Popen) -> int:
 
 
 def cmdline_of(pid: int) -> list[str] | None:
-    """The command line of a running process, or None if there is none (or a zombie)."""
+    """The command line of a running process, or None if there is none (or a zombie, or an
+    empty one: a kernel thread, or a process caught in the middle of an exec)."""
     try:
         p = psutil.Process(pid)
         if p.status() == psutil.STATUS_ZOMBIE:
             return None
-        return p.cmdline()
+        return p.cmdline() or None
     except (psutil.NoSuchProcess, psutil.AccessDenied):  # ZombieProcess is a NoSuchProcess
         return None
+
+
+def _gone(p: psutil.Process) -> bool:
+    """Whether ``p`` has ended: no such process, or a zombie (dead; its parent, perhaps init,
+    has not reaped it yet, and psutil's own ``wait`` would wait for that)."""
+    try:
+        return p.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:
+        return False
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float, poll_s: float = 0.02) -> list[psutil.Process]:
+    """Wait up to ``timeout`` s for ``procs`` to end; those still alive."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in procs if not _gone(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(poll_s)
+        alive = [p for p in alive if not _gone(p)]
+    return alive
+
+
+def stop_pids(
+    targets: Sequence[tuple[int, Callable[[list[str]], bool]]],
+    timeout: float = STOP_TIMEOUT_S,
+) -> list[int]:
+    """Stop every ``(pid, matches)`` whose process runs and ``matches(cmdline)``: SIGTERM to
+    all at once, SIGKILL to those still there after ``timeout``; the pids that were found.
+
+    A zombie counts as stopped. psutil refuses to signal a pid that was given to another
+    process since it was looked up.
+    """
+    found: list[psutil.Process] = []
+    for pid, matches in targets:
+        if pid <= 0 or pid == os.getpid():
+            continue
+        cmd = cmdline_of(pid)
+        if cmd is None or not matches(cmd):
+            continue
+        try:
+            p = psutil.Process(pid)
+            p.terminate()
+            found.append(p)
+        except psutil.NoSuchProcess:
+            found.append(p)
+        except psutil.Error as e:
+            log.warning("cannot stop pid %d: %s", pid, e)
+    for p in _wait_gone(found, timeout):
+        log.warning("pid %d did not stop within %.0f s: SIGKILL", p.pid, timeout)
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+        _wait_gone([p], timeout)
+    return [p.pid for p in found]
 
 
 def stop_pid(
@@ -112,23 +168,7 @@ def stop_pid(
 ) -> bool:
     """Stop process ``pid`` (SIGTERM, then SIGKILL after ``timeout``) if it is running and
     ``matches(cmdline)``; True if such a process was found (and is now gone)."""
-    if pid <= 0 or pid == os.getpid():
-        return False
-    cmd = cmdline_of(pid)
-    if cmd is None or not matches(cmd):
-        return False
-    try:
-        p = psutil.Process(pid)
-        p.terminate()
-        try:
-            p.wait(timeout)
-        except psutil.TimeoutExpired:
-            log.warning("pid %d did not stop within %.0f s: SIGKILL", pid, timeout)
-            p.kill()
-            p.wait(timeout)
-    except psutil.NoSuchProcess:
-        pass
-    return True
+    return bool(stop_pids([(pid, matches)], timeout))
 
 
 __all__ = [
@@ -137,6 +177,7 @@ __all__ = [
     "kill_process",
     "spawn",
     "stop_pid",
+    "stop_pids",
     "stop_process",
     "with_pythonpath",
 ]

@@ -197,6 +197,25 @@ def read_history(path: str | Path, symbol: str | None = None) -> list[Bar]:
     return _finish(out)
 
 
+def history_times(path: str | Path) -> list[int]:
+    """Bar starts (Unix ms) of a history file, sorted and unique, from its ``ts_nyt_epoch``
+    column alone: a quick look at which minutes a file covers (prices are not read or
+    checked; :func:`read_history` does that). CsvFormatError if that column is unreadable."""
+    path = Path(path)
+    try:
+        df = pd.read_csv(path, usecols=["ts_nyt_epoch"], dtype=str, encoding="utf-8-sig",
+                         skip_blank_lines=True)  # fmt: skip
+    except (ValueError, OSError) as e:  # a ParserError and a UnicodeDecodeError are ValueErrors
+        raise CsvFormatError(f"{path}: cannot read its ts_nyt_epoch column: {e}") from None
+    col = df["ts_nyt_epoch"].str.strip()
+    ok = col.str.fullmatch(r"-?[0-9]+").fillna(False)
+    if not ok.all():
+        line = int(ok.to_numpy().argmin()) + 2
+        raise CsvFormatError(f"{path}:{line}: ts_nyt_epoch={df['ts_nyt_epoch'].iloc[line - 2]!r} "
+                             "is not whole Unix seconds")  # fmt: skip
+    return sorted(set((col.astype(np.int64) * 1000).tolist()))
+
+
 def read_today(path: str | Path, symbol: str | None = None) -> list[Bar]:
     """Bars of a today file, sorted and unique by minute."""
     path = Path(path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,6 +48,16 @@ class RedactFilter(logging.Filter):
         return True
 
 
+def stderr_is(path: Path) -> bool:
+    """Whether this process's stderr already goes to the file ``path`` (a supervisor sent
+    the child's output to its log file): a stderr handler would then write every line twice."""
+    try:
+        a, b = os.fstat(sys.stderr.fileno()), os.stat(path)
+    except (AttributeError, OSError, ValueError):
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
 def setup_process_logging(
     process: str,
     log_dir: str | Path,
@@ -58,7 +70,8 @@ def setup_process_logging(
 ) -> Path:
     """Log to ``log_dir/<process>_<YYYYmmdd_HHMMSS>.log`` (and stderr); return the file's path.
 
-    ``filename`` names the log file exactly instead (``log_dir`` is then ignored).
+    ``filename`` names the log file exactly instead (``log_dir`` is then ignored). No stderr
+    handler is added when stderr is that very file (see :func:`stderr_is`).
     """
     if filename is not None:
         path = Path(filename)
@@ -74,7 +87,7 @@ def setup_process_logging(
     redact = RedactFilter(secrets)
     fmt = logging.Formatter(FORMAT, DATEFMT)
     handlers: list[logging.Handler] = [logging.FileHandler(path, encoding="utf-8")]
-    if stderr:
+    if stderr and not stderr_is(path):
         handlers.append(logging.StreamHandler())
     for h in handlers:
         h.setFormatter(fmt)

@@ -31,17 +31,21 @@ class ProcessStart:
         return self.endpoints
 
 
-def start_process(process: str, log_dir: Path, config_env: Path | None) -> ProcessStart:
-    """Load endpoints (remembering a ConfigError) and log to ``log_dir/<process>_<ts>.log``;
-    OSError if the log cannot be opened."""
+def start_process(
+    process: str, log_dir: Path, config_env: Path | None, log_file: Path | None = None
+) -> ProcessStart:
+    """Load endpoints (remembering a ConfigError) and log to ``log_dir/<process>_<ts>.log``
+    (or exactly ``log_file``, the launcher's choice); OSError if the log cannot be opened."""
     endpoints: AlpacaEndpoints | None = None
     env_error: ConfigError | None = None
     try:
         endpoints = load_endpoints(config_env)
     except ConfigError as e:
         env_error = e
-    log_file = setup_process_logging(process, log_dir, secrets=endpoints.secrets() if endpoints else ())
-    return ProcessStart(log_file, endpoints, env_error)
+    path = setup_process_logging(
+        process, log_dir, secrets=endpoints.secrets() if endpoints else (), filename=log_file
+    )
+    return ProcessStart(path, endpoints, env_error)
 
 
 def date_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:

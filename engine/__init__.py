@@ -25,6 +25,11 @@ Decision and bookkeeping parts:
 - :mod:`engine.order_lifecycle` — every order status change, through one table of moves;
 - :mod:`engine.reconcile` — broker positions and open orders → strategy state at start-up.
 
-Backtest: :mod:`engine.backtest` (with :mod:`engine.sim_fills`, :mod:`engine.sim_account`,
-:mod:`engine.backtest_result`) runs the same strategy code with mockmarket's fill rule.
+Backtest: :mod:`engine.backtest` runs the same strategy code with mockmarket's fill rule and
+costs (the shared :mod:`ledger`): :mod:`engine.sim_fills` (where and at what price an order
+fills on the grid), :mod:`engine.sim_liquidity` (each symbol's liquidity, for the
+half-spread), :mod:`engine.sim_account` (cash, positions, resting orders, fees);
+:mod:`engine.backtest_result` (gross, costs, net, turnover, round trips per group of
+sessions, and the report), :mod:`engine.hold_baseline` (holding the symbols instead) and
+:mod:`engine.diagnostics` (the signals' information coefficients, also for the optimizer).
 """

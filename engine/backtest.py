@@ -1,4 +1,4 @@
-"""The backtest: the live strategy code over history, with mockmarket's fill rule.
+"""The backtest: the live strategy code over history, with mockmarket's fill rule and costs.
 
 ``run_backtest("rotation", date(2025, 10, 1), date(2025, 10, 31))``:
 
@@ -8,20 +8,28 @@
    (:func:`engine.signals.batch_signals`; ``per_bar=True`` takes the live per-bar path
    instead — the same numbers, to the last bit);
 3. each session's minutes are decided in order by :class:`engine.decision.DecisionStep`,
-   exactly as the live engine decides them: holdings and cash as the broker reports them
-   (:class:`engine.sim_account.SimAccount`), the daily loss halt kept for the rest of the
-   day, orders decided on the last minute not sent, and at the end-of-day minute (close −
-   2 min: 15:58, 12:58 on a half day) every position flattened with
+   exactly as the live engine decides them: holdings, cash and pending (resting) orders
+   as the broker reports them (:class:`engine.sim_account.SimAccount`), the plan's
+   cancels applied, the daily loss halt kept for the rest of the day, orders decided on
+   the last minute not sent, and at the end-of-day minute (close − 2 min: 15:58, 12:58 on
+   a half day) every working order canceled and every position flattened with
    :func:`engine.decision.flatten_plan`;
-4. an order decided on bar ``t`` fills at bar ``t + 1``'s open (:mod:`engine.sim_fills`),
-   so the fills are those a mock replay of the same day gets.
+4. an order decided on bar ``t`` reaches the broker in minute ``t + 1`` and fills as
+   mockmarket's paper broker fills it (:mod:`engine.sim_fills`: the open of the symbol's
+   next real bar, else the session's last price at the close) at the price and fees of
+   the shared cost model (:mod:`ledger.costs`; the half-spread from the symbol's liquidity
+   over the sessions before, :mod:`engine.sim_liquidity`), so the fills are those a mock
+   replay of the same day gets;
+5. the report's figures (:mod:`engine.backtest_result`: gross, costs, net, the hold
+   baseline, turnover, round trips) and the signal diagnostics (:mod:`engine.diagnostics`)
+   per group of sessions, in-sample and held-out (``held_out_from``).
 
 Strategies start every session fresh (their state is per session), so a one-day backtest
 and the mock replay of that day, warmed up on the same sessions, send the same orders.
 A multi-day backtest keeps one signal run across its days: day 2 is warmed up on
 ``warmup_sessions`` + 1 sessions.
 
-:func:`simulate` runs step 3 on a grid and signals already computed (the optimizer
+:func:`simulate` runs steps 3-5 on a grid and signals already computed (the optimizer
 reuses signals across trials that change only decision knobs).
 """
 
@@ -34,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.calendar import Session, TradingCalendar, nyse
+from common.calendar import Session, TradingCalendar, ny_date, nyse
 from common.config import (
     DEFAULT_CONFIG_DIR,
     PsmStrategyConfig,
@@ -43,22 +51,30 @@ from common.config import (
     load_strategy_config,
 )
 from engine.backtest_result import (
+    HELD_OUT,
+    IN_SAMPLE,
+    NO_SPLIT,
     BacktestResult,
     DayResult,
     OrderRecord,
     TradeRecord,
+    costs_of,
     format_orders,
     format_report,
 )
-from engine.cost_estimates import session_round_trip_costs
+from engine.cost_estimates import round_trip_costs, session_prices
 from engine.decision import DecisionStep, flatten_plan
+from engine.diagnostics import SignalDiagnostics, signal_diagnostics, traded_horizon
+from engine.hold_baseline import hold_baseline
 from engine.market_grid import MinuteGrid, load_sessions
-from engine.order_plan import PlannedOrder
 from engine.risk import RiskGuard
 from engine.signals import BatchSignals, batch_signals, per_bar_signals
 from engine.sim_account import SimAccount, SimFill
-from engine.sim_fills import GridPrices
+from engine.sim_fills import SessionMarket
+from engine.sim_liquidity import SessionLiquidity, backtest_liquidity
 from engine.strategies import make_strategy
+from ledger.costs import CostModel
+from ledger.money import fmt
 
 log = logging.getLogger(__name__)
 
@@ -126,24 +142,39 @@ def run_backtest(
     config_dir: str | Path = DEFAULT_CONFIG_DIR,
     per_bar: bool = False,
     calendar: TradingCalendar | None = None,
+    held_out_from: date | str | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` (a name or a loaded config) over the sessions ``start..end``.
 
-    History comes from ``<data_dir>/equities``. Raises ``HistoryError`` (naming the file)
-    when bars are missing, ``ConfigError`` for a bad config, ValueError for bad dates.
+    History comes from ``<data_dir>/equities`` (the liquidity that sets each fill's
+    half-spread too: from the files when the warm-up holds fewer than
+    ``costs.liquidity_sessions`` sessions, as mockmarket's broker measures it). Sessions
+    from ``held_out_from`` on are labelled held-out. Raises ``HistoryError`` (naming the
+    file) when bars are missing, ``ConfigError`` for a bad config, ValueError for bad dates.
     """
     cfg = resolve_config(strategy, config, params_path, config_dir)
     start_d, end_d = _as_date(start, "start"), _as_date(end, "end")
-    warm, scored = backtest_sessions(start_d, end_d, warmup_sessions, calendar)
-    grid = load_sessions(cfg.symbols, [*warm, *scored], Path(data_dir) / "equities")
+    split = None if held_out_from is None else _as_date(held_out_from, "held_out_from")
+    cal = calendar or nyse()
+    warm, scored = backtest_sessions(start_d, end_d, warmup_sessions, cal)
+    history = Path(data_dir) / "equities"
+    grid = load_sessions(cfg.symbols, [*warm, *scored], history)
     signals = (per_bar_signals if per_bar else batch_signals)(grid, cfg.oes_config)
-    result = simulate(cfg, grid, signals, range(len(warm), len(warm) + len(scored)))
+    ks = range(len(warm), len(warm) + len(scored))
+    model = CostModel.from_config(cfg.costs)
+    liquidity = backtest_liquidity(
+        grid, ks, model.liquidity_sessions, calendar=cal, history_dir=history
+    )
+    result = simulate(
+        cfg, grid, signals, ks, held_out_from=split, liquidity=liquidity, costs=model, calendar=cal
+    )
     log.info(
-        "backtest %s %s..%s: MRD %+.4f%%, %d trades",
+        "backtest %s %s..%s: MRD %+.4f%% net of costs $%.2f, %d trades",
         cfg.strategy,
         start_d,
         end_d,
         result.mrd_pct,
+        result.total_costs.total,
         result.n_trades,
     )
     return result
@@ -168,64 +199,95 @@ class _Trips:
         return trade
 
 
+def describe_costs(model: CostModel) -> str:
+    """The cost model's knobs in one line, for the report."""
+    parts = []
+    if model.spread is not None:
+        sp = model.spread
+        parts.append(
+            f"half-spread {fmt(sp.at_reference_bps)} bp at ${float(sp.reference_dollar_volume):,.0f}/min "
+            f"(max {fmt(sp.max_bps)} bp; liquidity over {model.liquidity_sessions} session(s))"
+        )
+    fees = model.fees
+    parts += [
+        f"slippage {fmt(model.slippage_bps)} bp",
+        f"SEC ${fmt(fees.sec_fee_per_million)}/M",
+        f"TAF ${fmt(fees.taf_per_share)}/sh (max ${fmt(fees.taf_max_per_trade)})",
+        f"CAT ${fmt(fees.cat_fee_per_share)}/sh",
+        f"commission ${fmt(fees.commission_per_share)}/sh",
+    ]
+    return ", ".join(parts)
+
+
 class _Run:
     """One backtest's account and records, filled session by session."""
 
-    def __init__(self, cfg: StrategyConfig, grid: MinuteGrid, signals: BatchSignals) -> None:
-        costs = cfg.costs
+    def __init__(
+        self,
+        cfg: StrategyConfig,
+        grid: MinuteGrid,
+        signals: BatchSignals,
+        costs: CostModel,
+        liquidity: SessionLiquidity,
+    ) -> None:
         self.cfg, self.grid, self.signals = cfg, grid, signals
+        self.costs, self.liquidity = costs, liquidity
         self.strategy = make_strategy(cfg)
         self.guard = RiskGuard(cfg.risk)
-        self.account = SimAccount(
-            cfg.backtest.starting_cash,
-            slippage_bps=costs.slippage_bps,
-            fee_per_share=costs.fee_per_share,
-        )
-        self.prices = GridPrices(grid)
+        self.account = SimAccount(cfg.backtest.starting_cash, costs)
         self.orders: list[OrderRecord] = []
         self.fills: list[SimFill] = []
         self.unfilled: list[str] = []
+        self.canceled: list[str] = []
         self.trips = _Trips()
         self.curve_t: list[int] = []
         self.curve: list[float] = []
 
-    def _fill(self, queued: Sequence[PlannedOrder], decided_at: int) -> tuple[int, int, int]:
-        """Fill the orders of the previous minute; (fills, trades closed, trades won)."""
-        done, missed = self.account.execute(queued, decided_at, self.prices)
+    def _record(self, done: Sequence[SimFill], day: list[SimFill]) -> None:
         self.fills += done
-        self.unfilled += [o.client_order_id for o in missed]
-        closed = [t for f in done if (t := self.trips.add(f)) is not None]
-        return len(done), len(closed), sum(t.won for t in closed)
+        day += done
+        for f in done:
+            self.trips.add(f)
 
-    def session(self, k: int) -> DayResult:
-        """Decide and fill every minute of ``grid.sessions[k]``, as the live engine would."""
+    def session(self, k: int, held_out: bool = False) -> DayResult:
+        """Decide and fill every minute of ``grid.sessions[k]``, as the live engine would.
+
+        The paper broker's minute ``n + 1`` starts (resting orders fill at its open, or at
+        the close after the last bar) before bar ``n`` is decided: the decision sees those
+        fills, and what still rests counts as pending. Orders decided on bar ``n`` reach the
+        broker in minute ``n + 1``.
+        """
         grid, account = self.grid, self.account
         session = grid.sessions[k]
         minutes = grid.session_range(k)
+        liquidity = self.liquidity.on(session, grid.symbols)
+        market = SessionMarket(grid, k, self.costs, liquidity)
         step = DecisionStep(
             self.strategy, self.cfg, session, guard=self.guard,
-            round_trip_costs=session_round_trip_costs(grid, k, self.cfg.costs),
+            round_trip_costs=round_trip_costs(self.costs, session_prices(grid, k), liquidity),
         )  # fmt: skip
         marks = grid.last_closes(minutes.start - 1) if minutes.start > 0 else {}
         start_equity = account.equity(marks)
         halted = eod_done = False
-        queued: tuple[PlannedOrder, ...] = ()
-        decided_at = 0
-        n_orders = n_fills = n_trades = n_wins = unsent = 0
+        eod_n: int | None = None
+        day_fills: list[SimFill] = []
+        trades_before = len(self.trips.closed)
+        n_orders = unsent = canceled = 0
         for n in minutes:
             minute = grid.bars_at(n)
-            if queued:  # decided on the minute before: they fill at this minute's open
-                f, t, w = self._fill(queued, decided_at)
-                n_fills, n_trades, n_wins = n_fills + f, n_trades + t, n_wins + w
-                queued = ()
             self.curve_t.append(minute.t)
             self.curve.append(account.equity(minute.closes))
+            if n + 1 < minutes.stop:
+                self._record(account.start_minute(n + 1, market), day_fills)
+            else:
+                self._record(account.close_session(market), day_fills)
             res = step.decide(
                 minute,
                 self.signals.at(n),
                 holdings=account.holdings(),
                 cash=account.cash,
                 start_equity=start_equity,
+                pending=account.pending(),
                 halted=halted,
             )
             halted = halted or res.plan.halted
@@ -234,34 +296,78 @@ class _Run:
                 unsent += len(plan.orders)
                 continue
             if res.is_eod and not eod_done:
-                eod_done = True
+                eod_done, eod_n = True, n
+                gone = account.cancel()
                 plan = flatten_plan(
                     self.strategy.name, minute.t, account.positions(), minute.closes, self.guard
                 )
-            queued, decided_at = plan.orders, minute.t
-            n_orders += len(queued)
+            else:
+                gone = [cid for sym, side in plan.cancels for cid in account.cancel(sym, side)]
+            canceled += len(gone)
+            self.canceled += gone
+            n_orders += len(plan.orders)
             self.orders += [
                 OrderRecord(
                     session.date, minute.t, o.symbol, o.side, o.qty, o.client_order_id, o.reason
                 )
-                for o in queued
+                for o in plan.orders
             ]
-        if account.positions():
+            done, missed = account.submit(plan.orders, n, market)
+            self._record(done, day_fills)
+            self.unfilled += [o.client_order_id for o in missed]
+        if account.positions() or account.working:
             log.error("backtest %s: not flat at the close: %s", session.date, account.positions())
         end_marks = grid.last_closes(minutes.stop - 1) if len(minutes) else marks
+        trades = self.trips.closed[trades_before:]
         return DayResult(
             session_date=session.date,
             minutes=len(minutes),
             start_equity=start_equity,
             end_equity=account.equity(end_marks),
             orders=n_orders,
-            fills=n_fills,
-            trades=n_trades,
-            wins=n_wins,
+            fills=len(day_fills),
+            trades=len(trades),
+            wins=sum(t.won for t in trades),
             flat_at_close=not account.positions(),
             halted=halted,
             unsent=unsent,
+            costs=costs_of(day_fills),
+            traded_value=sum(f.traded_value for f in day_fills),
+            hold=hold_baseline(
+                grid, k, market, start_equity, eod_n if eod_n is not None else minutes.stop - 2
+            ),
+            held_out=held_out,
+            canceled=canceled,
         )
+
+
+def _diagnostics(
+    cfg: StrategyConfig,
+    grid: MinuteGrid,
+    signals: BatchSignals,
+    days: Sequence[DayResult],
+    ks: Sequence[int],
+    trades: Sequence[TradeRecord],
+    split: bool,
+) -> tuple[SignalDiagnostics, ...]:
+    """Signal diagnostics of each group of scored sessions (engine.diagnostics)."""
+    groups = [(NO_SPLIT, list(ks))]
+    if split:
+        groups = [
+            (IN_SAMPLE, [k for k, d in zip(ks, days, strict=True) if not d.held_out]),
+            (HELD_OUT, [k for k, d in zip(ks, days, strict=True) if d.held_out]),
+        ]
+        groups = [(label, g) for label, g in groups if g]
+    fit_days = {grid.sessions[k].date for k in groups[0][1]}  # in-sample, else held-out
+    held = [t.exit_t_ms - t.entry_t_ms for t in trades if ny_date(t.exit_t_ms) in fit_days]
+    oes = cfg.oes_config
+    h, source = traded_horizon(held, tuple(oes.horizons), tuple(oes.horizon_weights))
+    if split and groups[0][0] == IN_SAMPLE:
+        source += ", in-sample"
+    return tuple(
+        signal_diagnostics(grid, signals, g, h, label=label, horizon_source=source)
+        for label, g in groups
+    )
 
 
 def simulate(
@@ -271,11 +377,19 @@ def simulate(
     sessions: Sequence[int],
     *,
     warmup_sessions: int | None = None,
+    held_out_from: date | None = None,
+    liquidity: SessionLiquidity | None = None,
+    costs: CostModel | None = None,
+    calendar: TradingCalendar | None = None,
+    diagnostics: bool = True,
 ) -> BacktestResult:
     """Decide and fill the grid sessions with indexes ``sessions`` (ascending).
 
     ``signals`` must have been computed on ``grid`` with ``cfg.oes_config`` (the decision
-    knobs may differ: that is how the optimizer reuses signals across trials).
+    knobs may differ: that is how the optimizer reuses signals across trials). Sessions on
+    or after ``held_out_from`` are labelled held-out. ``liquidity`` defaults to the grid's
+    own sessions (:mod:`engine.sim_liquidity`), ``costs`` to ``cfg.costs``'s model;
+    ``diagnostics=False`` skips the signal diagnostics.
     """
     if tuple(grid.symbols) != tuple(cfg.symbols) or signals.symbols != grid.symbols:
         raise ValueError(
@@ -287,8 +401,20 @@ def simulate(
     ks = list(sessions)
     if not ks or ks != sorted(set(ks)) or ks[0] < 0 or ks[-1] >= len(grid.sessions):
         raise ValueError(f"sessions={ks!r} must be ascending indexes into the grid's sessions")
-    run = _Run(cfg, grid, signals)
-    days = tuple(run.session(k) for k in ks)
+    model = costs if costs is not None else CostModel.from_config(cfg.costs)
+    if liquidity is None:
+        liquidity = backtest_liquidity(grid, ks, model.liquidity_sessions, calendar=calendar)
+    run = _Run(cfg, grid, signals, model, liquidity)
+    days = tuple(
+        run.session(k, held_out_from is not None and grid.sessions[k].date >= held_out_from)
+        for k in ks
+    )
+    trades = tuple(run.trips.closed)
+    diag = (
+        _diagnostics(cfg, grid, signals, days, ks, trades, held_out_from is not None)
+        if diagnostics
+        else ()
+    )
     return BacktestResult(
         strategy=cfg.strategy,
         config=cfg,
@@ -299,10 +425,14 @@ def simulate(
         days=days,
         orders=tuple(run.orders),
         fills=tuple(run.fills),
-        trades=tuple(run.trips.closed),
+        trades=trades,
         unfilled=tuple(run.unfilled),
         equity_t=np.array(run.curve_t, dtype=np.int64),
         equity=np.array(run.curve, dtype=np.float64),
+        held_out_from=held_out_from,
+        diagnostics=diag,
+        canceled=tuple(run.canceled),
+        costs_model=describe_costs(model),
     )
 
 

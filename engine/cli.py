@@ -5,6 +5,7 @@
     python -m engine --strategy rotation|psm [--fifo PATH] [--config FILE]
                      [--params config/best_params.json] [--log-dir DIR] [--data-dir data]
     python -m engine backtest --strategy rotation|psm --start DATE --end DATE
+                     [--held-out-from DATE] [--warmup-sessions 20]
                      [--config FILE] [--params FILE] [--data-dir data]
 
 Exit codes (:mod:`common.exit_codes`; the launcher restarts the engine only on 1):
@@ -74,6 +75,8 @@ DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path, file_okay=
 @click.option("--log-dir", type=click.Path(path_type=Path, file_okay=False),
               default=Path("logs/live_trading"), show_default=True,
               help="trader_<ts>.log, journal.sqlite and state.json go here.")
+@click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Log to exactly this file [default: <log-dir>/trader_<ts>.log].")
 @click.option("--config-env", type=click.Path(path_type=Path), default=Path("config.env"),
               show_default=True, help="Endpoints/keys file (the environment wins).")
 @click.option("--history-sessions", type=click.IntRange(1, 250), default=20, show_default=True,
@@ -84,8 +87,9 @@ DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path, file_okay=
               help="Wall seconds without a batch before closed minutes are taken from REST.")
 @click.pass_context
 def main(ctx: click.Context, strategy: str, config_path: Path | None, params_path: Path | None,
-         config_dir: Path, data_dir: Path, fifo: Path, log_dir: Path, config_env: Path,
-         history_sessions: int, alert_after: float, rest_fallback: float) -> None:  # fmt: skip
+         config_dir: Path, data_dir: Path, fifo: Path, log_dir: Path, log_file: Path | None,
+         config_env: Path, history_sessions: int, alert_after: float,
+         rest_fallback: float) -> None:  # fmt: skip
     """Trade one session: FIFO minute batches → signals → strategy → orders (design.md §6)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -93,18 +97,18 @@ def main(ctx: click.Context, strategy: str, config_path: Path | None, params_pat
         strategy=strategy, config_path=config_path, params_path=params_path,
         config_dir=config_dir, data_dir=data_dir, fifo=fifo, log_dir=log_dir,
         config_env=config_env, history_sessions=history_sessions, alert_after=alert_after,
-        rest_fallback=rest_fallback,
+        rest_fallback=rest_fallback, log_file=log_file,
     ))  # fmt: skip
 
 
 def run_live_command(*, strategy: str, config_path: Path | None, params_path: Path | None,
                      config_dir: Path, data_dir: Path, fifo: Path, log_dir: Path,
                      config_env: Path, history_sessions: int, alert_after: float,
-                     rest_fallback: float) -> int:  # fmt: skip
+                     rest_fallback: float, log_file: Path | None = None) -> int:  # fmt: skip
     from engine.app import EngineOptions, run_live
 
     try:
-        started = start_process("trader", log_dir, config_env)
+        started = start_process("trader", log_dir, config_env, log_file)
     except OSError as e:
         click.echo(f"engine: cannot log to {log_dir}: {e}", err=True)
         return EXIT_OPERATOR
@@ -145,12 +149,26 @@ def run_live_command(*, strategy: str, config_path: Path | None, params_path: Pa
 @DATA_DIR
 @click.option("--start", "start", callback=date_option, required=True, help="First session, YYYY-MM-DD.")
 @click.option("--end", "end", callback=date_option, required=True, help="Last session, YYYY-MM-DD.")
+@click.option("--held-out-from", "held_out_from", callback=date_option, default=None,
+              help="Sessions from this date on are reported as held-out, the earlier ones as "
+                   "in-sample [default: no split, all in-sample].")  # fmt: skip
+@click.option("--warmup-sessions", type=click.IntRange(0, 250), default=20, show_default=True,
+              help="Sessions before --start the signals warm up on.")  # fmt: skip
 def backtest(strategy: str, config_path: Path | None, params_path: Path | None, config_dir: Path,
-             data_dir: Path, start: date, end: date) -> None:  # fmt: skip
-    """Replay history through the same strategy code with the mockmarket fill rule."""
+             data_dir: Path, start: date, end: date, held_out_from: date | None,
+             warmup_sessions: int) -> None:  # fmt: skip
+    """Replay history through the same strategy code with mockmarket's fill rule and costs.
+
+    Prints gross P&L, costs (half-spread, slippage, fees), net P&L, the hold baseline,
+    turnover, round trips and the signal diagnostics (IC), per group of sessions.
+    """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if end < start:
         raise click.BadParameter(f"--end {end} is before --start {start}")
+    if held_out_from is not None and not start < held_out_from <= end:
+        raise click.BadParameter(
+            f"--held-out-from {held_out_from} must be after --start {start} and not after --end {end}"
+        )
     try:
         params = params_path if params_path is not None else _default_params(config_dir)
         cfg = _load_config(strategy, config_path, params, config_dir)
@@ -159,7 +177,8 @@ def backtest(strategy: str, config_path: Path | None, params_path: Path | None, 
     from engine.backtest import format_report, run_backtest
 
     try:
-        result = run_backtest(cfg, data_dir=data_dir, start=start, end=end)
+        result = run_backtest(cfg, data_dir=data_dir, start=start, end=end,
+                              held_out_from=held_out_from, warmup_sessions=warmup_sessions)  # fmt: skip
     except (ValueError, OSError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(format_report(result))

@@ -4,11 +4,12 @@ compares an expected return with (:mod:`engine.strategies.cost_gate`).
 The estimate is the cost model's (:meth:`ledger.costs.CostModel.round_trip_cost`: both
 half-spreads, both slippages, both fills' fees, as a fraction of the price) at the
 symbol's liquidity on the session — its median dollar volume per minute over the
-``costs.liquidity_sessions`` sessions before (:mod:`ledger.liquidity`), the figure the
-broker's fills pay by — and at its last close before the session. It is fixed at the
-open, reads nothing of the session itself, and is computed once per symbol and session.
-A symbol without a bar in those sessions is priced as the broker prices unknown liquidity:
-at the widest spread (:func:`unknown_liquidity_cost`).
+``costs.liquidity_sessions`` sessions before, the very figure the broker's (and the
+backtest's) fills pay by (:mod:`engine.sim_liquidity`) — and at its last close before the
+session (:func:`session_prices`). It is fixed at the open, reads nothing of the session
+itself, and is computed once per symbol and session. A symbol without a bar in those
+sessions is priced as the broker prices unknown liquidity: at the widest spread
+(:func:`unknown_liquidity_cost`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ from decimal import Decimal
 
 import numpy as np
 
+from common.calendar import TradingCalendar
 from common.config import CostsConfig
 from engine.market_grid import MinuteGrid
+from engine.sim_liquidity import backtest_liquidity
 from ledger.costs import CostModel
-from ledger.liquidity import liquidity, session_dollar_volume
 from ledger.money import price_of
+
+
+def _model(costs: CostsConfig | CostModel) -> CostModel:
+    return costs if isinstance(costs, CostModel) else CostModel.from_config(costs)
 
 
 def round_trip_costs(
@@ -31,7 +37,7 @@ def round_trip_costs(
     liquidities: Mapping[str, Decimal | None],
 ) -> dict[str, float]:
     """The round-trip cost (fraction of the price) of each symbol of ``prices``."""
-    model = costs if isinstance(costs, CostModel) else CostModel.from_config(costs)
+    model = _model(costs)
     return {
         s: float(model.round_trip_cost(price_of(p), liquidities.get(s)))
         for s, p in prices.items()
@@ -40,57 +46,36 @@ def round_trip_costs(
 
 def unknown_liquidity_cost(costs: CostsConfig | CostModel, price: float) -> float:
     """The round-trip cost of a symbol whose liquidity is unknown (the widest spread)."""
-    return round_trip_costs(costs, {"?": price}, {})["?"]
+    return float(_model(costs).round_trip_cost(price_of(price), None))
 
 
-def _check_session(grid: MinuteGrid, k: int) -> None:
-    if not 0 <= k <= len(grid.sessions):
-        raise IndexError(
-            f"session index {k} is neither one of the grid's {len(grid.sessions)} sessions nor "
-            "the one after them"
-        )
-
-
-def grid_liquidity(grid: MinuteGrid, k: int, n: int) -> dict[str, Decimal | None]:
-    """Each symbol's liquidity on the grid's session ``k`` (``len(grid.sessions)``: the session
-    after the grid): over the (at most) ``n`` grid sessions before it
-    (:func:`ledger.liquidity.liquidity`; None without any bar there)."""
-    _check_session(grid, k)
-    figures: dict[str, list[Decimal]] = {s: [] for s in grid.symbols}
-    real = grid.real
-    for j in range(max(0, k - n), k):
-        r = grid.session_range(j)
-        minutes = grid.sessions[j].n_minutes
-        for i, sym in enumerate(grid.symbols):
-            mask = real[i, r.start : r.stop]
-            figures[sym].append(
-                session_dollar_volume(
-                    grid.close[i, r.start : r.stop][mask].tolist(),
-                    grid.volume[i, r.start : r.stop][mask].tolist(),
-                    minutes,
-                )
-            )
-    return {s: liquidity(f) for s, f in figures.items()}
-
-
-def session_round_trip_costs(grid: MinuteGrid, k: int, costs: CostsConfig) -> dict[str, float]:
-    """Each symbol's round-trip cost on the grid's session ``k`` (``len(grid.sessions)``: the
-    session after the grid), at its last close before the session (its first price in the
+def session_prices(grid: MinuteGrid, k: int) -> dict[str, float]:
+    """Each symbol's last close before the grid's session ``k`` (its first price in the
     session when it has none before)."""
-    _check_session(grid, k)
-    r = grid.session_range(k) if k < len(grid.sessions) else range(grid.n_minutes, grid.n_minutes)
+    r = grid.session_range(k)
     prices = grid.last_closes(r.start - 1) if r.start > 0 else {}
     for i, sym in enumerate(grid.symbols):
         if sym not in prices:
             seen = np.flatnonzero(grid.present[i, r.start : r.stop])
             if len(seen):
                 prices[sym] = float(grid.close[i, r.start + int(seen[0])])
-    return round_trip_costs(costs, prices, grid_liquidity(grid, k, costs.liquidity_sessions))
+    return prices
+
+
+def session_round_trip_costs(
+    grid: MinuteGrid, k: int, costs: CostsConfig, calendar: TradingCalendar | None = None
+) -> dict[str, float]:
+    """Each symbol's round-trip cost on the grid's session ``k``, its liquidity from the
+    grid's sessions before it (the live warm-up's case: the history is in the grid)."""
+    model = _model(costs)
+    liquidity = backtest_liquidity(grid, [k], model.liquidity_sessions, calendar=calendar)
+    return round_trip_costs(model, session_prices(grid, k),
+                            liquidity.on(grid.sessions[k], grid.symbols))  # fmt: skip
 
 
 __all__ = [
-    "grid_liquidity",
     "round_trip_costs",
+    "session_prices",
     "session_round_trip_costs",
     "unknown_liquidity_cost",
 ]

@@ -73,6 +73,11 @@ class BatchSignals:
     """(S, N) float64 each (0.5 / 0 / 0 where the model is not warm or there is no price)."""
     age: np.ndarray
     """(S, N) int64: minutes since the last real bar; -1 where the symbol has no price yet."""
+    horizons: tuple[int, ...] = ()
+    """The model horizons (bars) of :attr:`preds`, ascending."""
+    preds: np.ndarray | None = None
+    """(H, S, N) each horizon's predicted return (engine_core's ``preds``; 0 where the
+    features are not ready or there is no bar). None when not recorded."""
 
     def at(self, n: int) -> dict[str, Signal]:
         """Minute ``n``'s signals, the dict :meth:`SignalEngine.update` would have answered."""
@@ -96,6 +101,15 @@ class BatchSignals:
             and all(
                 np.array_equal(getattr(self, k), getattr(other, k))
                 for k in ("prob", "confidence", "rhat", "age")
+            )
+            and self.horizons == other.horizons
+            and (
+                self.preds is other.preds
+                or (
+                    self.preds is not None
+                    and other.preds is not None
+                    and np.array_equal(self.preds, other.preds)
+                )
             )
         )
 
@@ -178,7 +192,16 @@ class SignalEngine:
         age, last = _ages(grid.real)
         self._last_real = last
         self._minutes = grid.n_minutes
-        return BatchSignals(grid.symbols, grid.t_ms, res.prob, res.conf, res.rhat, age)
+        return BatchSignals(
+            grid.symbols,
+            grid.t_ms,
+            res.prob,
+            res.conf,
+            res.rhat,
+            age,
+            tuple(self.params.horizons),
+            res.preds,
+        )
 
 
 def batch_signals(
@@ -196,9 +219,12 @@ def per_bar_signals(
     S, N = grid.n_symbols, grid.n_minutes
     prob, conf, rhat = np.full((S, N), 0.5), np.zeros((S, N)), np.zeros((S, N))
     age = np.full((S, N), -1, dtype=np.int64)
+    preds = np.zeros((len(eng.params.horizons), S, N))
     index = {s: i for i, s in enumerate(grid.symbols)}
     for n, minute in enumerate(grid):
-        for sym, sig in eng.update(minute).items():
+        got = eng.update(minute)
+        preds[:, :, n] = eng.ensemble.horizon_predictions
+        for sym, sig in got.items():
             i = index[sym]
             prob[i, n], conf[i, n], rhat[i, n], age[i, n] = (
                 sig.prob,
@@ -206,7 +232,9 @@ def per_bar_signals(
                 sig.rhat,
                 sig.age_bars,
             )
-    return BatchSignals(grid.symbols, grid.t_ms, prob, conf, rhat, age)
+    return BatchSignals(
+        grid.symbols, grid.t_ms, prob, conf, rhat, age, tuple(eng.params.horizons), preds
+    )
 
 
 __all__ = [

@@ -1,86 +1,76 @@
-"""The shared fill rule (mockmarket's too) over a :class:`~engine.market_grid.MinuteGrid`.
+"""Where and at what price a backtest order fills: mockmarket's rule and costs on one session of a grid.
 
-The rule (design.md §7, ledger/fill_prices.py): a market order decided on bar ``t`` —
-i.e. sent once bar ``t`` has closed — fills at the OPEN of bar ``t + 1``, the minute in
-progress when it reaches the broker; a symbol with no bar in that minute fills at the last
-close before it. The price then moves ``slippage_bps`` against the taker (buys pay more,
-sells get less), rounded to $0.0001, and a fee of ``fee_per_share`` (in cents) is paid.
-
-The prices are computed by the ledger's functions, which mockmarket's broker uses too
-(:func:`ledger.fill_prices.open_price` and :func:`~ledger.fill_prices.slipped`) reading the grid
-through :class:`GridPrices`, mockmarket's ``PriceSource`` view: a real grid bar is the
-market's bar, a filled one is "no bar this minute", and the last close before a minute is
-the grid's close of the minute before (a filled bar carries the last real close). So a
-backtest fill and a mock fill of the same order get the same price to the cent.
+An order decided on bar ``t`` is sent once bar ``t`` has closed and reaches the broker in
+minute ``t + 1``. From then on it follows :mod:`ledger.no_bar_rule`
+(:func:`~ledger.no_bar_rule.grid_market_fill` on the symbol's session grid): it fills at
+the open of the first minute in which its symbol has a real bar; with no bar for the rest
+of the session it fills at the close, at the session's last price. Until then it rests
+(and counts as pending). What it pays over that reference price (half-spread for the
+symbol's liquidity on the session, slippage) is :meth:`ledger.costs.CostModel.execution_price`;
+the fees are booked with the fill (:func:`ledger.costs.book_fill`, in
+:class:`engine.sim_account.SimAccount`). mockmarket's paper broker applies the very same
+functions, so a backtest fill and a mock fill of the same order get the same price.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal
 
-import numpy as np
-
-from common.bars import MINUTE_MS, Bar
+from common.bars import MINUTE_MS
+from common.calendar import Session
 from engine.market_grid import MinuteGrid
-from ledger.fill_prices import open_price, slipped
+from ledger.costs import CostModel, ExecutionPrice
+from ledger.no_bar_rule import GridFill, grid_market_fill
 
 
-class GridPrices:
-    """mockmarket's ``PriceSource`` (``bar_at``, ``last_bar_before``) over a grid."""
+class SessionMarket:
+    """Session ``k`` of ``grid`` as mockmarket's paper broker trades it, under ``model``."""
 
-    def __init__(self, grid: MinuteGrid) -> None:
+    def __init__(
+        self,
+        grid: MinuteGrid,
+        k: int,
+        model: CostModel,
+        liquidity: Mapping[str, Decimal | None],
+    ) -> None:
         self.grid = grid
-        self.symbols = grid.symbols
+        self.session: Session = grid.sessions[k]
+        self.minutes = grid.session_range(k)
+        self.model = model
+        self.liquidity = dict(liquidity)
         self._row = {s: i for i, s in enumerate(grid.symbols)}
 
-    def has_symbol(self, symbol: str) -> bool:
-        return symbol in self._row
+    @property
+    def day(self) -> date:
+        """The New York trading date (the fees' accrual day)."""
+        return self.session.date
 
-    def _bar(self, i: int, n: int, filled: bool) -> Bar:
+    def fill_of(self, symbol: str, arrival: int) -> GridFill | None:
+        """Where a market order on ``symbol`` reaching the broker in grid minute ``arrival``
+        fills (``index`` a grid minute); None: it cannot (no price, or after the session)."""
+        i = self._row.get(symbol)
+        lo, hi = self.minutes.start, self.minutes.stop
+        if i is None or not lo <= arrival < hi:
+            return None
         g = self.grid
-        return Bar(
-            self.symbols[i],
-            int(g.t_ms[n]),
-            float(g.open[i, n]),
-            float(g.high[i, n]),
-            float(g.low[i, n]),
-            float(g.close[i, n]),
-            float(g.volume[i, n]),
-            filled=filled,
-        )
+        got = grid_market_fill(g.real[i, lo:hi], g.open[i, lo:hi], g.close[i, lo:hi], arrival - lo)
+        return None if got is None else GridFill(got.index + lo, got.reference, got.at_close)
 
-    def bar_at(self, symbol: str, t_ms: int) -> Bar | None:
-        """The real bar of ``symbol`` at ``t_ms`` (None if filled, absent or off the grid)."""
-        i = self._row.get(symbol)
-        n = self.grid.find(t_ms)
-        if i is None or n is None or not self.grid.real[i, n]:
-            return None
-        return self._bar(i, n, False)
+    def minute_ms(self, n: int) -> int:
+        """Bar start of grid minute ``n`` (one minute after the grid's last for ``n`` past it)."""
+        t = self.grid.t_ms
+        return int(t[n]) if n < len(t) else int(t[-1]) + MINUTE_MS * (n - len(t) + 1)
 
-    def last_bar_before(self, symbol: str, t_ms: int) -> Bar | None:
-        """A bar carrying the last close before ``t_ms`` (the grid minute before it)."""
-        i = self._row.get(symbol)
-        if i is None:
-            return None
-        n = int(np.searchsorted(self.grid.t_ms, int(t_ms))) - 1
-        if n < 0 or not self.grid.present[i, n]:
-            return None
-        return self._bar(i, n, bool(self.grid.filled[i, n]))
+    def fill_ms(self, fill: GridFill) -> int:
+        """When the fill happens: its minute's start, or the session's close."""
+        return self.session.close_ms if fill.at_close else int(self.grid.t_ms[fill.index])
+
+    def quote(self, symbol: str, side: str, reference: Decimal) -> ExecutionPrice:
+        """The execution price of a market order on ``side`` at ``reference`` (half-spread
+        for the symbol's liquidity on the session, slippage)."""
+        return self.model.execution_price(side, reference, self.liquidity.get(symbol))
 
 
-def fill_minute(decided_t_ms: int) -> int:
-    """The minute an order decided on bar ``decided_t_ms`` fills in: the next one."""
-    return int(decided_t_ms) + MINUTE_MS
-
-
-def fill_price(
-    prices: GridPrices, symbol: str, side: str, decided_t_ms: int, slippage_bps: Decimal
-) -> Decimal | None:
-    """The price of a market order decided on bar ``decided_t_ms`` (None: no price known)."""
-    if side not in ("buy", "sell"):
-        raise ValueError(f"side={side!r} is not buy or sell")
-    base = open_price(prices, symbol, fill_minute(decided_t_ms))
-    return None if base is None else slipped(base, side, slippage_bps)
-
-
-__all__ = ["GridPrices", "fill_minute", "fill_price"]
+__all__ = ["SessionMarket"]

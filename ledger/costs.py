@@ -18,8 +18,9 @@ can show gross, costs and net. Nothing here reads a clock or a file: the broker 
 backtest pass the reference price, the liquidity, the quantity and the trading date.
 
 :meth:`CostModel.legacy` is the pre-cost model (no half-spread, no regulatory fees, a
-minute without a bar filling at the last close), kept for replays against backtests that
-predate this model.
+minute without a bar filling at the last close). The backtest no longer uses it; it stays
+behind mockmarket's ``--legacy-fills``, which mockmarket's own tests of the pre-cost rule
+(and ``bench/bench_costs.py``'s reference) run on.
 """
 
 from __future__ import annotations

@@ -21,11 +21,12 @@ minute grid's arrays) get the very same number.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
 from common.bars import Bar
-from common.calendar import Session
+from common.calendar import Session, TradingCalendar
 from ledger.money import ZERO, price_of
 
 
@@ -64,6 +65,19 @@ def liquidity(per_session: Sequence[Decimal]) -> Decimal | None:
     return (ordered[mid - 1] + ordered[mid]) / 2
 
 
+def liquidity_window(calendar: TradingCalendar, day: date, n: int) -> list[Session]:
+    """The sessions a symbol's liquidity on ``day`` is measured over: the ``n`` before it,
+    or as many as the calendar has when it starts later."""
+    if n < 1:
+        raise ValueError(f"n={n!r} must be >= 1")
+    for k in range(n, 0, -1):
+        try:
+            return calendar.sessions_before(day, k)
+        except ValueError:  # the calendar starts less than k sessions earlier
+            continue
+    return []
+
+
 def history_liquidity(history: BarHistory, symbol: str, sessions: Sequence[Session]) -> Decimal | None:
     """:func:`liquidity` of ``symbol`` over ``sessions`` (the ones before the traded session)."""
     figures = []
@@ -73,4 +87,10 @@ def history_liquidity(history: BarHistory, symbol: str, sessions: Sequence[Sessi
     return liquidity(figures)
 
 
-__all__ = ["BarHistory", "history_liquidity", "liquidity", "session_dollar_volume"]
+__all__ = [
+    "BarHistory",
+    "history_liquidity",
+    "liquidity",
+    "liquidity_window",
+    "session_dollar_volume",
+]

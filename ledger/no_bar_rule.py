@@ -25,8 +25,8 @@ opg market order meeting a minute without a bar is canceled unfilled; cls orders
 closing price; limit orders are unaffected (they rest anyway).
 
 :attr:`NoBarRule.LAST_CLOSE` is the pre-cost rule (fill at once at the last close before
-the minute), kept only so mockmarket can replay against backtests that predate the cost
-model (``--legacy-fills``).
+the minute). The backtest no longer uses it; it stays behind mockmarket's ``--legacy-fills``,
+which mockmarket's own tests of the pre-cost rule run on.
 """
 
 from __future__ import annotations

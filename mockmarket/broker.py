@@ -80,7 +80,7 @@ from ledger.fill_prices import (
     open_price,
     within_limit,
 )
-from ledger.liquidity import BarHistory, history_liquidity
+from ledger.liquidity import BarHistory, history_liquidity, liquidity_window
 from ledger.money import ZERO, cents, floor_qty, fmt, is_whole, parse_decimal, price_of
 from ledger.no_bar_rule import NoBarRule, closing_reference, market_reference
 from ledger.portfolio import Portfolio
@@ -529,14 +529,7 @@ class PaperBroker:
             return None
         key = (symbol, session.date)
         if key not in self._liquidity:
-            n = self.costs.liquidity_sessions
-            before: list[Session] = []
-            for k in range(n, 0, -1):
-                try:
-                    before = self.calendar.sessions_before(session.date, k)
-                    break
-                except ValueError:  # the calendar starts less than n sessions earlier
-                    continue
+            before = liquidity_window(self.calendar, session.date, self.costs.liquidity_sessions)
             self._liquidity[key] = history_liquidity(self.prices, symbol, before)
         return self._liquidity[key]
 

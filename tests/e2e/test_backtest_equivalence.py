@@ -9,7 +9,9 @@ and fills at its open — the fill rule the backtest simulates — however loade
 The same run is the "full session" check: the engine trades, journals every fill, ends
 flat, and its journal equals the broker's record. Then the backtest of that date, warmed up
 on the same 20 sessions (downloaded over REST, as the launcher does), must produce the very
-same orders (client_order_id, symbol, side, quantity) and fills (quantity, price).
+same orders (client_order_id, symbol, side, quantity), fills (quantity, price) and end cash,
+both under the market's default (realistic) costs: half-spread, slippage, regulatory fees,
+and market orders resting through minutes without a bar.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import shutil
 import pytest
 
 from common.calendar import from_ms, to_ms
-from common.config import CostsConfig, load_strategy_config
+from common.config import load_strategy_config
 from common.csvfiles import history_path, write_history
 from engine.backtest import run_backtest
+from engine.order_ids import parse_client_order_id
 
 ROTATION = ("ERX", "ERY", "FAS", "FAZ", "SDS", "SSO", "SQQQ", "SVXY", "TNA", "TQQQ", "TZA", "UVXY")
 PSM = ("SPY", "SPXL", "SH", "SDS")
@@ -45,12 +48,9 @@ def _journal_equals_broker(rig, strategy: str) -> list:
 @pytest.mark.slow
 @pytest.mark.parametrize(("strategy", "symbols"), [("rotation", ROTATION), ("psm", PSM)])
 def test_backtest_and_mock_replay_of_a_date_agree(rig_factory, e2e, tmp_path, strategy, symbols):
-    # The backtest applies the pre-cost fill rule (the config's slippage and fee per share,
-    # stale-close fills in empty minutes) until it is wired to ledger.costs: so does the market.
-    costs = CostsConfig()  # what write_config writes
-    legacy = ("--legacy-fills", "--slippage-bps", repr(costs.slippage_bps),
-              "--fee-per-share", repr(costs.fee_per_share))  # fmt: skip
-    rig = rig_factory(day=e2e.DAY, start_time="09:29", extra_args=legacy)
+    # the market's default costs are the config's (CostsConfig, what write_config writes):
+    # half-spread by liquidity, slippage, regulatory fees, resting orders without a bar
+    rig = rig_factory(day=e2e.DAY, start_time="09:29")
     cfg_path = rig.write_config(strategy)
     rig.clock(action="step", seconds=30)
     rig.start_bridge(symbols)
@@ -64,15 +64,19 @@ def test_backtest_and_mock_replay_of_a_date_agree(rig_factory, e2e, tmp_path, st
     assert len(orders) >= 2 and all(o.status == "filled" for o in orders)
     assert rig.positions() == {}
     live_fills = rig.journal_rows("SELECT client_order_id, qty, price, t_ms FROM fills")
-    for o in orders:  # each order filled in the minute after the bar it was decided on
-        from engine.order_ids import parse_client_order_id
-
-        assert to_ms(o.filled_at) // 60_000 * 60_000 == parse_client_order_id(o.client_order_id).t_ms + 60_000
+    day_bars = rig.rest.get_bars(symbols, from_ms(rig.session.open_ms), from_ms(rig.session.close_ms - 60_000))
+    resting = 0
+    for o in orders:  # each order reached the market in the minute after the bar it was decided
+        # on, and filled there, or rested until its symbol's next bar (the close without one)
+        arrival = parse_client_order_id(o.client_order_id).t_ms + 60_000
+        traded = sorted(b.t for b in day_bars[o.symbol] if b.t >= arrival)
+        expected = traded[0] if traded else rig.session.close_ms
+        assert to_ms(o.filled_at) // 60_000 * 60_000 == expected, o.client_order_id
+        resting += expected > arrival
 
     # the backtest of the same date, on the same history plus the day's bars (REST)
     data = tmp_path / "backtest_data"
     shutil.copytree(rig.data_dir / "equities", data / "equities")
-    day_bars = rig.rest.get_bars(symbols, from_ms(rig.session.open_ms), from_ms(rig.session.close_ms - 60_000))
     for sym in symbols:
         write_history(history_path(data / "equities", sym), day_bars[sym])
     cfg = load_strategy_config(strategy, cfg_path)
@@ -87,3 +91,5 @@ def test_backtest_and_mock_replay_of_a_date_agree(rig_factory, e2e, tmp_path, st
     for a, b in zip(live_f, back_f, strict=True):
         assert a[2] == pytest.approx(b[2], rel=1e-12), (a, b)
     assert result.days[0].flat_at_close
+    assert rig.rest.get_account().cash == pytest.approx(result.final_equity, abs=0.005)
+    assert sum(f.t_ms - f.decided_t_ms > 60_000 for f in result.fills) == resting

@@ -6,12 +6,13 @@ Starting and stopping go through :mod:`common.children`, as in the launcher and 
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common.children import kill_process, spawn, stop_process, with_pythonpath
+from common.children import cmdline_of, kill_process, spawn, stop_process, with_pythonpath
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,6 +22,15 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPACA_")}
     env.update(extra)
     return with_pythonpath(ROOT, env)
+
+
+def started(args: list[str], **kw: Any) -> subprocess.Popen:
+    """``spawn(args)``, returned once /proc shows the new command line: Popen returns as soon
+    as the exec has begun, a moment before the kernel shows the new arguments."""
+    p = spawn(args, **kw)
+    poll(lambda: cmdline_of(p.pid) == args or p.poll() is not None, 10,
+         f"the command line of pid {p.pid}", every=0.002)  # fmt: skip
+    return p
 
 
 def poll(cond: Callable[[], object], timeout: float, what: str, every: float = 0.05) -> Any:
@@ -38,9 +48,9 @@ def poll(cond: Callable[[], object], timeout: float, what: str, every: float = 0
 class Proc:
     """A child process we started, its output in ``log``; stopped by its own pid only."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> None:
         self.log = log
-        self.p = spawn(args, env=env, cwd=ROOT, output=log)
+        self.p = spawn(args, env=env, cwd=cwd, output=log)
 
     @property
     def pid(self) -> int:

@@ -4,14 +4,16 @@
 2025-11-28 inside), written once per test session with ``mockmarket.synthetic.write_market``.
 
 ``http_replay(cfg, day, warmup)``: a mock replay of ``day`` over real HTTP. A real
-``python -m mockmarket serve`` process replays ``day`` from the same files, its clock
-paused and moved by the test. The replay does what the live engine does with each minute:
-it downloads the warm-up history over REST into its own data directory (as the launcher
-does) and warms a :class:`~engine.signals.SignalEngine` on it; then for each minute it
-moves the clock just past the bar's close, fetches the bar over REST, feeds the live
-signal path, reads the account and positions over REST, decides with the shared
-:class:`~engine.decision.DecisionStep`, and submits the orders (the end-of-day flatten
-included) with their client order ids. It returns the broker's record of the day.
+``python -m mockmarket serve`` process with the config's costs replays ``day`` from the
+same files, its clock paused and moved by the test. The replay does what the live engine
+does with each minute: it downloads the warm-up history over REST into its own data
+directory (as the launcher does) and warms a :class:`~engine.signals.SignalEngine` on it;
+then for each minute it moves the clock just past the bar's close, fetches the bar over
+REST, feeds the live signal path, reads the account, positions and open orders (pending)
+over REST, decides with the shared :class:`~engine.decision.DecisionStep`, cancels what
+the plan cancels and submits the orders with their client order ids — at the end of day
+every open order canceled, then every position flattened, as the engine's end of day
+does. It returns the broker's record of the day.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest
 
 from common.bars import MINUTE_MS
 from common.calendar import Session, from_ms, iso_ny, nyse
-from common.config import StrategyConfig
+from common.config import CostsConfig, StrategyConfig
 from common.csvfiles import history_path, write_history
 from common.env import load_endpoints
 from common.quantities import is_flat
@@ -38,6 +40,7 @@ from engine.market_grid import load_sessions
 from engine.position_book import signed_positions
 from engine.signals import SignalEngine
 from engine.strategies import Holding, make_strategy
+from mockmarket.cost_options import option_name
 from mockmarket.harness import run_market
 from mockmarket.synthetic import SyntheticConfig, market_sessions, write_market
 
@@ -93,6 +96,15 @@ def _download(
         write_history(history_path(out, sym), bars)
 
 
+def _pending(open_orders: list[Order]) -> dict[str, float]:
+    """Signed quantity the open orders still have to fill, by symbol (the engine's pending)."""
+    out: dict[str, float] = {}
+    for o in open_orders:
+        left = (o.qty or 0.0) - o.filled_qty
+        out[o.symbol] = out.get(o.symbol, 0.0) + (left if o.side == "buy" else -left)
+    return out
+
+
 def _replay(
     rest: AlpacaRestClient,
     clock: Callable[[int], None],
@@ -118,6 +130,7 @@ def _replay(
         sig = step.signals(minute)
         account = rest.get_account()
         positions = rest.get_positions()
+        open_orders = rest.list_orders(status="open", limit=500)
         holdings = {
             p.symbol: Holding(int(round(p.signed_qty)), p.avg_entry_price)
             for p in positions
@@ -129,21 +142,36 @@ def _replay(
             holdings=holdings,
             cash=account.cash,
             start_equity=account.last_equity,
+            pending=_pending(open_orders),
             halted=halted,
         )
         halted = halted or res.plan.halted
         if not res.orders_allowed:
             continue
         plan = res.plan
-        if res.is_eod and not eod_done:
+        if res.is_eod and not eod_done:  # the engine's end of day: cancel, then flatten
             eod_done = True
+            for o in open_orders:
+                rest.cancel_order(o.id)
             plan = flatten_plan(
                 strategy.name, t, signed_positions(positions), minute.closes, step.guard
             )
+        else:
+            for o in open_orders:
+                if (o.symbol, o.side) in plan.cancels:
+                    rest.cancel_order(o.id)
         for o in plan.orders:
             rest.submit_order(
                 symbol=o.symbol, qty=o.qty, side=o.side, client_order_id=o.client_order_id
             )
+
+
+def cost_args(costs: CostsConfig) -> list[str]:
+    """mockmarket's cost options for ``costs`` (every knob given, defaults too)."""
+    args: list[str] = []
+    for knob, value in costs.model_dump().items():
+        args += [option_name(knob), repr(value)]
+    return args
 
 
 @pytest.fixture
@@ -157,7 +185,6 @@ def http_replay(
             nonlocal count
             count += 1
             work = tmp_path / f"replay{count}"
-            costs = cfg.costs
             running = stack.enter_context(
                 run_market(
                     work / "market",
@@ -165,16 +192,8 @@ def http_replay(
                     data_dir=market.directory / "equities",
                     date=day.isoformat(),
                     start_time="09:20",
-                    # the backtest applies the pre-cost fill rule (slippage and a fee per
-                    # share) until it is wired to ledger.costs: the market does the same
-                    extra_args=[
-                        "--paused",
-                        "--legacy-fills",
-                        "--slippage-bps",
-                        repr(costs.slippage_bps),
-                        "--fee-per-share",
-                        repr(costs.fee_per_share),
-                    ],
+                    # the config's costs, one option per knob (named like the config keys)
+                    extra_args=["--paused", *cost_args(cfg.costs)],
                 )
             )
             rest = stack.enter_context(

@@ -4,7 +4,6 @@ half day), per-bar == batch, the knobs that must change the result, the CLI."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import date
@@ -13,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from common.calendar import nyse
+from common.calendar import ny_date, nyse
+from common.children import with_pythonpath
 from common.config import (
     PsmStrategyConfig,
     RotationStrategyConfig,
@@ -25,7 +25,7 @@ from engine.backtest import run_backtest, simulate
 from engine.backtest_result import BacktestResult
 from engine.market_grid import MinuteGrid, load_sessions
 from engine.signals import BatchSignals, batch_signals
-from ledger.money import price_of, round_price
+from ledger.money import ceil_cents, cents, price_of, round_price
 from mockmarket.synthetic import SyntheticConfig, write_market
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -34,8 +34,9 @@ HALF = date(2025, 11, 28)
 WARMUP = 3
 
 
-# The backtest's own costs (slippage, fee per share) start at zero here, as they did when
-# these expectations were written; a test that turns a cost knob sets it explicitly.
+# The slippage and the commission start at zero here, as they did when these expectations
+# were written (the half-spread and the regulatory fees apply, as everywhere); a test that
+# turns a cost knob sets it explicitly.
 NO_COSTS = {"costs__slippage_bps": 0.0, "costs__fee_per_share": 0.0}
 
 
@@ -180,16 +181,47 @@ def test_slippage_fees_and_cash_act_exactly_as_configured(rotation_data, rotatio
     slip = run(rotation_data, config("rotation", costs__slippage_bps=5.0))
     f0, s0 = base.fills[0], slip.fills[0]  # the first order is decided before costs differ
     assert (f0.client_order_id, f0.qty) == (s0.client_order_id, s0.qty) and f0.side == "buy"
-    assert Decimal(repr(s0.price)) == round_price(price_of(f0.price) * (1 + Decimal(5) / 10_000))
-    assert f0.price == grid.open[grid.symbols.index(f0.symbol), grid.index_of(f0.t_ms)]
+    # both pay the half-spread over the next minute's open; the slipped one 5 bp of it more
+    ref, half = f0.costs.reference, f0.costs.half_spread
+    assert ref == price_of(grid.open[grid.symbols.index(f0.symbol), grid.index_of(f0.t_ms)])
+    assert (s0.costs.reference, s0.costs.half_spread) == (ref, half) and half > 0
+    assert Decimal(repr(f0.price)) == round_price(ref + half)
+    assert Decimal(repr(s0.price)) == round_price(ref + half + ref * Decimal(5) / 10_000)
     fee = run(rotation_data, config("rotation", costs__fee_per_share=0.01))
-    assert all(f.fee == round(0.01 * f.qty, 2) for f in fee.fills) and all(
-        f.fee == 0 for f in base.fills
+    assert all(
+        f.costs.fees.commission == cents(Decimal("0.01") * Decimal(repr(f.qty))) for f in fee.fills
     )
+    assert all(f.costs.fees.commission == 0 for f in base.fills)
+    for r in (base, fee):  # the fee taken: the commission plus the regulatory fees that came due
+        assert all(Decimal(repr(f.fee)) == f.costs.fee_charged for f in r.fills)
+        assert sum(f.costs.fee_charged for f in r.fills) == sum(
+            ceil_cents(sum(f.costs.fees.regulatory for f in r.fills if ny_date(f.t_ms) == d))
+            + sum(f.costs.fees.commission for f in r.fills if ny_date(f.t_ms) == d)
+            for d in {ny_date(f.t_ms) for f in r.fills}
+        )
     small = run(rotation_data, config("rotation", backtest__starting_cash=25_000.0))
     assert small.days[0].start_equity == 25_000.0 and small.fills[0].qty < f0.qty
     early = run(rotation_data, config("rotation", session__eod_minutes_before_close=5))
     assert max(f.t_ms for f in early.fills) <= eod_fill_minute(END, 5) < eod_fill_minute(END)
+
+
+def test_gross_is_the_pnl_at_reference_prices_and_net_the_change_in_equity(rotation_base):
+    r = rotation_base
+    assert r.flat_every_close
+    for d in r.days:
+        fills = [f for f in r.fills if ny_date(f.t_ms) == d.session_date]
+        at_reference = sum(-f.costs.sign * f.costs.qty * f.costs.reference for f in fills)
+        assert d.gross == pytest.approx(float(at_reference), abs=0.015)
+        assert d.net == pytest.approx(d.end_equity - d.start_equity)
+        assert d.costs.total == pytest.approx(
+            float(sum(f.costs.total_cost for f in fills)), abs=0.01 + 0.01 * len(fills)
+        )
+        assert d.costs.spread > 0 and d.costs.fees > 0 and d.hold is not None
+        assert d.turnover == pytest.approx(sum(f.qty * f.price for f in fills) / d.start_equity)
+    (whole,) = r.summaries()
+    assert whole.gross == pytest.approx(sum(d.gross for d in r.days))
+    labels = [x.label for x in r.diagnostics]
+    assert labels == ["in-sample (no held-out split)"] and r.diagnostics[0].sessions == len(r.days)
 
 
 def test_the_daily_loss_limit_halts_the_rest_of_the_day(rotation_data):
@@ -207,8 +239,12 @@ def test_the_daily_loss_limit_halts_the_rest_of_the_day(rotation_data):
 # ---------------------------------------------------------------------- the CLI
 
 
-def test_python_m_engine_backtest_prints_the_report(tmp_path):
-    data = tmp_path / "data"
+@pytest.fixture(scope="module")
+def psm_cli(tmp_path_factory):
+    """Run ``python -m engine backtest --strategy psm ARGS`` on 21 synthetic sessions ending on
+    the half day; (CompletedProcess, its working directory)."""
+    root = tmp_path_factory.mktemp("psm_cli")
+    data = root / "data"
     write_market(
         data / "equities",
         SyntheticConfig(
@@ -219,66 +255,71 @@ def test_python_m_engine_backtest_prints_the_report(tmp_path):
             symbols=("SPY", "SPXL", "SH", "SDS"),
         ),
     )
-    conf = tmp_path / "config"
+    conf = root / "config"
     conf.mkdir()
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
-        ),
-    }
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "engine",
-            "backtest",
-            "--strategy",
-            "psm",
-            "--start",
-            HALF.isoformat(),
-            "--end",
-            HALF.isoformat(),
-            "--data-dir",
-            str(data),
-            "--config-dir",
-            str(conf),
-            "--config",
-            str(_psm_config_file(conf)),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cfg = _psm_config_file(conf)
+
+    def run(*args: str, data_dir: Path = data) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "engine", "backtest", "--strategy", "psm",
+             "--data-dir", str(data_dir), "--config-dir", str(conf), "--config", str(cfg), *args],
+            cwd=root,
+            env=with_pythonpath(ROOT),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )  # fmt: skip
+
+    return run, root
+
+
+def rows(text: str, name: str) -> list[str]:
+    """The report's lines for figure ``name`` (its label, then one value per group)."""
+    return [x for x in text.splitlines() if x.startswith(f"  {name:<24} ")]
+
+
+def test_python_m_engine_backtest_prints_the_report(psm_cli):
+    run, root = psm_cli
+    out = run("--start", HALF.isoformat(), "--end", HALF.isoformat())
     assert out.returncode == 0, out.stderr
-    assert "backtest psm: 2025-11-28..2025-11-28, 1 session(s), 20 warm-up session(s)" in out.stdout
-    assert "mean daily return (MRD)" in out.stdout and "half day" in out.stdout
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "engine",
-            "backtest",
-            "--strategy",
-            "psm",
-            "--start",
-            "2025-11-28",
-            "--end",
-            "2025-11-28",
-            "--data-dir",
-            str(tmp_path / "nowhere"),
-            "--config",
-            str(conf / "psm.json"),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    text = out.stdout
+    assert "backtest psm: 2025-11-28..2025-11-28, 1 session(s), 20 warm-up session(s)" in text
+    assert "mean daily return (MRD)" in text and "half day" in text
+    # gross, costs, net, hold baseline, turnover, round trips: one column, labelled
+    (head,) = rows(text, "")
+    assert head.split() == ["in-sample", "(no", "held-out", "split)"]
+    for name in ("gross P&L", "costs", "  half-spread", "  slippage", "  fees", "net P&L",
+                 "hold baseline", "costs / gross", "turnover", "round trips per day"):  # fmt: skip
+        assert len(rows(text, name)) == 1, name
+    (costs,) = rows(text, "costs")
+    assert float(costs.split("$")[1].replace(",", "")) > 0
+    assert "x equity per day" in rows(text, "turnover")[0]
+    assert "net of costs" in rows(text, "mean daily return (MRD)")[0]
+    # the signal diagnostics: IC of the probability and of each horizon's forecast
+    assert "  in-sample (no held-out split): 1 session(s); the strategy trades a " in text
+    for ic in ("IC prob", "IC h1 forecast", "IC h5 forecast", "IC h10 forecast"):
+        assert f"    {ic} " in text, ic
+    bad = run("--start", "2025-11-28", "--end", "2025-11-28", data_dir=root / "nowhere")
     assert bad.returncode != 0 and "SPY_RTH_NH.csv" in bad.stderr
+
+
+def test_the_cli_labels_in_sample_and_held_out_sessions(psm_cli):
+    run, _ = psm_cli
+    out = run("--start", "2025-11-26", "--end", HALF.isoformat(), "--held-out-from",
+              HALF.isoformat(), "--warmup-sessions", "19")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    (head,) = rows(text, "")
+    assert head.split() == ["in-sample", "held-out"]
+    for name in ("gross P&L", "costs", "net P&L", "turnover", "round trips per day"):
+        (line,) = rows(text, name)
+        assert len(line[27:].split("  ")) >= 2, line  # a value per group
+    assert "  in-sample: 1 session(s); the strategy trades a " in text
+    assert "  held-out: 1 session(s); the strategy trades a " in text
+    days = [x for x in text.splitlines() if x.startswith("  2025-11-2")]
+    assert [x.split()[:2] for x in days] == [["2025-11-26", "IS"], ["2025-11-28", "HO"]]
+    bad = run("--start", "2025-11-26", "--end", HALF.isoformat(), "--held-out-from", "2025-11-26")
+    assert bad.returncode == 2 and "--held-out-from 2025-11-26 must be after --start" in bad.stderr
 
 
 def _psm_config_file(directory: Path) -> Path:

@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+import textwrap
+import time
 from pathlib import Path
 
 import psutil
 
-from common.children import cmdline_of, kill_process, spawn, stop_pid, stop_process, with_pythonpath
+from common.children import (
+    cmdline_of,
+    kill_process,
+    spawn,
+    stop_pid,
+    stop_pids,
+    stop_process,
+    with_pythonpath,
+)
 from tests.support.processes import poll
 
 # A child that prints "ready" once its SIGTERM disposition is set, then waits.
@@ -107,3 +118,39 @@ def test_with_pythonpath_puts_the_path_first(tmp_path):
     assert env == {"PYTHONPATH": f"{tmp_path}{os.pathsep}/elsewhere", "A": "1"}
     assert with_pythonpath(tmp_path, {})["PYTHONPATH"] == str(tmp_path)
     assert with_pythonpath(tmp_path)["PATH"] == os.environ["PATH"]
+
+
+def test_stop_pids_stops_several_at_once(tmp_path):
+    a, b = started(tmp_path, OBEYS, "a.out"), started(tmp_path, IGNORES, "b.out")
+    try:
+        found = stop_pids([(a.pid, lambda c: c[-1] == OBEYS), (b.pid, lambda c: c[-1] == IGNORES)], timeout=0.5)
+        assert sorted(found) == sorted([a.pid, b.pid])
+        assert a.wait(5) == -signal.SIGTERM and b.wait(5) == -signal.SIGKILL
+    finally:
+        kill_process(a)
+        kill_process(b)
+
+
+def test_a_process_left_as_a_zombie_by_its_parent_counts_as_stopped():
+    # the parent starts a sleeper and never reaps it: once stopped it stays a zombie, which
+    # psutil's own wait would wait for until the timeout
+    sleep = "import time; time.sleep(60)"
+    parent_code = textwrap.dedent(f"""
+        import subprocess, sys, time
+        c = subprocess.Popen([sys.executable, "-c", {sleep!r}])
+        print(c.pid, flush=True)
+        time.sleep(60)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pid = int(parent.stdout.readline())
+        poll(lambda: cmdline_of(pid) is not None and cmdline_of(pid)[-1] == sleep, 10, "the sleeper")
+        began = time.monotonic()
+        assert stop_pids([(pid, lambda c: c[-1] == sleep)], timeout=30) == [pid]
+        assert time.monotonic() - began < 10
+        assert cmdline_of(pid) is None
+        assert psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    finally:
+        parent.kill()
+        parent.wait(10)

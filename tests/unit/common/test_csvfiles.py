@@ -422,3 +422,19 @@ def test_fast_path_steps_aside_for_anything_not_plainly_well_formed(tmp_path, ro
     assert csvfiles._fast_history(path, "SPY") is None
     with pytest.raises(CsvFormatError, match=r"SPY_RTH_NH.csv:2"):
         csvfiles.read_history(path)
+
+
+def test_history_times_reads_only_the_minutes(tmp_path):
+    from common.csvfiles import history_times
+
+    path = tmp_path / "AAA_RTH_NH.csv"
+    t0 = 1760621400000  # 2025-10-16 09:30 New York
+    write_history(path, [Bar("AAA", t0 + k * 60_000, 10, 11, 9, 10, 5) for k in (2, 0, 1)])
+    assert history_times(path) == [t0, t0 + 60_000, t0 + 120_000]
+    path.write_text("ts_utc,ts_nyt_epoch,open,high,low,close,volume\n"
+                    "2025-10-16T09:30:00-04:00,1760621400,1,1,1,1,1\nx,12.5,1,1,1,1,1\n")  # fmt: skip
+    with pytest.raises(CsvFormatError, match=r"AAA_RTH_NH\.csv:3: ts_nyt_epoch='12.5' is not whole Unix seconds"):
+        history_times(path)
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(CsvFormatError, match="cannot read its ts_nyt_epoch column"):
+        history_times(path)

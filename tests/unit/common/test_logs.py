@@ -84,3 +84,33 @@ def test_a_filter_without_secrets_leaves_records_alone():
     rec = logging.LogRecord("n", logging.INFO, __file__, 1, "a %s", ("b",), None)
     RedactFilter([]).filter(rec)
     assert rec.msg == "a %s" and rec.args == ("b",)
+
+
+def test_a_process_whose_stderr_is_its_log_file_writes_each_line_once(tmp_path):
+    import subprocess
+    import sys
+
+    log_file = tmp_path / "trader_x.log"
+    code = (
+        "import logging, sys; from pathlib import Path; from common.logs import setup_process_logging; "
+        f"setup_process_logging('trader', '.', filename=Path({str(log_file)!r})); "
+        "logging.getLogger('t').info('only once'); print('raw stderr', file=sys.stderr)"
+    )
+    with open(log_file, "ab") as out:
+        subprocess.run([sys.executable, "-c", code], stdout=out, stderr=out, check=True, timeout=60)
+    text = log_file.read_text()
+    assert text.count("only once") == 1 and "raw stderr" in text
+
+
+def test_a_separate_stderr_still_gets_the_lines(tmp_path):
+    import subprocess
+    import sys
+
+    log_file = tmp_path / "bridge_x.log"
+    code = (
+        "import logging; from pathlib import Path; from common.logs import setup_process_logging; "
+        f"setup_process_logging('bridge', '.', filename=Path({str(log_file)!r})); "
+        "logging.getLogger('t').info('twice')"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert "twice" in r.stderr and log_file.read_text().count("twice") == 1

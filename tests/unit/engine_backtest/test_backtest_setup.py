@@ -17,6 +17,7 @@ from common.errors import ConfigError
 from engine.backtest import backtest_sessions, resolve_config, run_backtest, simulate
 from engine.market_grid import HistoryError, load_sessions
 from engine.signals import batch_signals
+from engine.sim_liquidity import backtest_liquidity
 
 PROVENANCE = {
     "data_start": "2025-11-01",
@@ -90,7 +91,12 @@ def test_the_cli_form_and_simulate_on_precomputed_signals_agree(market):
         warmup_sessions=2,
     )
     grid = load_sessions(cfg.symbols, market.sessions[1:], market.directory / "equities")
-    b = simulate(cfg, grid, batch_signals(grid, cfg.oes_config), [2, 3])
+    # the warm-up is shorter than the liquidity window: the older sessions' liquidity comes
+    # from the files, as run_backtest reads it
+    liquidity = backtest_liquidity(
+        grid, [2, 3], cfg.costs.liquidity_sessions, history_dir=market.directory / "equities"
+    )
+    b = simulate(cfg, grid, batch_signals(grid, cfg.oes_config), [2, 3], liquidity=liquidity)
     assert [d.session_date for d in a.days] == [date(2025, 11, 26), date(2025, 11, 28)]
     assert (
         a.fills == b.fills and a.orders == b.orders and a.warmup_sessions == b.warmup_sessions == 2

@@ -109,7 +109,9 @@ def test_per_bar_and_batch_signals_are_identical_to_the_last_bit(grid):
     assert grid.filled.any() and (~grid.present).any()  # gaps and late first bars
     batch = batch_signals(grid, FAST)
     live = per_bar_signals(grid, FAST)
-    assert batch.same_as(live)
+    assert batch.same_as(live)  # each horizon's forecast too
+    assert batch.horizons == (1, 5, 10) and batch.preds.shape == (3, *batch.prob.shape)
+    assert (batch.preds != 0).mean() > 0.5
     assert (batch.prob != 0.5).mean() > 0.5  # the model is warm for most of the data
     assert batch.age.max() > 3
     for n in (0, 400, grid.n_minutes - 1):

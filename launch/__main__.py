@@ -1,0 +1,3 @@
+from launch.cli import main
+
+main(prog_name="python -m launch")

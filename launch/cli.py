@@ -1,0 +1,245 @@
+"""``python -m launch live|mock|download|status|stop``.
+
+::
+
+    python -m launch live   [--strategy rotation|psm] [--skip-optimize] [--fifo PATH] ...
+    python -m launch mock   [--date YYYY-MM-DD] [--speed N] [--start-time HH:MM] [--seed N] ...
+    python -m launch download [--mode live|mock] [--strategy ...]
+    python -m launch status [--mode live|mock] [--json]
+    python -m launch stop   [--mode live|mock] [--market]
+
+Exit codes: 0 done (a session over and flat, a closed day, a stop on request); 1 a child went
+FATAL or the launcher crashed; 2 the operator must act (config, keys, real money, a launcher
+already running); 3 the engine halted.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from common.config import STRATEGIES
+from common.env import load_endpoints
+from common.errors import ConfigError
+from common.process_start import date_option
+from launch.paths import MODES, Mode, ModePaths
+from launch.sequence import DOWNLOAD_SESSIONS, REAL_MONEY_FLAG, WARMUP_SESSIONS, LaunchOptions
+
+log = logging.getLogger("launch")
+
+OPTIMIZER_MISSING = (
+    "{opt} takes effect once the optimizer exists, and this version has none yet: "
+    "it is refused rather than silently ignored (drop it, or use --skip-optimize)"
+)
+
+
+def _hhmm(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = value.split(":")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) == 2 for p in parts) \
+            or int(parts[0]) > 23 or int(parts[1]) > 59:  # fmt: skip
+        raise click.BadParameter(f"{value!r} is not a time HH:MM (New York)")
+    return value
+
+
+def _market_state_default() -> Path:
+    from launch.mock_market import default_state_file
+
+    return default_state_file()
+
+
+def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by ``live`` and ``mock``."""
+    opts = [
+        click.option("--strategy", type=click.Choice(STRATEGIES), default="rotation", show_default=True,
+                     help="Which strategy to trade."),
+        click.option("--skip-optimize", is_flag=True,
+                     help="Trade with the current parameters, without optimizing first."),
+        click.option("--trials", type=click.IntRange(1), default=None,
+                     help="Optuna trials per optimizer phase (once the optimizer exists)."),
+        click.option("--midday-optimize", is_flag=True,
+                     help="Re-optimize once during the session (once the optimizer exists)."),
+        click.option("--midday-time", callback=_hhmm, default=None,
+                     help="New York time of the midday re-optimization, HH:MM (once the optimizer exists)."),
+        click.option("--fifo", type=click.Path(path_type=Path), default=None,
+                     help="FIFO between bridge and engine [default: /tmp/alpaca_bars.fifo; "
+                          "mock: /tmp/alpaca_bars_mock.fifo]."),
+        click.option("--config-dir", type=click.Path(path_type=Path, file_okay=False),
+                     default=Path("config"), show_default=True,
+                     help="Strategy configs and best_params.json."),
+        click.option("--download-sessions", type=click.IntRange(WARMUP_SESSIONS, 250),
+                     default=DOWNLOAD_SESSIONS, show_default=True,
+                     help=f"Sessions of history to keep up to date ({WARMUP_SESSIONS} warm-up + "
+                          "what the optimizer scores)."),
+    ]  # fmt: skip
+    for o in reversed(opts):
+        f = o(f)
+
+    @functools.wraps(f)
+    def wrapper(**kw: Any) -> Any:
+        for name, flag in (("trials", "--trials"), ("midday_optimize", "--midday-optimize"),
+                           ("midday_time", "--midday-time")):  # fmt: skip
+            if kw.get(name):
+                raise click.UsageError(OPTIMIZER_MISSING.format(opt=flag))
+        return f(**kw)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """The intraday trader: one command for a whole session (design.md §1).
+
+    `live` trades the account of config.env (paper by default); `mock` runs the very same
+    pipeline against a local mock market. Run either at any time of day, as often as you
+    like: it takes over from a previous run, waits for the open, or says the market is closed.
+    """
+
+
+@main.command()
+@run_options
+@click.option("--config-env", type=click.Path(path_type=Path, dir_okay=False), default=Path("config.env"),
+              show_default=True, help="Endpoints and keys (the environment wins).")
+@click.option(REAL_MONEY_FLAG, "real_money", is_flag=True,
+              help="Allow ALPACA_TRADING_URL to be Alpaca's real-money API.")
+def live(strategy: str, skip_optimize: bool, trials: int | None, midday_optimize: bool,
+         midday_time: str | None, fifo: Path | None, config_dir: Path, download_sessions: int,
+         config_env: Path, real_money: bool) -> None:  # fmt: skip
+    """Trade today's session on the account of config.env."""
+    from launch.sequence import Launch
+
+    opts = LaunchOptions(Mode.LIVE, strategy, skip_optimize, fifo, config_dir, config_env,
+                         download_sessions, real_money)  # fmt: skip
+    sys.exit(_run(Launch(opts)))
+
+
+@main.command()
+@run_options
+@click.option("--date", "replay_date", callback=date_option, default=None,
+              help="Session the new mock market replays, YYYY-MM-DD [default: the last before today].")
+@click.option("--speed", type=click.FloatRange(1, 10_000), default=None,
+              help="Simulated seconds per wall second of a new market [default: 100, a session "
+                   "in about 4 minutes].")
+@click.option("--start-time", callback=_hhmm, default=None,
+              help="New York time a new market's clock starts at [default: 09:05].")
+@click.option("--seed", type=click.IntRange(0), default=None,
+              help="Seed of a new synthetic market [default: 7].")
+@click.option("--market-state", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="State file of the mock market to reuse or start [default: data/mockmarket/state.json].")
+@click.option("--new-market", is_flag=True,
+              help="Replace a running mock market (one a launcher started) with a new one.")
+def mock(strategy: str, skip_optimize: bool, trials: int | None, midday_optimize: bool,
+         midday_time: str | None, fifo: Path | None, config_dir: Path, download_sessions: int,
+         replay_date: date | None, speed: float | None, start_time: str | None, seed: int | None,
+         market_state: Path | None, new_market: bool) -> None:  # fmt: skip
+    """Run the whole pipeline on a local mock market (synthetic data, simulated clock).
+
+    A running mock market is reused (a relaunch meets the same market and account);
+    otherwise one is started and outlives the launcher until its session is over.
+    """
+    from launch.mock_market import MarketOptions
+    from launch.sequence import Launch
+
+    market = MarketOptions(
+        state_file=market_state or _market_state_default(), sessions=download_sessions + 1,
+        replay_date=replay_date, speed=speed, start_time=start_time, seed=seed, new_market=new_market,
+    )  # fmt: skip
+    opts = LaunchOptions(Mode.MOCK, strategy, skip_optimize, fifo, config_dir, Path("config.env"),
+                         download_sessions, False, market)  # fmt: skip
+    sys.exit(_run(Launch(opts)))
+
+
+def _run(launch: Any) -> int:
+    launch.stop.install()
+    return launch.run()
+
+
+MODE = click.option("--mode", type=click.Choice(MODES), default=None,
+                    help="live or mock [default: every mode that has run here].")  # fmt: skip
+
+
+def _modes(mode: str | None) -> list[ModePaths]:
+    if mode is not None:
+        return [ModePaths.of(mode)]
+    found = [ModePaths.of(m) for m in MODES if ModePaths.of(m).run_dir.is_dir()]
+    return found or [ModePaths.of(Mode.LIVE)]
+
+
+@main.command()
+@click.option("--mode", type=click.Choice(MODES), default=Mode.LIVE.value, show_default=True,
+              help="Download for live (data/) or the running mock market (data/mock/).")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="rotation", show_default=True)
+@click.option("--config-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("config"),
+              show_default=True)
+@click.option("--config-env", type=click.Path(path_type=Path, dir_okay=False), default=Path("config.env"),
+              show_default=True)
+@click.option("--download-sessions", type=click.IntRange(WARMUP_SESSIONS, 250), default=DOWNLOAD_SESSIONS,
+              show_default=True, help="Sessions of history to keep up to date.")
+@click.option("--market-state", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Mock market state file [default: data/mockmarket/state.json].")
+def download(mode: str, strategy: str, config_dir: Path, config_env: Path, download_sessions: int,
+             market_state: Path | None) -> None:  # fmt: skip
+    """Bring history (and today's bars so far) up to date, requesting only what is missing."""
+    from launch.console import setup_console_logging
+    from launch.download import run_download_command
+
+    setup_console_logging()
+    opts = LaunchOptions(Mode(mode), strategy, True, None, config_dir, config_env, download_sessions)
+    sys.exit(run_download_command(opts, market_state or _market_state_default()))
+
+
+@main.command()
+@MODE
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per mode, for scripts.")
+@click.option("--config-env", type=click.Path(path_type=Path, dir_okay=False), default=Path("config.env"),
+              show_default=True)
+@click.option("--market-state", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Mock market state file [default: data/mockmarket/state.json].")
+def status(mode: str | None, as_json: bool, config_env: Path, market_state: Path | None) -> None:
+    """Processes (pid, uptime, CPU, memory), market clock, last bar and lag, positions, P&L."""
+    from launch.status import format_status, gather, status_json
+
+    for paths in _modes(mode):
+        endpoints, why = None, None
+        try:
+            if paths.mode is Mode.LIVE:
+                endpoints = load_endpoints(config_env)
+            else:
+                from launch.mock_market import running_market
+
+                m = running_market(market_state or _market_state_default())
+                endpoints = None if m is None else m.endpoints()
+                why = None if m is not None else "no mock market is running"
+        except ConfigError as e:
+            why = str(e)
+        st = gather(paths, endpoints, why)
+        click.echo(status_json(st) if as_json else "\n".join(format_status(st)))
+
+
+@main.command()
+@MODE
+@click.option("--market", is_flag=True, help="Mock: also stop the mock market a launcher started.")
+@click.option("--market-state", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Mock market state file [default: data/mockmarket/state.json].")
+def stop(mode: str | None, market: bool, market_state: Path | None) -> None:
+    """Stop a running launcher and its processes (from another shell)."""
+    from launch.console import setup_console_logging
+    from launch.stop import stop_mode
+
+    setup_console_logging()
+    done: list[str] = []
+    for paths in _modes(mode):
+        done += stop_mode(paths, market=market and paths.mode is Mode.MOCK,
+                          market_state=market_state or _market_state_default())  # fmt: skip
+    click.echo("\n".join(done) if done else "nothing was running")
+
+
+__all__ = ["main"]
