@@ -50,19 +50,22 @@ def _check(name: str, ok: bool, value: Any, rule: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class EnsembleParams:
-    """Everything that shapes the signal (see engine_core/__init__.py for the math)."""
+    """Everything that shapes the signal (see engine_core/__init__.py for the math).
 
-    ewrls_lambda: float = 0.98
+    The defaults are ``oes_config``'s (``common.config.OesConfig`` says why each is what it is).
+    """
+
+    ewrls_lambda: float = 0.9999
     """Forgetting factor lambda in (0, 1]."""
-    regularization: float = 0.1
+    regularization: float = 10.0
     """Ridge per sample rho >= 0 that does not fade under forgetting (floored at 1e-4 when lambda < 1)."""
     initial_variance: float = 10.0
     """delta > 0: the covariance starts as delta * I (prior ridge 1/delta, fading as lambda^t)."""
     horizons: tuple[int, ...] = (1, 5, 10)
     """Prediction horizons in bars, strictly ascending."""
-    horizon_weights: tuple[float, ...] = (0.3, 0.5, 0.2)
+    horizon_weights: tuple[float, ...] = (0.0, 1.0, 0.0)
     """One weight >= 0 per horizon, not all 0."""
-    probability_scale: float = 50.0
+    probability_scale: float = 2000.0
     """k in p = 0.5 + 0.4 tanh(k r_hat)."""
     bb_period: int = 20
     """Bollinger window (bars) of the amplification."""
@@ -84,9 +87,9 @@ class EnsembleParams:
     calibration: bool = True
     """Scale each horizon's forecast by the skill it has shown (``combine.pyx``) before the
     horizons are combined; False combines the raw EWRLS forecasts (the original behaviour)."""
-    calibration_lambda: float = 0.999
+    calibration_lambda: float = 0.9995
     """Forgetting factor of the calibration regression, in (0, 1] (memory ~1/(1 - lambda) pairs)."""
-    calibration_z: float = 2.0
+    calibration_z: float = 0.5
     """The slope used is max(0, slope - calibration_z x its standard error), calibration_z >= 0."""
 
     def __post_init__(self) -> None:

@@ -82,6 +82,7 @@ class Feed:
         prices: Mapping[str, float],
         positions: Mapping[str, Holding] | None = None,
         equity: float | None = None,
+        round_trip_costs: Mapping[str, float] | None = None,
     ) -> MinuteInput:
         return minute_input(
             self.session,
@@ -91,6 +92,7 @@ class Feed:
             signals=signals,
             positions=self.positions if positions is None else positions,
             equity=self.equity if equity is None else equity,
+            round_trip_costs=round_trip_costs,
         )
 
     def fill(self, targets: Mapping[str, int], prices: Mapping[str, float]) -> None:

@@ -1,0 +1,1 @@
+"""Research and maintenance commands run from the repository root (``python -m tools.NAME``)."""
