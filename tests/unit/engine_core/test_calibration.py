@@ -279,3 +279,10 @@ def test_calibration_shrinks_to_zero_without_signal(synthetic):
     res = run_batch(p, *on.arrays, on.t)
     liquid = [symbols.index(s) for s in ("SPXL", "TQQQ", "SQQQ", "UVXY")]
     assert (res.slopes[0][liquid][:, late] > 0).mean() > 0.5
+    # the shipped defaults (z 0.5, the 5-bar forecast): the traded horizon's slope stays 0
+    # without a signal and turns positive with it
+    d = EnsembleParams()
+    off_d, on_d = run_batch(d, *off.arrays, off.t), run_batch(d, *on.arrays, on.t)
+    assert (off_d.slopes[1][off_d.ready & (np.arange(len(off.t)) >= 390 * 4)] == 0).mean() > 0.85
+    assert (off_d.rhat[:, late][off_d.warm[:, late]] == 0).mean() > 0.85
+    assert (on_d.slopes[1][liquid][:, late] > 0).mean() > 0.5
