@@ -15,10 +15,10 @@ from common.config import (
     RotationStrategyConfig,
     apply_params,
     default_config_json,
-    original_config,
-    original_config_json,
     load_best_params,
     load_strategy_config,
+    original_config,
+    original_config_json,
     strategy_config_path,
     strategy_symbols,
 )
