@@ -69,7 +69,7 @@ class OesConfig(Section):
     (``buy_threshold``, ``sell_threshold``, ``entry_cost_margin``).
 
     Defaults (issue 10, "Honest P&L"; chosen on synthetic seeds 100-119 and checked on
-    seeds never used to choose them: ``python -m tools.edge``; the ported system's values
+    seeds never used to choose them: ``python -m bench.edge``; the ported system's values
     are :data:`ORIGINAL_PARAMS`, shipped as ``config/original/``):
 
     - ``ewrls_lambda`` 0.9999 (was 0.98) and ``regularization`` 10 (was 0.1): 47 features
@@ -175,7 +175,7 @@ class RotationManagerConfig(Section):
     on the selection seeds: max_positions 2 scored higher but 3 is the design's book,
     min_hold_bars 0-5, rotation_strength_delta 0.03-0.3, smoothing_alpha 0.3-1,
     min_rank_to_hold 5-12 and the leverage boosts within noise; tighter profit target and
-    stop loss lower); ``python -m tools.edge compare`` reproduces each comparison.
+    stop loss lower); ``python -m bench.edge compare`` reproduces each comparison.
     """
 
     max_positions: int = Field(3, ge=1, le=50)

@@ -9,7 +9,7 @@ trips a day.
 Markets: the issue's seeds 1-3, 24 sessions each (the engine's 20-session warm-up, then 4
 scored), through the engine's backtest and its cost model. The figures on many more
 sessions (selection seeds 100-119, held-out seeds, 10 scored sessions each) come from
-``python -m tools.edge table`` (docs in tools/edge).
+``python -m bench.edge table`` (docs in bench/edge).
 """
 
 from __future__ import annotations

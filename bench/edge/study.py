@@ -1,8 +1,8 @@
 """A config over many synthetic markets: the figures of the issue's table, and paired
 comparisons of configs on the very same sessions.
 
-Each market (:class:`tools.edge.markets.MarketSpec`) is backtested with the engine's own
-backtest (:mod:`tools.edge.evaluate`); the days of every market are pooled:
+Each market (:class:`bench.edge.markets.MarketSpec`) is backtested with the engine's own
+backtest (:mod:`bench.edge.evaluate`); the days of every market are pooled:
 
 - **mean day %**: the mean of the sessions' net returns (after the cost model's
   half-spreads, slippage and fees), percent of the session's start equity; **t**: that
@@ -10,7 +10,7 @@ backtest (:mod:`tools.edge.evaluate`); the days of every market are pooled:
 - **round trips / day**, **turnover × equity / day** (traded value over start equity),
   **gross %** (before costs), **costs %**, **hold %** (the hold baseline's net return);
 - **IC**: the decision probability's correlation with the forward return at the traded
-  horizon (:func:`tools.edge.evaluate.decision_ic`), averaged over the markets.
+  horizon (:func:`bench.edge.evaluate.decision_ic`), averaged over the markets.
 
 :func:`compare` backtests configs on the same markets and reports each one's daily net
 return minus the base's, paired by session (mean, t): differences far smaller than the
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.edge.evaluate import WARMUP, RunMetrics, evaluate
+from bench.edge.markets import MarketSpec, market_grid
 from common.config import StrategyConfig
 from engine.signals import ensemble_params, ensemble_run
-from tools.edge.evaluate import WARMUP, RunMetrics, evaluate
-from tools.edge.markets import MarketSpec, market_grid
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``python -m tools.edge table|compare|sweep``: see :mod:`tools.edge`."""
+"""``python -m bench.edge table|compare|sweep``: see :mod:`bench.edge`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.edge.study import Row, Study, paired, specs
 from common.config import (
     STRATEGIES,
     StrategyConfig,
@@ -16,7 +17,6 @@ from common.config import (
     original_config_json,
     validate_strategy_config,
 )
-from tools.edge.study import Row, Study, paired, specs
 
 DEFAULT_CACHE = Path("data/research/edge")
 HEADER = (
@@ -67,7 +67,7 @@ def row_line(strategy: str, label: str, signal: float, seeds: str, r: Row) -> st
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.edge", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m bench.edge", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     for name in ("table", "compare", "sweep"):
         s = sub.add_parser(name)

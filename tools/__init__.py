@@ -1,1 +1,0 @@
-"""Research and maintenance commands run from the repository root (``python -m tools.NAME``)."""
