@@ -46,12 +46,19 @@ def _journal_equals_broker(rig, strategy: str) -> list:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("strategy", "symbols"), [("rotation", ROTATION), ("psm", PSM)])
-def test_backtest_and_mock_replay_of_a_date_agree(rig_factory, e2e, tmp_path, strategy, symbols):
+@pytest.mark.parametrize(
+    ("strategy", "symbols", "defaults"),
+    [("rotation", ROTATION, True), ("psm", PSM, False)],
+    ids=["rotation-defaults", "psm-original"],
+)
+def test_backtest_and_mock_replay_of_a_date_agree(rig_factory, e2e, tmp_path, strategy, symbols,
+                                                  defaults):  # fmt: skip
     # the market's default costs are the config's (CostsConfig, what write_config writes):
-    # half-spread by liquidity, slippage, regulatory fees, resting orders without a bar
+    # half-spread by liquidity, slippage, regulatory fees, resting orders without a bar.
+    # Rotation runs the shipped defaults: the live warm-up's round-trip cost estimates gate
+    # the same entries as the backtest's.
     rig = rig_factory(day=e2e.DAY, start_time="09:29")
-    cfg_path = rig.write_config(strategy)
+    cfg_path = rig.write_config(strategy, defaults=defaults)
     rig.clock(action="step", seconds=30)
     rig.start_bridge(symbols)
     engine = rig.start_engine(strategy)

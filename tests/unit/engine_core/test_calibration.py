@@ -159,6 +159,7 @@ def planted(synthetic):
 
 
 CAL = EnsembleParams(ewrls_lambda=0.999, regularization=1.0, warmup_samples=50,
+                     horizon_weights=(0.3, 0.5, 0.2), probability_scale=1000.0,
                      calibration_lambda=0.99, calibration_z=1.0)
 
 
