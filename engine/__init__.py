@@ -3,7 +3,9 @@
 The process (``python -m engine``; design.md §6):
 
 - :mod:`engine.cli` — the command line (live, and ``backtest``);
-- :mod:`engine.app` — start-up in the design's order, then one decision per minute batch;
+- :mod:`engine.app` — start-up in the design's order, then one decision per minute batch:
+  a thin shell (read, step, journal intents, send, record) around :mod:`engine.minute_step`,
+  the minute as a pure step (broker snapshot and journal facts in, orders and rows out);
 - :mod:`engine.startup` — today's session from the broker's clock, reconciliation wiring;
 - :mod:`engine.warmup` and :mod:`engine.market_grid` — history and today's bars on the
   session grid, replayed through the live update path;
@@ -11,8 +13,15 @@ The process (``python -m engine``; design.md §6):
 - :mod:`engine.signals` — bars → engine_core → per-symbol signals (per-bar and batch);
 - :mod:`engine.decision` — the one per-minute decision step shared by live and backtest;
 - :mod:`engine.execution` and :mod:`engine.position_book` — intents journaled, orders sent,
-  fills polled, the book checked against the broker;
-- :mod:`engine.eod` — cancel, flatten and confirm flat at close − 2 minutes.
+  every order report (stream event, response, poll) applied in one place;
+- :mod:`engine.trade_stream` and :mod:`engine.trade_events` — Alpaca's trade-updates
+  websocket in a thread, its messages read defensively, handed over through a queue;
+- :mod:`engine.broker_view` — positions, entry prices, cash and order progress kept from
+  those reports (seeded by REST), what each decision reads;
+- :mod:`engine.book_check` — the book and the view checked against the broker, after the
+  orders are sent; :mod:`engine.broker_time` — the broker's clock read once, then tracked;
+- :mod:`engine.eod` — cancel and flatten the strategy's universe at close − 2 minutes
+  (closing orders without a bar rest, pending), confirm flat after the close.
 
 Decision and bookkeeping parts:
 
@@ -23,7 +32,8 @@ Decision and bookkeeping parts:
 - :mod:`engine.risk` and :mod:`engine.order_plan` — targets vs the book → capped orders;
 - :mod:`engine.journal` (SQLite) and :mod:`engine.state_snapshot` (``state.json``);
 - :mod:`engine.order_lifecycle` — every order status change, through one table of moves;
-- :mod:`engine.reconcile` — broker positions and open orders → strategy state at start-up.
+- :mod:`engine.reconcile` — broker positions and open orders → strategy state at start-up,
+  taken over without disruption (:mod:`engine.strategies.takeover`).
 
 Backtest: :mod:`engine.backtest` runs the same strategy code with mockmarket's fill rule and
 costs (the shared :mod:`ledger`): :mod:`engine.sim_fills` (where and at what price an order
