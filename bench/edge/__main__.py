@@ -19,9 +19,11 @@ from common.config import (
 )
 
 DEFAULT_CACHE = Path("data/research/edge")
+SELECTION_SEEDS = range(100, 120)
+"""The seeds the shipped defaults were chosen on (in-sample); any other seed is held-out."""
 HEADER = (
-    "| strategy | config | signal | seeds | days | mean day % | t | round trips / day | "
-    "turnover × equity / day | gross % | costs % | hold % (t) | IC |"
+    "| strategy | config | signal | seeds | set | days | mean day % net | t | round trips / day | "
+    "turnover × equity / day | gross % | costs % | hold % net (t) | IC |"
 )
 
 
@@ -32,6 +34,20 @@ def seed_list(text: str) -> list[int]:
         lo, _, hi = part.partition("-")
         out += list(range(int(lo), int(hi or lo) + 1))
     return out
+
+
+def seed_text(seeds: list[int]) -> str:
+    """[1, 2, 3, 7] → ``"1-3,7"`` (the inverse of :func:`seed_list`)."""
+    parts: list[str] = []
+    start = prev = None
+    for s in [*seeds, None]:
+        if start is not None and s == prev + 1:
+            prev = s
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = s
+    return ",".join(parts)
 
 
 def floats(text: str) -> list[float]:
@@ -58,9 +74,15 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def row_line(strategy: str, label: str, signal: float, seeds: str, r: Row) -> str:
+def sample_label(seeds: list[int]) -> str:
+    """"in-sample" (every seed among :data:`SELECTION_SEEDS`), "held-out" (none) or "mixed"."""
+    chosen = sum(s in SELECTION_SEEDS for s in seeds)
+    return "in-sample" if chosen == len(seeds) else "held-out" if chosen == 0 else "mixed"
+
+
+def row_line(strategy: str, label: str, signal: float, seeds: str, sample: str, r: Row) -> str:
     return (
-        f"| {strategy} | {label} | {signal:g} | {seeds} | {r.days} | {r.net:+.3f} | {r.t:+.1f} | "
+        f"| {strategy} | {label} | {signal:g} | {seeds} | {sample} | {r.days} | {r.net:+.3f} | {r.t:+.1f} | "
         f"{r.round_trips:.1f} | {r.turnover:.1f} | {r.gross:+.3f} | {r.costs:.3f} | "
         f"{r.hold:+.3f} ({r.hold_t:+.1f}) | {r.ic:+.3f} |"
     )
@@ -87,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                                         help="JSON object of dotted overrides of the base")
     sub.choices["sweep"].add_argument("--strengths", type=floats, required=True)
     args = p.parse_args(argv)
-    seeds_text = f"{args.seeds[0]}-{args.seeds[-1]}" if len(args.seeds) > 1 else str(args.seeds[0])
+    seeds_text = seed_text(args.seeds)
     base = parse_sets(args.sets)
     cfg = load(args.strategy, args.config, args.original, base)
     label = args.label or ("original" if args.original else "default") + (
@@ -100,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         print(HEADER)
         for signal in strengths:
             row = Row.of(study.metrics(cfg, specs(args.seeds, signal)))
-            print(row_line(args.strategy, label, signal, seeds_text, row), flush=True)
+            print(row_line(args.strategy, label, signal, seeds_text, sample_label(args.seeds), row),
+                  flush=True)  # fmt: skip
             study.forget()
     else:
         for signal in args.signals:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.edge.__main__ import main, seed_list
+from bench.edge.__main__ import main, sample_label, seed_list, seed_text
 from bench.edge.markets import MarketSpec, market_grid
 from bench.edge.study import Row, Study, paired
 from common.config import (
@@ -74,3 +74,10 @@ def test_bad_override_is_named(cache, capsys) -> None:
     with pytest.raises(Exception, match="no_such_knob"):
         main(["table", "--strategy", "psm", "--seeds", "1", "--cache", str(cache),
               "--set", "oes_config.no_such_knob=1"])  # fmt: skip
+
+
+def test_seed_text_and_the_sample_label() -> None:
+    assert seed_text(seed_list("1-3,200-209,7")) == "1-3,200-209,7"
+    assert (sample_label([100, 119]), sample_label([1, 200]), sample_label([1, 100])) == (
+        "in-sample", "held-out", "mixed",
+    )  # fmt: skip
