@@ -36,7 +36,7 @@ from typing import Any
 import pytest
 
 from common.calendar import MINUTE_MS, ny_datetime, nyse, to_ms
-from common.config import apply_params, default_config_json
+from common.config import apply_params, default_config_json, original_config_json
 from launch.mock_market import mock_keys
 from launch.report_charts import CHARTS
 from mockmarket.harness import run_market
@@ -156,7 +156,9 @@ def play(run: Run, *, watch: bool) -> Run:
 def sessions(tmp_path_factory, market_files, history):
     root = tmp_path_factory.mktemp("operate")
     key, secret = mock_keys()
-    cfg = apply_params(default_config_json("psm"), {"risk.daily_loss_limit_pct": 0.003}, source="test",
+    # the ported tuning trades from the first warm minutes (no cost gate to wait on): a day
+    # with many fills and a kill switch; these sessions test the operation, not the edge
+    cfg = apply_params(original_config_json("psm"), {"risk.daily_loss_limit_pct": 0.003}, source="test",
                        strategy="psm")  # fmt: skip
     with contextlib.ExitStack() as stack:
         runs: dict[str, Run] = {}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from common.children import with_pythonpath
-from common.config import default_config_json
+from common.config import default_config_json, original_config_json
 from engine.backtest import run_backtest
 from launch.report_charts import CHARTS
 from mockmarket.synthetic import SyntheticConfig, write_market
@@ -35,7 +35,8 @@ def history(tmp_path_factory) -> Path:
 def test_launch_backtest_writes_the_report_of_a_traded_day_for_a_backtest(tmp_path, history):
     home = tmp_path / "home"
     (home / "config").mkdir(parents=True)
-    (home / "config" / "psm_strategy.json").write_text(json.dumps(default_config_json("psm")))
+    # the ported tuning: it trades on this short synthetic history (the defaults wait for skill)
+    (home / "config" / "psm_strategy.json").write_text(json.dumps(original_config_json("psm")))
     shutil.copytree(history, home / "data")
     args = ["--strategy", "psm", "--start", str(START), "--end", str(END), "--held-out-from", str(HELD_OUT),
             "--warmup-sessions", "3"]  # fmt: skip

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from common.config import PsmStrategyConfig, RotationStrategyConfig
+from common.config import PsmStrategyConfig, RotationStrategyConfig, default_config_json
 from common.env import DEFAULTS, KEY_VAR, SECRET_VAR
 from launch.alert_config import AlertConfig, variable
 from launch.config_reference import BEGIN, END, main, render_reference, replace_section
@@ -35,7 +35,9 @@ def test_the_reference_names_every_variable_section_and_key():
                     assert f"| `{key}` |" in ref
             else:
                 assert f"| `{name}` |" in ref
-    assert "| `buy_threshold` | number | ≥ 0.5, < 0.95 | `0.53` | `0.55` |" in ref  # each strategy's default
+    # each strategy's own default, in its column
+    rot, psm = (default_config_json(s)["oes_config"]["buy_threshold"] for s in ("rotation", "psm"))
+    assert rot != psm and f"| `buy_threshold` | number | ≥ 0.5, < 0.95 | `{rot}` | `{psm}` |" in ref
 
 
 def test_write_replaces_only_the_section_and_check_says_when_it_is_stale(tmp_path, capsys):
