@@ -44,9 +44,25 @@ tail: ## follow the latest run's logs (launch, bridge, trader); MODE=live|mock p
 	  echo "following $$dir/{launch,bridge,trader}.log (Ctrl-C to stop)"; \
 	  tail -n 20 -F $$dir/launch.log $$dir/bridge.log $$dir/trader.log
 
-test: $(BUILT) ## lint, then run the whole test suite (unit, integration, e2e)
+test: $(BUILT) tools ## lint, then run the whole test suite (unit, integration, e2e)
 	@$(PY) -m ruff check .
 	@$(PY) -m pytest
+
+# what the report's browser test and the status view's terminal test drive: Debian's packages,
+# installed once (as root with apt-get usable; elsewhere those tests are skipped, and say why)
+TOOLS := chromium tmux
+tools: ## install the browser and terminal multiplexer the tests drive (chromium, tmux), once
+	@missing=$$(for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || echo -n "$$t "; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing $$missing(Debian packages, once; log: /tmp/make-tools.log) ..."; \
+	    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; } >/tmp/make-tools.log 2>&1 \
+	      || echo "could not install $$missing(see /tmp/make-tools.log): the tests that need them are skipped"; \
+	  else echo "$$missing: not installed and apt-get not usable here: the tests that need them are skipped"; fi; \
+	fi
+
+docs: $(STAMP) ## regenerate the README's configuration reference from the config models
+	@$(PY) -m launch.config_reference --write README.md
 
 bench: $(BUILT) ## run every benchmark under bench/ and print the figures
 	@$(PY) -m bench
@@ -76,4 +92,4 @@ mindeps: ## prove setup.py's lower bounds: every dependency at its bound in .ven
 clean: ## remove builds (keeps .venv, data and logs)
 	rm -rf build engine_core/*.c engine_core/*.so engine_core/*.html $(BUILT)
 
-.PHONY: help install mock live tail test bench lint mindeps clean
+.PHONY: help install mock live tail test tools docs bench lint mindeps clean

@@ -76,6 +76,8 @@ RUNTIME = [
     "websockets>=17.0",  # connect(reconnect_delays=) in bridge/stream.py
     "msgpack>=1.0.5",  # Timestamp.from_unix_nano, unpackb(strict_map_key=): 1.0; 1.0.5: Python 3.11 wheels
     "psutil>=5.9.4",  # the first with a wheel for Python 3.11 (Process.wait/terminate/cmdline are old)
+    "plotly>=5.0",  # the session report: make_subplots, add_hline, rangebreaks, offline.get_plotlyjs (all older)
+    "rich>=13.0",  # status --watch: Live(auto_refresh=), Group, Table, Panel
 ]
 
 TEST = [
@@ -86,6 +88,8 @@ TEST = [
     "ta>=0.11",
     "backtrader>=1.9.78.123",  # bench only; PyPI versions carry a fourth part
     "ruff>=0.8",  # 0.6 and 0.7 still have UP027, which this code does not follow
+    "aiosmtpd>=1.4.3",  # alert tests: STARTTLS that works on Python 3.11 (1.4.0-1.4.2 fail in it), authenticator
+    "trustme>=1.0",  # alert tests: a throwaway CA and server certificate for STARTTLS
 ]
 
 setup(

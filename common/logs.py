@@ -1,16 +1,29 @@
-"""Logging setup: one file per process (``<process>_<ts>.log``) plus stderr, with secrets redacted."""
+"""Logging setup: one file per process (``<process>_<ts>.log``) plus stderr, with secrets redacted.
+
+The file rotates (:class:`RotatingLogFile`) when it reaches :data:`MAX_BYTES` or when the
+machine's local date changes: the file keeps its name, so the stable links to it
+(``trader.log`` → ``trader_<ts>.log``) and ``tail -F`` follow it, and the earlier part
+becomes ``<name>.1`` (then ``.2``, ...; the oldest beyond :data:`BACKUPS` is deleted).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import logging.handlers
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import date
 from pathlib import Path
 
 FORMAT = "%(asctime)s.%(msecs)03d %(levelname)-7s %(name)s: %(message)s"
 DATEFMT = "%Y-%m-%dT%H:%M:%S"
+MAX_BYTES = 50 * 2**20
+"""A log file rotates when a line would take it past this size."""
+BACKUPS = 10
+"""Rotated parts kept per log file (``.1`` the newest)."""
 
 
 class Redactor:
@@ -52,10 +65,49 @@ def stderr_is(path: Path) -> bool:
     """Whether this process's stderr already goes to the file ``path`` (a supervisor sent
     the child's output to its log file): a stderr handler would then write every line twice."""
     try:
-        a, b = os.fstat(sys.stderr.fileno()), os.stat(path)
+        fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):
         return False
+    return same_file(fd, path)
+
+
+def same_file(fd: int, path: str | Path) -> bool:
+    """Whether the open file descriptor ``fd`` is the file at ``path``."""
+    try:
+        a, b = os.fstat(fd), os.stat(path)
+    except (OSError, ValueError):
+        return False
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+class RotatingLogFile(logging.handlers.RotatingFileHandler):
+    """A log file that rotates by size and by day (module docstring).
+
+    When this process's stdout or stderr is the log file itself (a supervisor sent the
+    child's output there), they are moved to the new file at each rotation, so a traceback
+    printed later lands beside the log lines, not in the rotated part.
+    """
+
+    def __init__(self, filename: str | Path, *, max_bytes: int = MAX_BYTES, backups: int = BACKUPS,
+                 today: Callable[[], date] = date.today) -> None:  # fmt: skip
+        super().__init__(filename, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        self._today = today
+        self._day = today()
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
+        if self._today() != self._day:
+            return True
+        return bool(super().shouldRollover(record))
+
+    def doRollover(self) -> None:
+        follow = [fd for fd in (1, 2) if same_file(fd, self.baseFilename)]
+        super().doRollover()
+        self._day = self._today()
+        if self.stream is None:
+            self.stream = self._open()
+        for fd in follow:
+            with contextlib.suppress(OSError):
+                os.dup2(self.stream.fileno(), fd)
 
 
 def setup_process_logging(
@@ -67,11 +119,14 @@ def setup_process_logging(
     stderr: bool = True,
     now: float | None = None,
     filename: str | Path | None = None,
+    max_bytes: int = MAX_BYTES,
+    backups: int = BACKUPS,
 ) -> Path:
     """Log to ``log_dir/<process>_<YYYYmmdd_HHMMSS>.log`` (and stderr); return the file's path.
 
     ``filename`` names the log file exactly instead (``log_dir`` is then ignored). No stderr
-    handler is added when stderr is that very file (see :func:`stderr_is`).
+    handler is added when stderr is that very file (see :func:`stderr_is`). The file rotates
+    at ``max_bytes`` and each day, keeping ``backups`` parts (:class:`RotatingLogFile`).
     """
     if filename is not None:
         path = Path(filename)
@@ -86,7 +141,7 @@ def setup_process_logging(
         root.removeHandler(h)
     redact = RedactFilter(secrets)
     fmt = logging.Formatter(FORMAT, DATEFMT)
-    handlers: list[logging.Handler] = [logging.FileHandler(path, encoding="utf-8")]
+    handlers: list[logging.Handler] = [RotatingLogFile(path, max_bytes=max_bytes, backups=backups)]
     if stderr and not stderr_is(path):
         handlers.append(logging.StreamHandler())
     for h in handlers:

@@ -242,6 +242,8 @@ class _Run:
         self.trips = _Trips()
         self.curve_t: list[int] = []
         self.curve: list[float] = []
+        self.states: list[tuple[int, str]] = []
+        """(minute, decision summary) where the strategy's state changes."""
 
     def _record(self, done: Sequence[SimFill], day: list[SimFill]) -> None:
         self.fills += done
@@ -291,6 +293,8 @@ class _Run:
                 halted=halted,
             )
             halted = halted or res.plan.halted
+            if not self.states or self.states[-1][1] != res.decision.summary:
+                self.states.append((minute.t, res.decision.summary))
             plan = res.plan
             if not res.orders_allowed:
                 unsent += len(plan.orders)
@@ -433,6 +437,7 @@ def simulate(
         diagnostics=diag,
         canceled=tuple(run.canceled),
         costs_model=describe_costs(model),
+        states=tuple(run.states),
     )
 
 

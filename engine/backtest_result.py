@@ -291,6 +291,8 @@ class BacktestResult:
     """client_order_ids of working orders canceled."""
     costs_model: str = ""
     """The cost model's knobs, as the report prints them."""
+    states: tuple[tuple[int, str], ...] = ()
+    """(minute, decision summary: the PSM state or the rotation book) where it changes."""
 
     @property
     def final_equity(self) -> float:

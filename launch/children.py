@@ -42,6 +42,8 @@ class ChildSettings:
     config_dir: Path
     config_env: Path
     history_sessions: int
+    alert_after_s: float = 30.0
+    """Wall seconds without bars or heartbeats before the engine's feed-loss alert."""
 
 
 def bridge_command(paths: ModePaths, s: ChildSettings, env: Mapping[str, str], stamp: str) -> ChildCommand:
@@ -70,6 +72,7 @@ def engine_command(paths: ModePaths, s: ChildSettings, env: Mapping[str, str], s
         "--config-dir", str(s.config_dir),
         "--config-env", str(s.config_env),
         "--history-sessions", str(s.history_sessions),
+        "--alert-after", f"{s.alert_after_s:g}",
     )  # fmt: skip
     return ChildCommand(ENGINE, argv, env, log_file)
 

@@ -5,8 +5,10 @@
     python -m launch live   [--strategy rotation|psm] [--skip-optimize] [--fifo PATH] ...
     python -m launch mock   [--date YYYY-MM-DD] [--speed N] [--start-time HH:MM] [--seed N] ...
     python -m launch download [--mode live|mock] [--strategy ...]
-    python -m launch status [--mode live|mock] [--json]
+    python -m launch status [--mode live|mock] [--json | --watch]
     python -m launch stop   [--mode live|mock] [--market]
+    python -m launch report [--date YYYY-MM-DD] [--mode live|mock] [--strategy ...] [--out FILE]
+    python -m launch backtest --strategy ... --start DATE --end DATE [--held-out-from DATE] ...
 
 Exit codes: 0 done (a session over and flat, a closed day, a stop on request); 1 a child went
 FATAL or the launcher crashed; 2 the operator must act (config, keys, real money, a launcher
@@ -196,30 +198,55 @@ def download(mode: str, strategy: str, config_dir: Path, config_env: Path, downl
     sys.exit(run_download_command(opts, market_state or _market_state_default()))
 
 
+def _watched(mode: str | None) -> ModePaths:
+    """The asked mode, else the one whose launcher runs, else the last that ran."""
+    if mode is not None:
+        return ModePaths.of(mode)
+    from launch.pidfiles import LAUNCHER, live_record
+
+    found = _modes(None)
+    running = [p for p in found if live_record(p.run_dir, LAUNCHER) is not None]
+    return (running or found)[-1]
+
+
+def _endpoints_of(paths: ModePaths, config_env: Path, market_state: Path | None) -> tuple[Any, str | None]:
+    """(the broker's endpoints of the mode or None, why none)."""
+    try:
+        if paths.mode is Mode.LIVE:
+            return load_endpoints(config_env), None
+        from launch.mock_market import running_market
+
+        m = running_market(market_state or _market_state_default())
+        return (None, "no mock market is running") if m is None else (m.endpoints(), None)
+    except ConfigError as e:
+        return None, str(e)
+
+
 @main.command()
 @MODE
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per mode, for scripts.")
+@click.option("--watch", is_flag=True, help="A live view, refreshed in place until Ctrl-C: processes, clock, "
+              "feed lag, strategy state, positions with P&L, today's trades, warnings.")
+@click.option("--interval", type=click.FloatRange(0.2, 60), default=2.0, show_default=True,
+              help="--watch: seconds between two refreshes (the broker is asked every 10 s at most).")
 @click.option("--config-env", type=click.Path(path_type=Path, dir_okay=False), default=Path("config.env"),
               show_default=True)
 @click.option("--market-state", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Mock market state file [default: data/mockmarket/state.json].")
-def status(mode: str | None, as_json: bool, config_env: Path, market_state: Path | None) -> None:
+def status(mode: str | None, as_json: bool, watch: bool, interval: float, config_env: Path,
+           market_state: Path | None) -> None:  # fmt: skip
     """Processes (pid, uptime, CPU, memory), market clock, last bar and lag, positions, P&L."""
     from launch.status import format_status, gather, status_json
 
-    for paths in _modes(mode):
-        endpoints, why = None, None
-        try:
-            if paths.mode is Mode.LIVE:
-                endpoints = load_endpoints(config_env)
-            else:
-                from launch.mock_market import running_market
+    if watch:
+        if as_json:
+            raise click.UsageError("--watch and --json do not go together")
+        from launch.status_watch import run_watch
 
-                m = running_market(market_state or _market_state_default())
-                endpoints = None if m is None else m.endpoints()
-                why = None if m is not None else "no mock market is running"
-        except ConfigError as e:
-            why = str(e)
+        paths = _watched(mode)
+        sys.exit(run_watch(paths, lambda: _endpoints_of(paths, config_env, market_state), interval_s=interval))
+    for paths in _modes(mode):
+        endpoints, why = _endpoints_of(paths, config_env, market_state)
         st = gather(paths, endpoints, why)
         click.echo(status_json(st) if as_json else "\n".join(format_status(st)))
 
@@ -240,6 +267,99 @@ def stop(mode: str | None, market: bool, market_state: Path | None) -> None:
         done += stop_mode(paths, market=market and paths.mode is Mode.MOCK,
                           market_state=market_state or _market_state_default())  # fmt: skip
     click.echo("\n".join(done) if done else "nothing was running")
+
+
+def _report_modes(mode: str | None) -> list[ModePaths]:
+    """The asked mode, else the one whose journal changed last."""
+    if mode is not None:
+        return [ModePaths.of(mode)]
+    found = [ModePaths.of(m) for m in MODES if ModePaths.of(m).journal.is_file()]
+    found.sort(key=lambda p: p.journal.stat().st_mtime)
+    return found[-1:] or [ModePaths.of(Mode.LIVE)]
+
+
+@main.command()
+@click.option("--date", "day", callback=date_option, default=None,
+              help="Session date, YYYY-MM-DD [default: the journal's latest].")
+@MODE
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
+              help="[default: every strategy traded that day].")
+@click.option("--config-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("config"),
+              show_default=True, help="Strategy configs and best_params.json.")
+@click.option("--journal", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Another journal (an archived mock journal) [default: the mode's].")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write here [default: <log-dir>/reports/report_<date>_<strategy>.html].")
+def report(day: date | None, mode: str | None, strategy: str | None, config_dir: Path, journal: Path | None,
+           out: Path | None) -> None:  # fmt: skip
+    """Write the HTML session report of a traded day (it opens offline, in any browser)."""
+    from launch.journal_record import JournalReadError
+    from launch.report import latest_sessions, strategies_on, write_day_report
+    from launch.sequence import load_config_of
+
+    paths = _report_modes(mode)[0]
+    jpath = journal or paths.journal
+    try:
+        if day is None:
+            day, names = latest_sessions(jpath, strategy)
+            if day is None:
+                raise click.ClickException(f"nothing traded in {jpath}: no session to report")
+        else:
+            names = [strategy] if strategy else strategies_on(jpath, day)
+            if not names:
+                raise click.ClickException(f"{jpath} has no decision or fill on {day}")
+        if strategy is not None:
+            names = [strategy]
+        if out is not None and len(names) > 1:
+            raise click.UsageError(f"--out names one file but {day} has {len(names)} strategies: give --strategy")
+        for name in names:
+            cfg = load_config_of(name, config_dir)
+            path = write_day_report(paths, name, day, cfg, config_dir=config_dir, journal=jpath, out=out)
+            click.echo(f"Session report ({name}, {day}, {paths.mode}): {path}")
+    except (JournalReadError, ConfigError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.command()
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="rotation", show_default=True)
+@click.option("--start", callback=date_option, required=True, help="First session, YYYY-MM-DD.")
+@click.option("--end", callback=date_option, required=True, help="Last session, YYYY-MM-DD.")
+@click.option("--held-out-from", callback=date_option, default=None,
+              help="Sessions from this date on are reported as held-out [default: no split].")
+@click.option("--warmup-sessions", type=click.IntRange(0, 250), default=WARMUP_SESSIONS, show_default=True,
+              help="Sessions before --start the signals warm up on.")
+@click.option("--mode", type=click.Choice(MODES), default=Mode.LIVE.value, show_default=True,
+              help="Whose history: live (data/) or mock (data/mock/).")
+@click.option("--config-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("config"),
+              show_default=True, help="Strategy configs and best_params.json.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write here [default: logs/backtests/report_<strategy>_<start>_<end>.html].")
+def backtest(strategy: str, start: date, end: date, held_out_from: date | None, warmup_sessions: int,
+             mode: str, config_dir: Path, out: Path | None) -> None:  # fmt: skip
+    """Backtest the strategy and write the same HTML report as a traded day (and print the text one)."""
+    from engine.backtest import format_report, run_backtest
+    from launch.backtest_record import backtest_record
+    from launch.report import backtest_report_path, generated_line
+    from launch.report_html import write_report
+    from launch.sequence import load_config_of
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if end < start:
+        raise click.BadParameter(f"--end {end} is before --start {start}")
+    if held_out_from is not None and not start < held_out_from <= end:
+        raise click.BadParameter(f"--held-out-from {held_out_from} must be after --start {start} and not after --end {end}")
+    data_dir = ModePaths.of(mode).data_dir
+    try:
+        cfg = load_config_of(strategy, config_dir)
+        result = run_backtest(cfg, start, end, data_dir=data_dir, held_out_from=held_out_from,
+                              warmup_sessions=warmup_sessions)  # fmt: skip
+        rec = backtest_record(result, data_dir, config_dir=config_dir)
+    except (ConfigError, ValueError, OSError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(format_report(result))
+    path = write_report(rec, out or backtest_report_path(strategy, result.start, result.end),
+                        generated=generated_line(f"history in {data_dir}"))  # fmt: skip
+    click.echo(f"Backtest report: {path}")
 
 
 __all__ = ["main"]

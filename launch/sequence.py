@@ -10,7 +10,15 @@
 6. optimization (not part of this version: the current parameters are used, and said so);
 7. the reconciliation preview: the account's positions as the engine will find them;
 8. the bridge and the engine are started and supervised; when the engine ends the session
-   (flat after the close) the bridge is stopped and the session summary printed.
+   (flat after the close) the bridge is stopped and the session summary printed;
+9. today's bars are brought up to date and the HTML session report written
+   (:mod:`launch.report`); its path is printed.
+
+Alerts (:mod:`launch.alerts`, configured by ``ALERT_*`` in config.env) go out from here, on
+their own threads: the positions found at the start, a FATAL child, the engine's fills,
+halts, feed losses and order trouble (read from its journal, :mod:`launch.alert_watch`),
+positions left after the close, and the session summary. The run is recorded in
+``<log-dir>/runs/`` (:mod:`launch.run_record`).
 
 Exit codes (:mod:`common.exit_codes`): 0 done, a closed day, or stopped by SIGTERM/SIGINT;
 1 a child went FATAL or the launcher crashed; 2 the operator must act; 3 the engine halted.
@@ -33,7 +41,7 @@ import click
 import psutil
 
 from common.calendar import TradingCalendar, iso_ny, ny_date, nyse
-from common.config import StrategyConfig, load_strategy_config
+from common.config import BEST_PARAMS_FILE, StrategyConfig, load_strategy_config
 from common.env import KEY_VAR, SECRET_VAR, AlpacaEndpoints, load_endpoints
 from common.errors import (
     AuthError,
@@ -55,6 +63,10 @@ from common.rest import AlpacaRestClient
 from common.rest_models import Account, BrokerClock
 from common.stop_flag import StopFlag
 from engine.strategies import make_strategy
+from launch.alert_config import PREFIX as ALERT_PREFIX
+from launch.alert_config import AlertConfig, AlertKind, load_alert_config
+from launch.alert_watch import CURSOR, JournalWatcher
+from launch.alerts import CLOSE_TIMEOUT_S, Alert, AlertDispatcher, make_dispatcher
 from launch.children import ChildSettings, bridge_command, engine_command, starter
 from launch.console import add_secrets, setup_launch_logging
 from launch.lock import AccountLock, LockHeld, account_lock_path
@@ -62,6 +74,7 @@ from launch.market_wait import wait_until
 from launch.paths import Mode, ModePaths, log_stamp
 from launch.pidfiles import BRIDGE, ENGINE, LAUNCHER, remove_record, stop_recorded, write_record
 from launch.preview import money, preview_lines
+from launch.run_record import RunRecorder, broker_facts
 from launch.summary import SessionSummary, bridge_reconnects, read_journal
 from launch.supervisor import Change, Child, ChildState, Policy, Supervisor
 
@@ -82,6 +95,10 @@ START_LEAD_MS = 60_000
 START_LEAD_WALL_S = 5.0
 """...or this much wall time before it, if earlier (a fast mock clock)."""
 TICK_S = 0.2
+WATCH_EVERY_S = 1.0
+"""Wall seconds between two looks at the journal for alerts."""
+STOPPING_ALERTS_S = 5.0
+"""How long alerts still queued may take when the launcher was asked to stop."""
 
 
 @dataclass(frozen=True)
@@ -132,9 +149,14 @@ def verify_account(rest: AlpacaRestClient) -> Account:
 
 def load_config(opts: LaunchOptions) -> tuple[StrategyConfig, Path | None]:
     """The strategy config with the optimizer's params if present (as the engine loads it)."""
-    params = opts.config_dir / "best_params.json"
+    params = opts.config_dir / BEST_PARAMS_FILE
     params_path = params if params.exists() else None
     return load_strategy_config(opts.strategy, None, params_path, config_dir=opts.config_dir), params_path
+
+
+def load_config_of(strategy: str, config_dir: Path) -> StrategyConfig:
+    """``strategy``'s config in ``config_dir``, with its best params if present."""
+    return load_config(LaunchOptions(Mode.LIVE, strategy, config_dir=config_dir))[0]
 
 
 def download(
@@ -209,6 +231,12 @@ class Launch:
         self.market: Market | None = None
         self.starter = starter
         """How a child's process is started (tests drive the supervision with fake processes)."""
+        self.recorder: RunRecorder | None = None
+        self.alert_cfg = AlertConfig()
+        self.alerts = AlertDispatcher(())
+        self.watcher: JournalWatcher | None = None
+        self._alerted_after_close = False
+        self._children: dict[str, Child] = {}
 
     # ------------------------------------------------------------------ run
     def run(self) -> int:
@@ -231,6 +259,8 @@ class Launch:
             log.exception("the launcher crashed")
             return EXIT_CRASH
         finally:
+            # stopped on request: `launch stop` waits a bounded time, so a hung channel gets little
+            self.alerts.close(STOPPING_ALERTS_S if self.stop.requested else CLOSE_TIMEOUT_S)
             remove_record(self.paths.run_dir, LAUNCHER, os.getpid())
             if self.rest is not None:
                 self.rest.close()
@@ -262,10 +292,17 @@ class Launch:
     def _run(self) -> int:
         self._lock(self.paths.run_dir / "launcher.lock", f"{self.opts.mode} mode in {Path.cwd()}")
         write_record(self.paths.run_dir, LAUNCHER, os.getpid(), psutil.Process().cmdline())
+        self.recorder = RunRecorder(self.paths, self.stamp, mode=str(self.opts.mode), strategy=self.opts.strategy,
+                                    pid=os.getpid())  # fmt: skip
         cfg, params = load_config(self.opts)
         log.info("config %s%s: %d symbols", self.opts.config_dir / f"{self.opts.strategy}_strategy.json",
                  f" with params {params}" if params else "", len(cfg.symbols))  # fmt: skip
+        self.alert_cfg = load_alert_config(self.opts.config_env, self.environ)
+        add_secrets(self.alert_cfg.secrets())
+        self.alerts = make_dispatcher(self.alert_cfg, {"mode": str(self.opts.mode), "strategy": self.opts.strategy})
+        log.info("alerts: %s", self.alert_cfg.describe())
         endpoints, child_env, child_config_env = self._endpoints()
+        child_env = {k: v for k, v in child_env.items() if not k.startswith(ALERT_PREFIX)}  # the launcher's alone (a password)
         add_secrets(endpoints.secrets())
         log.info("broker: %s", endpoints.trading_url)
         self.rest = rest = AlpacaRestClient(endpoints, timeout=10.0, max_retries=3)
@@ -289,6 +326,8 @@ class Launch:
                      day.strftime("%A"), day, iso_ny(now)[11:16], iso_ny(int(clock.next_open.timestamp() * 1000)))  # fmt: skip
             return EXIT_OK
         session = self.calendar.session(day)
+        self.recorder.update(session_date=day.isoformat())
+        self.alerts.context["session_date"] = day.isoformat()
         if now >= session.close_ms:
             log.info("the %s session closed at %s ET (broker time %s): nothing to trade until the "
                      "next open, %s", day, iso_ny(session.close_ms)[11:16], iso_ny(now)[11:16],
@@ -298,6 +337,8 @@ class Launch:
                 log.warning("positions are still open after the close:")
                 for line in held[1:]:
                     log.warning("%s", line)
+                self._alert(AlertKind.POSITIONS_AFTER_CLOSE, "positions left after the close",
+                            "\n".join(held), now)  # fmt: skip
             self._after_session()
             return EXIT_OK
 
@@ -312,13 +353,18 @@ class Launch:
             log.info("%s received while waiting for the open: stopping", self.stop.signal)
             return EXIT_OK
         self._optimize()
-        for line in preview_lines(rest.get_positions(), make_strategy(cfg)):
-            log.info("%s", line)
+        self._preview(cfg)
 
         settings = ChildSettings(self.opts.strategy, self.fifo, self.opts.config_dir,
-                                 child_config_env, WARMUP_SESSIONS)  # fmt: skip
+                                 child_config_env, WARMUP_SESSIONS, self.alert_cfg.feed_silence_s)  # fmt: skip
+        self.watcher = JournalWatcher(self.paths.journal, cfg.strategy, day, self.paths.run_dir / CURSOR)
         code, ending, sup = self._supervise(settings, child_env)
-        self._summary(cfg.strategy, session.date, ending, sup)
+        self._watch()
+        self.recorder.update(ending=ending, exit_code=code)
+        lines = self._summary(cfg.strategy, session.date, ending, sup)
+        report = self._report(cfg, session.date)
+        self._alert(AlertKind.SESSION_SUMMARY, f"session summary: {ending}",
+                    "\n".join([*lines, *([f"Report: {report.resolve()}"] if report else [])]))  # fmt: skip
         if code == EXIT_OK and ending == describe_ending(EXIT_OK) and self._past(session.close_ms):
             self._after_session()
         log.info("launcher exiting with code %d (%s)", code, describe(code))
@@ -355,10 +401,49 @@ class Launch:
             log.info("optimization: no optimizer in this version yet; trading with the current "
                      "parameters (pass --skip-optimize to say so)")  # fmt: skip
 
+    def _alert(self, kind: AlertKind, subject: str, text: str, at_ms: int | None = None, **detail: object) -> None:
+        self.alerts.send(Alert(kind, subject, text, detail, at=iso_ny(at_ms if at_ms is not None else
+                                                                      int(time.time() * 1000))))  # fmt: skip
+
+    def _watch(self) -> None:
+        """The journal's new fills and events, as alerts."""
+        if self.watcher is None:
+            return
+        for a in self.watcher.poll():
+            if a.kind is AlertKind.POSITIONS_AFTER_CLOSE:
+                self._alerted_after_close = True
+            self.alerts.send(a)
+
+    def _preview(self, cfg: StrategyConfig) -> None:
+        """The reconciliation preview: the positions the engine will find and what the strategy
+        makes of each (recorded, alerted)."""
+        assert self.rest is not None and self.recorder is not None
+        positions = self.rest.get_positions()
+        lines = preview_lines(positions, make_strategy(cfg))
+        for line in lines:
+            log.info("%s", line)
+        held = {p.symbol: p.qty for p in positions if p.qty}
+        try:
+            acct, now = self.rest.get_account(), self.rest.get_clock().timestamp_ms
+            self.recorder.update(broker_start=broker_facts(acct.equity, acct.last_equity, held, now))
+        except TraderError as e:
+            log.warning("the account could not be read for the run record: %s", e)
+        if held:
+            self._alert(AlertKind.POSITIONS_AT_START, f"{len(held)} position(s) found at the start",
+                        "\n".join(lines), positions=held)  # fmt: skip
+
     def _on_change(self, c: Change) -> None:
         level = logging.ERROR if c.new is ChildState.FATAL else (
             logging.WARNING if c.new is ChildState.BACKOFF else logging.INFO)  # fmt: skip
         log.log(level, "%s: %s -> %s (%s)", c.child, c.old, c.new, c.why)
+        child = self._children.get(c.child)
+        if self.recorder is not None and child is not None:
+            self.recorder.child(c.child, state=str(c.new), restarts=child.restarts, pid=child.pid, why=c.why)
+        if c.new is ChildState.FATAL:
+            what = ("the engine carries on with REST polling and flattens at the close" if c.child == BRIDGE
+                    else "the launcher stops the bridge and exits")  # fmt: skip
+            self._alert(AlertKind.CHILD_FATAL, f"{c.child} FATAL", f"{c.child} keeps failing ({c.why}): {what}",
+                        child=c.child, why=c.why)  # fmt: skip
 
     def _supervise(self, settings: ChildSettings, env: dict[str, str]) -> tuple[int, str, Supervisor]:
         bridge_cmd = bridge_command(self.paths, settings, env, self.stamp)
@@ -366,6 +451,10 @@ class Launch:
         pol = self.opts.policy
         bridge = Child(BRIDGE, self.starter(bridge_cmd, self.paths), pol, self._on_change)
         engine = Child(ENGINE, self.starter(engine_cmd, self.paths), pol, self._on_change)
+        self._children = {BRIDGE: bridge, ENGINE: engine}
+        if self.recorder is not None:
+            for c, cmd in ((engine, engine_cmd), (bridge, bridge_cmd)):
+                self.recorder.child(c.name, state=str(c.state), restarts=0, pid=None, log_file=str(cmd.log_file))
         sup = Supervisor([engine, bridge])
         log.info("starting the engine (log %s) and the bridge (log %s)", engine_cmd.log_file,
                  bridge_cmd.log_file)  # fmt: skip
@@ -376,9 +465,13 @@ class Launch:
         ending = ""
         bridge_trouble: tuple[int, str] | None = None
         bridge_noted = False
+        next_watch = now
         while True:
             now = self.mono()
             sup.transition(now)
+            if now >= next_watch:
+                next_watch = now + WATCH_EVERY_S
+                self._watch()
             if code is None:
                 if self.stop.requested:
                     code, ending = EXIT_OK, f"stopped by {self.stop.signal}"
@@ -426,13 +519,21 @@ class Launch:
                     "polling", describe(rc))  # fmt: skip
         return None
 
-    def _summary(self, strategy: str, day: date, ending: str, sup: Supervisor) -> None:
+    def _summary(self, strategy: str, day: date, ending: str, sup: Supervisor) -> list[str]:
         equity_change = None
         try:
             assert self.rest is not None
             acct = self.rest.get_account()
             if acct.last_equity is not None:
                 equity_change = acct.equity - acct.last_equity
+            positions = self.rest.get_positions()
+            held = {p.symbol: p.qty for p in positions if p.qty}
+            now = self.rest.get_clock().timestamp_ms
+            if self.recorder is not None:
+                self.recorder.update(broker_end=broker_facts(acct.equity, acct.last_equity, held, now))
+            if held and self.calendar.session(day).close_ms <= now and not self._alerted_after_close:
+                self._alert(AlertKind.POSITIONS_AFTER_CLOSE, "positions left after the close",
+                            "\n".join(preview_lines(positions)), now, positions=held)  # fmt: skip
         except TraderError as e:  # the summary must not hide the run's ending
             log.warning("the summary's equity change is unknown: %s", e)
         s = SessionSummary(
@@ -444,8 +545,32 @@ class Launch:
             reconnects=bridge_reconnects(self.paths.log_file("bridge", self.stamp)),
             restarts={c.name: c.restarts for c in sup.children},
         )
-        for line in s.lines():
+        lines = s.lines()
+        for line in lines:
             log.info("%s", line)
+        return lines
+
+    def _report(self, cfg: StrategyConfig, day: date) -> Path | None:
+        """Today's bars up to date, then the HTML session report; its path (None: not written)."""
+        assert self.rest is not None
+        if self.stop.requested:  # stopping: the bars on disk will do (`launch report` later has all)
+            log.info("stopping: the report uses the bars already on disk")
+        else:
+            try:
+                download(self.rest, cfg.symbols, self.paths.data_dir, sessions=self.opts.download_sessions,
+                         now_ms=self.rest.get_clock().timestamp_ms, calendar=self.calendar)  # fmt: skip
+            except TraderError as e:
+                log.warning("today's bars could not be brought up to date for the report: %s", e)
+        try:
+            from launch.report import write_day_report
+
+            path = write_day_report(self.paths, cfg.strategy, day, cfg, config_dir=self.opts.config_dir,
+                                    calendar=self.calendar)  # fmt: skip
+        except Exception:  # the report must never change how the run ends
+            log.exception("the session report could not be written")
+            return None
+        log.info("Session report: %s", path)
+        return path
 
     def _past(self, t_ms: int) -> bool:
         assert self.rest is not None
@@ -477,5 +602,6 @@ __all__ = [
     "check_real_money",
     "download",
     "load_config",
+    "load_config_of",
     "verify_account",
 ]

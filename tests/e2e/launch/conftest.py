@@ -208,6 +208,24 @@ def home(tmp_path) -> Iterator[Home]:
 
 
 @pytest.fixture
+def webhook():
+    """A local webhook receiver for the launcher's alerts (``ALERT_WEBHOOK_URL``)."""
+    from tests.support.alert_servers import webhook_server
+
+    with webhook_server() as hook:
+        yield hook
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    """A local SMTP server (STARTTLS, a login) for the launcher's email alerts (``smtp.env()``)."""
+    from tests.support.alert_servers import smtp_server
+
+    with smtp_server(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
 def market(tmp_path, home, market_files, history) -> Iterator[Callable[..., Market]]:
     """``market(start_time, speed=..., paused=...)``: a harness market on the replay ``DAY``,
     found by the launcher through ``home.market_state``; ``home``'s history is filled from it."""

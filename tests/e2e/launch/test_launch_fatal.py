@@ -11,9 +11,10 @@ from tests.support.processes import poll
 from .conftest import Home
 
 
-def test_an_engine_that_keeps_dying_ends_fatal_and_the_launcher_exits_1(home: Home, market):
+def test_an_engine_that_keeps_dying_ends_fatal_and_the_launcher_exits_1(home: Home, market, webhook, smtp):
     market("10:30", speed=60.0, paused=True)
     home.write_config(default_config_json("rotation"))
+    home.env.update({**smtp.env(), "ALERT_WEBHOOK_URL": webhook.url})
     launcher = home.launch("--skip-optimize", "--download-sessions", "20")
     killed: list[int] = []
 
@@ -35,3 +36,10 @@ def test_an_engine_that_keeps_dying_ends_fatal_and_the_launcher_exits_1(home: Ho
     assert "bridge: RUNNING -> STOPPING" in out or "bridge: STARTING -> STOPPING" in out
     assert "Restarts: engine 3, bridge 0" in out
     assert home.ours() == []
+    # and someone was told
+    posts = webhook.wait_for(lambda p: {"child_fatal", "session_summary"} <= {x["kind"] for x in p})
+    fatal = next(p for p in posts if p["kind"] == "child_fatal")
+    assert fatal["subject"] == "engine FATAL" and "it failed 4 times in a row" in fatal["text"]
+    mails = smtp.wait_for(lambda ms: any("session summary" in m.subject for m in ms))
+    assert {"child_fatal", "session_summary"} <= smtp.kinds()
+    assert any("engine FATAL" in m.body and "it failed 4 times in a row" in m.body for m in mails)

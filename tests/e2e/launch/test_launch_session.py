@@ -11,6 +11,8 @@ from datetime import datetime, time
 from common.calendar import NY, iso_ny, ny_datetime, to_ms
 from common.config import default_config_json
 from launch.mock_market import read_market_state
+from launch.report_charts import CHARTS
+from tests.support.browser import rendered
 from tests.support.processes import poll
 
 from .conftest import DAY, SEED, SESSIONS, Home, Market
@@ -69,3 +71,14 @@ def test_a_whole_mock_session_from_a_fresh_clone(home: Home, market_files):
         link = home.log_dir / f"{name}.log"
         assert link.is_symlink() and link.resolve().name.startswith(f"{name}_")
     assert "the account is flat: exiting" in home.trader_log()
+    # the session report: its path printed, every chart drawn, the broker's P&L to the cent
+    report = re.search(r"Session report: (\S+)", out)
+    assert report and report.group(1) == "logs/mock_trading/reports/report_2025-10-16_rotation.html"
+    page = rendered(home.path(report.group(1)))
+    assert page.charts_drawn == len(CHARTS) and all(page.charts.get(c, 0) > 0 for c in CHARTS), page.charts
+    change = re.search(r"Equity change today: ([+-])\$([\d,.]+)  \[broker", out)
+    assert change, out[-3000:]
+    broker = float(change.group(2).replace(",", "")) * (1 if change.group(1) == "+" else -1)
+    assert abs(float(page.values["pnl"]) - broker) < 0.01
+    fills = home.journal("SELECT COUNT(*) AS n FROM fills")[0]["n"]
+    assert int(page.values["fills"]) == len(page.trades) == fills

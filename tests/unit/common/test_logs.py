@@ -114,3 +114,75 @@ def test_a_separate_stderr_still_gets_the_lines(tmp_path):
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert "twice" in r.stderr and log_file.read_text().count("twice") == 1
+
+
+def _lines(path) -> list[str]:
+    return [x for x in path.read_text().splitlines() if x]
+
+
+def test_a_log_file_rotates_by_size_keeping_its_name_and_its_link(tmp_path):
+    import os
+
+    from common.logs import RotatingLogFile
+
+    path = tmp_path / "trader_20251016_092507.log"
+    h = RotatingLogFile(path, max_bytes=300, backups=2)
+    h.setFormatter(logging.Formatter("%(message)s"))
+    os.symlink(path.name, tmp_path / "trader.log")
+    log = logging.getLogger("rotation.size")
+    log.propagate = False
+    log.addHandler(h)
+    try:
+        for i in range(30):
+            log.warning("line %02d %s", i, "x" * 40)
+    finally:
+        log.removeHandler(h)
+        h.close()
+    # the newest lines in the file the link names; the older ones in .1 and .2; older gone
+    assert (tmp_path / "trader.log").resolve() == path
+    assert _lines(path)[-1].startswith("line 29") and path.stat().st_size <= 300
+    older = _lines(path.with_name(path.name + ".1"))
+    assert older and older[-1] < _lines(path)[0]
+    assert path.with_name(path.name + ".2").exists() and not path.with_name(path.name + ".3").exists()
+
+
+def test_a_log_file_rotates_when_the_day_changes(tmp_path):
+    from datetime import date
+
+    from common.logs import RotatingLogFile
+
+    today = [date(2025, 10, 16)]
+    path = tmp_path / "bridge_x.log"
+    h = RotatingLogFile(path, today=lambda: today[0])
+    h.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("rotation.day")
+    log.propagate = False
+    log.addHandler(h)
+    try:
+        log.warning("thursday")
+        log.warning("still thursday")
+        today[0] = date(2025, 10, 17)
+        log.warning("friday")
+    finally:
+        log.removeHandler(h)
+        h.close()
+    assert _lines(path.with_name(path.name + ".1")) == ["thursday", "still thursday"]
+    assert _lines(path) == ["friday"]
+
+
+def test_after_a_rotation_the_output_a_supervisor_sent_to_the_log_follows_the_new_file(tmp_path):
+    import subprocess
+    import sys
+
+    log_file = tmp_path / "trader_x.log"
+    code = (
+        "import logging, sys; from pathlib import Path; from common.logs import setup_process_logging; "
+        f"setup_process_logging('trader', '.', filename=Path({str(log_file)!r}), max_bytes=2000); "
+        "[logging.getLogger('t').info('line %03d %s', i, 'y' * 60) for i in range(60)]; "
+        "print('raw stderr after the rotation', file=sys.stderr, flush=True)"
+    )
+    with open(log_file, "ab") as out:
+        subprocess.run([sys.executable, "-c", code], stdout=out, stderr=out, check=True, timeout=60)
+    text = log_file.read_text()
+    assert "line 059" in text and "raw stderr after the rotation" in text
+    assert "raw stderr" not in log_file.with_name(log_file.name + ".1").read_text()

@@ -15,7 +15,7 @@ from launch.sequence import LaunchOptions, RealMoneyRefused, check_real_money, v
 SECRET = "sk-super-secret-value"
 
 
-@pytest.mark.parametrize("cmd", ["live", "mock", "download", "status", "stop"])
+@pytest.mark.parametrize("cmd", ["live", "mock", "download", "status", "stop", "report", "backtest"])
 def test_every_command_has_help(cmd):
     r = CliRunner().invoke(main, [cmd, "--help"])
     assert r.exit_code == 0 and "Usage:" in r.output
