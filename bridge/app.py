@@ -24,9 +24,9 @@ from typing import TypeVar
 from bridge.batcher import MinuteBatcher
 from bridge.messages import StreamBar
 from bridge.silence import SilenceWatch
-from bridge.state_file import StateFile
 from bridge.stream import MarketDataStream, StreamSettings
 from common.batch_line import encode_heartbeat, encode_minute
+from common.bridge_state import StateFile
 from common.calendar import TradingCalendar, iso_ny, nyse
 from common.fifo import FifoWriter
 from common.minute import Minute
@@ -123,7 +123,7 @@ class Bridge:
         self._heartbeat()
 
     def counters(self) -> dict[str, int]:
-        """Connections, reconnects and batches so far (what :mod:`bridge.state_file` keeps)."""
+        """Connections, reconnects and batches so far (what :mod:`common.bridge_state` keeps)."""
         st = self.stream.stats
         return {"connections": st.connections, "reconnects": st.reconnects,
                 "handshake_retries": st.handshake_retries, "limit_406": st.limit_406,

@@ -5,7 +5,7 @@ missing keys, auth failed, unsafe FIFO path, bad symbols, a symbol set whose
 batch line could exceed 4096 bytes); 1 on an unexpected error.
 
 Beside its log the bridge keeps its counters (connections, reconnects, batches) in
-``bridge_<ts>.state.json`` (:mod:`bridge.state_file`), which the launcher's summary reads.
+``bridge_<ts>.state.json`` (:mod:`common.bridge_state`), which the launcher's summary reads.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import click
 
 from bridge.app import Bridge, BridgeSettings
 from bridge.seeds import LatestBars, rest_latest_bars, seed_closes
-from bridge.state_file import StateFile, state_path_for
 from common.batch_line import LineTooLongError, check_symbols_fit
+from common.bridge_state import StateFile, state_path_for
 from common.errors import ConfigError, OperationalError
 from common.exit_codes import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR
 from common.fifo import DEFAULT_FIFO_PATH, FifoWriter

@@ -9,7 +9,7 @@ Every figure says where it comes from:
 - equity change: the broker's account, ``equity − last_equity`` (everything: fees, positions
   carried in, other activity on the account);
 - reconnects: the counter the bridge keeps in its state file beside this run's bridge log
-  (:mod:`bridge.state_file`);
+  (:mod:`common.bridge_state`);
 - restarts: this launcher's supervisor.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from bridge.state_file import read_state, state_path_for
+from common.bridge_state import read_state, state_path_for
 from common.quantities import is_flat
 from launch.preview import money
 

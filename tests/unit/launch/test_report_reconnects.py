@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bridge.state_file import StateFile, state_path_for
+from common.bridge_state import StateFile, state_path_for
 from launch.paths import ModePaths
 from launch.report import day_reconnects
 

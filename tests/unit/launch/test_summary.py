@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from bridge.state_file import StateFile, state_path_for
+from common.bridge_state import StateFile, state_path_for
 from launch.summary import (
     Fill,
     JournalTally,

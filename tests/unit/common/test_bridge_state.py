@@ -1,4 +1,4 @@
-"""bridge.state_file: the counters beside the bridge's log, written atomically when they change,
+"""common.bridge_state: the counters beside the bridge's log, written atomically when they change,
 carried over by a bridge restarted on the same log."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bridge.state_file import COUNTERS, StateFile, counters_of, read_state, state_path_for
+from common.bridge_state import COUNTERS, StateFile, counters_of, read_state, state_path_for
 
 
 def test_the_state_file_sits_beside_the_log():
