@@ -89,6 +89,23 @@ class OesConfig(Section):
       then loses 0.075 %/day at 0.8 round trips a day, more than those trips cost); z 1
       gives up 0.1 %/day. A memory of ~2,000 pairs (0.999: ~1,000 trades more noise
       without the signal) forgets the young model's first forecasts within a session or two.
+    - What z 0.5 lets through without a signal (the held-out signal-off misses, reviewed):
+      the slope's standard error is honest (``tests/unit/engine_core/test_calibration.py``:
+      with no skill the slope is above 0 as often as the normal tail beyond z says), so a
+      no-skill horizon is let through about a third of the time (on PSM's symbols over the
+      signal-off selection markets 100-109: 18 % of the time) and the cost gate decides
+      whether that trades. Such a day can be large: on held-out seed 206's first scored
+      session PSM made 11 round trips in SPXL (one in SDS), -1.8 % gross, on a slope of
+      1.6-1.8 (beta 2.3-2.5, se 1.4-1.5, ~3,800 effective pairs, 400-550 by forecast size):
+      a 1.7-se excursion of a fit to noise, not an understated error. With no signal a trade
+      earns what the raw forecast's true skill gives, slightly below 0 on these markets
+      (whole-sample slope t -0.27 on average over 240 symbol-markets of seeds 100-119), so
+      the signal-off loss is the round trips' costs and a little more. Gross %/day (t) at
+      0-0.2 round trips a day: selection seeds 100-119 PSM +0.006 (0.2), rotation -0.004
+      (-0.2); held-out 200-209 PSM -0.025 (-1.3), rotation 0.000; fresh held-out 300-309 PSM
+      -0.009 (-0.8), rotation -0.015 (-1.3). A larger z would cut those rare days and the
+      signal's edge with them (z 1: -0.1 %/day on the selection seeds); no value was
+      re-chosen on them.
     - ``horizon_weights`` (0, 1, 0) (was 0.3/0.5/0.2): ``rhat`` is the expected return over
       the 5 minutes after the next open, the horizon the strategies hold for and the one
       the cost gate compares with a round trip. The 1- and 10-bar models still learn (their

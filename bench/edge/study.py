@@ -8,7 +8,10 @@ backtest (:mod:`bench.edge.evaluate`); the days of every market are pooled:
   half-spreads, slippage and fees), percent of the session's start equity; **t**: that
   mean over its standard error (sessions taken as independent);
 - **round trips / day**, **turnover × equity / day** (traded value over start equity),
-  **gross %** (before costs), **costs %**, **hold %** (the hold baseline's net return);
+  **gross %** (before costs) and its t, **costs %**, **hold %** (the hold baseline's net
+  return). Net = gross - costs, so a loss no larger than the costs paid (the issue's bar
+  with the signal off) is a gross return of at least 0: the gross t says whether a miss
+  is more than chance (with no signal a trade's expected gross return is 0);
 - **IC**: the decision probability's correlation with the forward return at the traded
   horizon (:func:`bench.edge.evaluate.decision_ic`), averaged over the markets.
 
@@ -42,6 +45,7 @@ class Row:
     round_trips: float
     turnover: float
     gross: float
+    gross_t: float
     costs: float
     hold: float
     hold_t: float
@@ -51,13 +55,15 @@ class Row:
     def of(cls, runs: Sequence[RunMetrics]) -> Row:
         net = np.concatenate([r.net for r in runs])
         hold = np.concatenate([r.hold for r in runs])
+        gross = np.concatenate([r.gross for r in runs])
         return cls(
             days=len(net),
             net=float(net.mean()),
             t=t_stat(net),
             round_trips=float(np.concatenate([r.round_trips for r in runs]).mean()),
             turnover=float(np.concatenate([r.turnover for r in runs]).mean()),
-            gross=float(np.concatenate([r.gross for r in runs]).mean()),
+            gross=float(gross.mean()),
+            gross_t=t_stat(gross),
             costs=float(np.concatenate([r.costs for r in runs]).mean()),
             hold=float(hold.mean()),
             hold_t=t_stat(hold),

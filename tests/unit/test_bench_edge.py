@@ -10,7 +10,7 @@ import pytest
 
 from bench.edge.__main__ import main, sample_label, seed_list, seed_text
 from bench.edge.markets import MarketSpec, market_grid
-from bench.edge.study import Row, Study, paired
+from bench.edge.study import Row, Study, paired, t_stat
 from common.config import (
     RotationStrategyConfig,
     apply_params,
@@ -63,6 +63,8 @@ def test_configs_sharing_a_forecast_reuse_one_run_and_pair_by_session(cache) -> 
     assert len(study._runs) == 2  # a forecast knob did
     row = Row.of(base + other)
     assert row.days == 4 and row.net == pytest.approx(np.mean(base[0].net + other[0].net))
+    gross = np.asarray(base[0].gross + other[0].gross)
+    assert row.gross == pytest.approx(gross.mean()) and row.gross_t == pytest.approx(t_stat(gross))
 
 
 def test_seed_lists() -> None:
