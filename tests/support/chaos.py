@@ -5,8 +5,8 @@ processes). Its kills come from a seeded :class:`KillPlan`:
 
 - ``engine`` — SIGKILL from outside, a seeded few milliseconds after the clock stepped
   (while the minute is read, decided, sent or journaled);
-- ``bridge`` — likewise, then a new bridge once the engine has decided or the minute fell
-  back to REST;
+- ``bridge`` — between two minutes on a paused clock (in real time: at any moment), then
+  a new bridge;
 - ``engine@<point>`` — the engine kills itself at a named crash point
   (:mod:`engine.crash_points`): each relaunch is armed with the plan's next point, so a
   crash during reconciliation can follow one during the warm-up.
@@ -27,7 +27,7 @@ import random
 import signal
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,9 @@ from tests.support.processes import Proc, poll
 
 RESULTS_VAR = "CHAOS_RESULTS"
 """A directory: each finished session appends its outcome there (``make chaos``'s table)."""
+PINNED = {"session__no_entry_minutes_before_close": 5}
+"""The chaos sessions' config: the shipped defaults, entries allowed until 15:55 so that a
+short session late in the day trades (pinned: nothing optimizes it)."""
 ENGINE_ARGS = ("--rest-fallback", "1")  # a minute whose batch died with a bridge comes from REST
 
 
@@ -121,13 +124,19 @@ class Session:
         self.bridge: Proc | None = None
         self.engine: Proc | None = None
         self.armed: str | None = None
+        self.step = 0
+        self.eod_pending = "eod" in self.points  # armed on the life the end of day falls in
+        self.points = [p for p in self.points if p != "eod"]
 
     # -- processes
     def start_bridge(self) -> None:
         self.bridge = self.rig.start_bridge(self.symbols)
 
     def start_engine(self) -> Proc:
-        self.armed = self.points.pop(0) if self.points else None
+        if self.eod_pending and not any(t == "engine" and at > self.step for at, t in self.plan.kills.items()):
+            self.armed, self.eod_pending = "eod", False  # no outside kill of the engine to come
+        else:
+            self.armed = self.points.pop(0) if self.points else None
         env = {ENV_VAR: f"{self.armed}:1"} if self.armed else {}
         self.engine = self.rig.start_engine(self.strategy, *ENGINE_ARGS, env=env)
         return self.engine
@@ -189,32 +198,38 @@ class Session:
 
 
 def lockstep_session(rig: Rig, strategy: str, symbols: tuple[str, ...], plan: KillPlan, *,
+                     on_step: Callable[[Session, int], None] | None = None,
                      timeout: float = 600.0) -> Session:  # fmt: skip
     """The session to its end on a paused clock, one minute a step, each step once the engine
     has decided the minute before; the plan's kills at their steps; every kill followed by a
-    relaunch before the clock moves on. Returns once the engine exited 0 (after the close)."""
+    relaunch before the clock moves on; ``on_step(session, step)`` before each step (step 0:
+    before the engine starts). Returns once the engine exited 0 (after the close)."""
     s = Session(rig, strategy, symbols, plan)
     rig.clock(action="step", seconds=30)
     s.start_bridge()
     s.wait_subscribed()
+    if on_step is not None:
+        on_step(s, 0)
     s.start_engine()
     s.ready()
     deadline = time.monotonic() + timeout
     delays = iter(plan.delays)
-    now = rig.market.now_ms()
     step = 0
     assert s.engine is not None
     while not (not s.engine.alive() and s.engine.p.returncode == 0):
         if time.monotonic() > deadline:
             raise AssertionError(f"chaos lockstep: the session did not end in {timeout} s")
         step += 1
-        rig.clock(action="step", seconds=60)
-        now += 60_000
+        s.step = step
+        if on_step is not None:
+            on_step(s, step)
         target = plan.kills.get(step)
+        if target == "bridge":  # between two minutes: a batch it never forwarded would come
+            s.kill_bridge(next(delays))  # from REST after a silence the engine measures by
+        # paused one defeats (on_step may have moved the clock within the minute)
+        now = rig.clock(action="step", seconds=60)["now_ms"]  # the broker's clock, which a
         if target == "engine":
             s.kill_engine(next(delays))
-        elif target == "bridge":
-            s.kill_bridge(next(delays))
         closed = (now // 60_000) * 60_000 - 60_000
         if not rig.session.contains_minute(closed):
             if not s.engine.alive() and s.engine.p.returncode != 0:
@@ -238,9 +253,11 @@ def lockstep_session(rig: Rig, strategy: str, symbols: tuple[str, ...], plan: Ki
 
 
 def realtime_session(rig: Rig, strategy: str, symbols: tuple[str, ...], *, seed: int, every_min: float,
-                     every_max: float, last_kill_ms: int, timeout: float = 600.0) -> Session:  # fmt: skip
-    """The clock running; the engine SIGKILLed every ``every_min``..``every_max`` simulated
-    minutes (seeded) until ``last_kill_ms`` and relaunched at once, the clock still running,
+                     every_max: float, last_kill_ms: int, bridge_share: float = 0.3,
+                     timeout: float = 600.0) -> Session:  # fmt: skip
+    """The clock running; the engine (or, ``bridge_share`` of the times, the bridge) SIGKILLed
+    every ``every_min``..``every_max`` simulated minutes (seeded) until ``last_kill_ms`` and
+    relaunched at once, the clock still running,
     until it ends the day. (A relaunch takes real seconds, simulated minutes at a high speed:
     an engine killed just before the end of day would come back after the close, which no
     engine can flatten — the end of day under kills is the lockstep sessions' part.)"""
@@ -263,22 +280,50 @@ def realtime_session(rig: Rig, strategy: str, symbols: tuple[str, ...], *, seed:
             continue
         now = rig.market.now_ms()
         if next_kill <= now < last_kill_ms:
-            s.kill_engine(0.0)
+            if rng.random() < bridge_share:
+                s.kill_bridge(0.0)
+            else:
+                s.kill_engine(0.0)
             next_kill = now + int(rng.uniform(every_min, every_max) * 60_000)
         time.sleep(0.01)
     s.stop()
     return s
 
 
+_references: dict[tuple[Any, ...], Outcome] = {}
+
+
+def reference(make_rig: Callable[..., Rig], strategy: str, symbols: tuple[str, ...], *, day: Any,
+              start_time: str) -> Outcome:  # fmt: skip
+    """The uninterrupted lockstep session of ``strategy`` on ``day`` from ``start_time`` (its
+    config written by the caller's ``make_rig``), run once per process and kept."""
+    key = (strategy, day, start_time)
+    if key not in _references:
+        rig = make_rig(day=day, start_time=start_time, name=f"reference_{strategy}_{day}_{start_time}")
+        ref = outcome("reference", lockstep_session(rig, strategy, symbols, KillPlan(0)))
+        assert ref.duplicates == 0 and ref.lost_fills == 0 and ref.journal_equals_broker and ref.flat, str(ref)
+        assert len(ref.orders) >= 4, "the reference session hardly trades: it tests nothing"
+        _references[key] = ref
+    return _references[key]
+
+
 def outcome(scenario: str, s: Session, reference: Outcome | None = None) -> Outcome:
     """Measure the finished session ``s`` (``reference``: the uninterrupted run to compare)."""
     rig = s.rig
-    orders = rig.broker_orders()
-    journaled = {r["client_order_id"]: r for r in rig.journal_rows(  # lost intents never were orders
+    return measure(scenario, s.plan.seed, dict(s.kills), rig.broker_orders(), rig.journal_rows,
+                   rig.positions(), strategy=s.strategy, day=rig.day.isoformat(), reference=reference)  # fmt: skip
+
+
+def measure(scenario: str, seed: int, kills: dict[str, int], orders: list, journal_rows: Callable[..., list],
+            positions: dict[str, float], *, strategy: str, day: str,
+            reference: Outcome | None = None) -> Outcome:  # fmt: skip
+    """A finished session's outcome from the broker's ``orders`` (every order of the day),
+    ``journal_rows(sql, *args)`` on the engine's journal and the broker's ``positions``."""
+    journaled = {r["client_order_id"]: r for r in journal_rows(  # lost intents never were orders
         "SELECT * FROM orders WHERE strategy=? AND session_date=? AND NOT (status='lost' AND"
-        " broker_order_id IS NULL)", s.strategy, rig.day.isoformat())}  # fmt: skip
-    fills = rig.journal_rows("SELECT client_order_id, qty, price FROM fills WHERE strategy=? AND "
-                             "session_date=?", s.strategy, rig.day.isoformat())  # fmt: skip
+        " broker_order_id IS NULL)", strategy, day)}  # fmt: skip
+    fills = journal_rows("SELECT client_order_id, qty, price FROM fills WHERE strategy=? AND "
+                         "session_date=?", strategy, day)  # fmt: skip
     # duplicates: more than one order at the broker for one decision (minute, symbol, side)
     keys: Counter[tuple[Any, ...]] = Counter()
     for o in orders:
@@ -300,8 +345,8 @@ def outcome(scenario: str, s: Session, reference: Outcome | None = None) -> Outc
     identical = None
     if reference is not None:
         identical = got_orders == reference.orders and got_fills == reference.fills
-    return Outcome(scenario, s.plan.seed, dict(s.kills), duplicates, lost, equal, rig.positions() == {},
-                   identical, got_orders, got_fills)  # fmt: skip
+    return Outcome(scenario, seed, kills, duplicates, lost, equal, positions == {}, identical, got_orders,
+                   got_fills)  # fmt: skip
 
 
-__all__ = ["KillPlan", "Outcome", "Session", "lockstep_session", "outcome", "realtime_session"]
+__all__ = ["KillPlan", "Outcome", "Session", "PINNED", "lockstep_session", "measure", "outcome", "realtime_session", "reference"]

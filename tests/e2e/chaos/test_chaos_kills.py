@@ -24,7 +24,15 @@ import os
 
 import pytest
 
-from tests.support.chaos import KillPlan, Outcome, lockstep_session, outcome, realtime_session
+from tests.support.chaos import (
+    PINNED,
+    KillPlan,
+    Outcome,
+    lockstep_session,
+    outcome,
+    realtime_session,
+    reference,
+)
 
 ROTATION = ("ERX", "ERY", "FAS", "FAZ", "SDS", "SSO", "SQQQ", "SVXY", "TNA", "TQQQ", "TZA", "UVXY")
 
@@ -40,24 +48,10 @@ REALTIME = [j for j in range(max(SESSIONS // 3, 1)) if j % SHARDS == SHARD] if L
 START, STEPS = ("15:20", 41) if LONG else ("15:44", 17)
 EOD_STEP = STEPS - 3  # the step that publishes the 15:57 bar, the end of day's
 
-_reference: dict[str, Outcome] = {}
-
-
-def _config(rig) -> None:
-    rig.write_config("rotation")  # the shipped defaults, pinned: nothing optimizes them
-
-
-def _uninterrupted(rig_factory, e2e) -> Outcome:
-    """The session without a kill (run once per process)."""
-    if "rotation" not in _reference:
-        rig = rig_factory(day=e2e.DAY, start_time=START, name="reference")
-        _config(rig)
-        s = lockstep_session(rig, "rotation", ROTATION, KillPlan(SEED))
-        ref = outcome("reference", s)
-        assert ref.duplicates == 0 and ref.lost_fills == 0 and ref.journal_equals_broker and ref.flat
-        assert len(ref.orders) >= 4, "the reference session hardly trades: it tests nothing"
-        _reference["rotation"] = ref
-    return _reference["rotation"]
+def _rig(rig_factory, **kw):
+    rig = rig_factory(**kw)
+    rig.write_config("rotation", **PINNED)
+    return rig
 
 
 def _promise_kept(out: Outcome) -> None:
@@ -69,11 +63,10 @@ def _promise_kept(out: Outcome) -> None:
 
 @pytest.mark.parametrize("j", MINE)
 def test_restart_equivalence_under_seeded_kills(rig_factory, e2e, j):
-    ref = _uninterrupted(rig_factory, e2e)
+    ref = reference(lambda **kw: _rig(rig_factory, **kw), "rotation", ROTATION, day=e2e.DAY, start_time=START)
     seed = SEED * 1000 + j
     plan = KillPlan.draw(seed, STEPS, KILLS, eod_step=EOD_STEP)
-    rig = rig_factory(day=e2e.DAY, start_time=START, name=f"killed{j}")
-    _config(rig)
+    rig = _rig(rig_factory, day=e2e.DAY, start_time=START, name=f"killed{j}")
     s = lockstep_session(rig, "rotation", ROTATION, plan)
     out = outcome("restart equivalence (lockstep)", s, ref)
     out.save()
@@ -88,8 +81,7 @@ def test_restart_equivalence_under_seeded_kills(rig_factory, e2e, j):
 @pytest.mark.parametrize("j", REALTIME or [0])
 def test_restarts_in_real_time(rig_factory, e2e, j):
     seed = SEED * 1000 + 500 + j
-    rig = rig_factory(day=e2e.DAY, start_time=START, speed=30.0, name=f"realtime{j}")
-    _config(rig)
+    rig = _rig(rig_factory, day=e2e.DAY, start_time=START, speed=30.0, name=f"realtime{j}")
     s = realtime_session(rig, "rotation", ROTATION, seed=seed, every_min=2.0, every_max=5.0,
                          last_kill_ms=e2e.at(e2e.DAY, "15:52"))  # fmt: skip
     out = outcome("restarts in real time", s)
