@@ -126,7 +126,7 @@ def _fifo_deleted(s: Session, step: int) -> None:
 def _fifo_notices(s: Session) -> int:
     """How often the engine's reader or the bridge's writer saw its FIFO deleted or replaced
     (which side notices a deletion first is a race: either then follows the other)."""
-    logs = "".join(p.read_text() for p in s.rig.log_dir.glob("*.log"))
+    logs = "".join(p.read_text() for g in ("trader_*.log", "bridge_*.log") for p in s.rig.log_dir.glob(g))
     return len(re.findall(r"was deleted|was replaced|the FIFO path was deleted or replaced", logs))
 
 
