@@ -41,8 +41,10 @@ from tests.support.processes import Proc, poll
 RESULTS_VAR = "CHAOS_RESULTS"
 """A directory: each finished session appends its outcome there (``make chaos``'s table)."""
 PINNED = {"session__no_entry_minutes_before_close": 5}
-"""The chaos sessions' config: the shipped defaults, entries allowed until 15:55 so that a
-short session late in the day trades (pinned: nothing optimizes it)."""
+"""The chaos sessions' config over the whole-session tests' base (the ported tuning, which
+trades from the first warm minutes: these sessions test the processes, not the edge):
+entries allowed until 15:55, so that a short session late in the day trades. Pinned:
+nothing optimizes it."""
 ENGINE_ARGS = ("--rest-fallback", "1")  # a minute whose batch died with a bridge comes from REST
 
 
