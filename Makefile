@@ -64,6 +64,23 @@ tools: ## install the browser and terminal multiplexer the tests drive (chromium
 docs: $(STAMP) ## regenerate the README's configuration reference from the config models
 	@$(PY) -m launch.config_reference --write README.md
 
+SEED ?= 1
+KILLS ?= 8
+SESSIONS ?= 12
+CHAOS_DIR := logs/chaos
+chaos: chaos-fuzz chaos-kills ## the long proofs: fuzzing, then seeded kills and the fault matrix (SEED=n KILLS=k replays)
+
+chaos-kills: $(BUILT) ## seeded SIGKILLs of the engine, bridge and launcher in whole mock sessions, the fault matrix; one table
+	@rm -rf $(CHAOS_DIR) && mkdir -p $(CHAOS_DIR)
+	@echo "chaos: $(SESSIONS) lockstep sessions of $(KILLS) kills from seed $(SEED), the real-time sessions and the fault matrix, in 2 processes (logs: $(CHAOS_DIR)/shard*.log) ..."
+	@export CHAOS_RESULTS=$(CURDIR)/$(CHAOS_DIR) CHAOS_SEED=$(SEED) CHAOS_KILLS=$(KILLS) CHAOS_SESSIONS=$(SESSIONS); \
+	  CHAOS_SHARD=0/2 $(PY) -m pytest tests/e2e/chaos tests/e2e/launch/test_launch_chaos.py -p no:randomly > $(CHAOS_DIR)/shard0.log 2>&1 & p0=$$!; \
+	  CHAOS_SHARD=1/2 $(PY) -m pytest tests/e2e/chaos tests/e2e/launch/test_launch_chaos.py -p no:randomly > $(CHAOS_DIR)/shard1.log 2>&1 & p1=$$!; \
+	  wait $$p0; r0=$$?; wait $$p1; r1=$$?; \
+	  tail -n 3 $(CHAOS_DIR)/shard0.log $(CHAOS_DIR)/shard1.log; \
+	  $(PY) -m tests.support.chaos_table $(CHAOS_DIR); rt=$$?; \
+	  test $$r0 -eq 0 -a $$r1 -eq 0 -a $$rt -eq 0 || { echo "chaos: FAILED (replay: make chaos-kills SEED=$(SEED) KILLS=$(KILLS) SESSIONS=$(SESSIONS); see $(CHAOS_DIR)/shard*.log)"; exit 1; }
+
 bench: $(BUILT) ## run every benchmark under bench/ and print the figures
 	@$(PY) -m bench
 
@@ -92,4 +109,4 @@ mindeps: ## prove setup.py's lower bounds: every dependency at its bound in .ven
 clean: ## remove builds (keeps .venv, data and logs)
 	rm -rf build engine_core/*.c engine_core/*.so engine_core/*.html $(BUILT)
 
-.PHONY: help install mock live tail test tools docs bench lint mindeps clean
+.PHONY: help install mock live tail test tools docs bench lint mindeps clean chaos chaos-kills

@@ -21,7 +21,9 @@ The process (``python -m engine``; design.md §6):
 - :mod:`engine.book_check` — the book and the view checked against the broker, after the
   orders are sent; :mod:`engine.broker_time` — the broker's clock read once, then tracked;
 - :mod:`engine.eod` — cancel and flatten the strategy's universe at close − 2 minutes
-  (closing orders without a bar rest, pending), confirm flat after the close.
+  (closing orders without a bar rest, pending), confirm flat after the close;
+- :mod:`engine.crash_points` — named moments the chaos tests kill the engine at
+  (``ENGINE_CRASH_AT``; nothing when unset).
 
 Decision and bookkeeping parts:
 

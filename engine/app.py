@@ -627,7 +627,7 @@ class LiveEngine:
                 self.strategy.observe(m.t, signals)  # undecided, but seen: smoothing stays in step
                 raise
         self._drain()
-        facts = JournalFacts(frozenset(self.journal.ids_for_minute(self.name, m.t)), self.halted,
+        facts = JournalFacts(frozenset(self.journal.ids_for_minute(self.name, m.t, taken_only=True)), self.halted,
                              self.executor.pending())  # fmt: skip
         out = minute_step(self.step, m, signals, self.view.snapshot(), facts,
                           eod_at_ms=self.eod.at_ms, eod_done=self.eod.done is not None)  # fmt: skip

@@ -44,6 +44,7 @@ from common.bars import MINUTE_MS
 from common.calendar import Session, iso_ny
 from common.config import SessionConfig, StrategyConfig
 from common.errors import NotFoundError, RefusedError, TemporaryError, UnprocessableError
+from engine.crash_points import crash_point
 from engine.decision import flatten_plan
 from engine.execution import Executor
 from engine.journal import OrderRecord
@@ -213,7 +214,7 @@ class EndOfDay:
         if not held and not pending:
             return []
         plan = flatten_plan(ex.strategy, t_ms, held, prices, self.guard, pending=pending,
-                            used_ids=ex.journal.ids_for_minute(ex.strategy, t_ms))  # fmt: skip
+                            used_ids=ex.journal.ids_for_minute(ex.strategy, t_ms, taken_only=True))  # fmt: skip
         if not plan.orders and not plan.cancels:
             return []
         sent = ex.execute(plan)
@@ -226,6 +227,7 @@ class EndOfDay:
     def run(self, t_ms: int, prices: Mapping[str, float]) -> EodResult:
         """Cancel and flatten with ids of bar ``t_ms``; no waiting (see the module doc)."""
         result = EodResult(t_ms)
+        crash_point("eod")
         log.info("EOD at %s: canceling open orders and flattening the strategy's positions",
                  iso_ny(t_ms + MINUTE_MS))  # fmt: skip
         try:

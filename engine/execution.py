@@ -58,6 +58,7 @@ from common.order_status import OrderStatus
 from common.quantities import QTY_EPS
 from common.rest_models import Order
 from engine.broker_view import BrokerView
+from engine.crash_points import crash_point
 from engine.journal import FillRecord, Intent, Journal, OrderRecord
 from engine.order_plan import OrderPlan, PlannedOrder
 from engine.position_book import PositionBook
@@ -422,6 +423,7 @@ class Executor:
         """Send one journaled intent and journal the broker's answer."""
         cid = o.client_order_id
         log.info("sending %s: %s %g %s (%s)", cid, o.side, o.qty, o.symbol, o.reason)
+        crash_point("before_send")
         try:
             order = self.api.submit_order(
                 symbol=o.symbol, qty=o.qty, side=o.side, type="market", time_in_force="day",
@@ -439,6 +441,7 @@ class Executor:
             self.journal.update_order(cid, OrderStatus.UNKNOWN, detail=str(e)[:500])
             sent.unknown.append(cid)
             return
+        crash_point("after_send")
         sent.submitted.append(cid)
         f = self.apply(order, source="response")
         if f is not None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import sqlite3
 import time
@@ -45,6 +46,8 @@ from common.errors import OperationalError, TraderError
 from common.order_status import TERMINAL, OrderStatus, is_terminal
 from common.quantities import QTY_EPS
 from engine.order_lifecycle import OrderProgress, advance
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 10.0
@@ -428,7 +431,14 @@ class Journal:
     def record_intents(self, intents: Sequence[Intent]) -> set[str]:
         """Journal several orders before they are sent, in one transaction (one fsync); the
         client_order_ids that were journaled already (a relaunch re-deciding the minute:
-        those must be settled with the broker, never sent again)."""
+        those must be settled with the broker, never sent again).
+
+        The exception: an intent settled as ``lost`` (the broker never received it: no broker
+        id, unknown by its client id) planned again with the same id, symbol and side — a
+        relaunch re-deciding the minute a kill interrupted between journaling and sending —
+        is journaled again as an intent and returned as new, to be sent under its own id:
+        the broker refuses a second order with one client id, so sending it again can never
+        double it, and the relaunch sends exactly the order the killed run meant to send."""
         for i in intents:
             if i.side not in ("buy", "sell"):
                 raise ValueError(f"order {i.client_order_id}: side={i.side!r} is not buy or sell")
@@ -446,9 +456,24 @@ class Journal:
                     (i.client_order_id, i.strategy, i.session_date.isoformat(), i.t_ms, i.symbol,
                      i.side, i.qty, i.reason, now, now),
                 )  # fmt: skip
-                if cur.rowcount == 0:
+                if cur.rowcount == 0 and not self._revive_lost(db, i, now):
                     existing.add(i.client_order_id)
         return existing
+
+    @staticmethod
+    def _revive_lost(db: sqlite3.Connection, i: Intent, now: int) -> bool:
+        """``lost`` and never at the broker → ``intent`` again (see :meth:`record_intents`)."""
+        cur = db.execute(
+            "UPDATE orders SET status='intent', qty=?, reason=?, detail='', updated_ms=?"
+            " WHERE client_order_id=? AND status=? AND broker_order_id IS NULL AND strategy=?"
+            " AND t_ms=? AND symbol=? AND side=?",
+            (i.qty, i.reason, now, i.client_order_id, OrderStatus.LOST.value, i.strategy, i.t_ms,
+             i.symbol, i.side),
+        )  # fmt: skip
+        if cur.rowcount:
+            log.warning("order %s never reached the broker and is planned again: sending it under "
+                        "its own id", i.client_order_id)  # fmt: skip
+        return cur.rowcount == 1
 
     def update_order(
         self,
@@ -524,12 +549,14 @@ class Journal:
         )
         return [_order(r) for r in rows]
 
-    def ids_for_minute(self, strategy: str, t_ms: int) -> set[str]:
-        """client_order_ids journaled for the decision on bar ``t_ms`` (for seq and rate caps)."""
-        rows = self._rows(
-            "SELECT client_order_id FROM orders WHERE strategy=? AND t_ms=?", (strategy, t_ms)
-        )
-        return {r[0] for r in rows}
+    def ids_for_minute(self, strategy: str, t_ms: int, *, taken_only: bool = False) -> set[str]:
+        """client_order_ids journaled for the decision on bar ``t_ms`` (for seq and rate caps);
+        ``taken_only``: without the lost intents that never reached the broker, whose ids a
+        re-decided minute uses again (:meth:`record_intents`)."""
+        sql = "SELECT client_order_id FROM orders WHERE strategy=? AND t_ms=?"
+        if taken_only:
+            sql += f" AND NOT (status='{OrderStatus.LOST.value}' AND broker_order_id IS NULL)"
+        return {r[0] for r in self._rows(sql, (strategy, t_ms))}
 
     # ------------------------------------------------------------------ fills
 

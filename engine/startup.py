@@ -22,6 +22,7 @@ from common.calendar import Session, TradingCalendar, iso_ny, ny_date
 from common.errors import NotFoundError, UnprocessableError
 from common.history_download import last_closed_minute
 from common.rest_models import BrokerClock
+from engine.crash_points import crash_point
 from engine.execution import Executor
 from engine.order_plan import plan_orders
 from engine.position_book import signed_positions
@@ -92,6 +93,7 @@ def reconcile_with_broker(
     """
     api, journal = executor.api, executor.journal
     executor.settle()
+    crash_point("reconciliation")
     positions = api.get_positions()
     open_orders = api.list_orders(status="open", limit=500)
     equity = api.get_account().equity
@@ -164,7 +166,7 @@ def reconcile_with_broker(
                 equity=equity,
                 guard=guard,
                 pending=executor.pending(),
-                used_ids=journal.ids_for_minute(strategy.name, t_ms),
+                used_ids=journal.ids_for_minute(strategy.name, t_ms, taken_only=True),
                 reasons=dict.fromkeys(held, "reconciliation: flatten holdings that fit no state"),
             )
             out = executor.execute(plan)

@@ -33,6 +33,7 @@ from common.minute import Minute
 from common.rest_models import BrokerClock
 from engine.bar_feed import BarsApi
 from engine.cost_estimates import session_round_trip_costs
+from engine.crash_points import crash_point
 from engine.market_grid import HistoryError, MinuteGrid, build_grid, read_bars
 from engine.signals import SignalEngine
 from engine.startup import session_today
@@ -132,6 +133,7 @@ def warm_up(
     symbols = tuple(strategy.symbols)
     sessions = [*cal.sessions_before(session.date, history_sessions), session]
     bars, latest_file = load_bars(symbols, sessions, data_dir)
+    crash_point("warmup")
     n_file = 0 if latest_file is None else (latest_file - session.open_ms) // MINUTE_MS + 1
 
     last_closed = session_today(api.get_clock(), cal).last_closed_minute()
