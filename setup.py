@@ -76,6 +76,8 @@ RUNTIME = [
     "websockets>=17.0",  # connect(reconnect_delays=) in bridge/stream.py
     "msgpack>=1.0.5",  # Timestamp.from_unix_nano, unpackb(strict_map_key=): 1.0; 1.0.5: Python 3.11 wheels
     "psutil>=5.9.4",  # the first with a wheel for Python 3.11 (Process.wait/terminate/cmdline are old)
+    "optuna>=4.0",  # optuna.storages.journal.JournalFileBackend (4.0), get_trials(states=), TPESampler(seed=)
+    "rich>=13.0",  # Progress(disable=), MofNCompleteColumn, Table, Console(file=, width=)
 ]
 
 TEST = [
@@ -86,6 +88,8 @@ TEST = [
     "ta>=0.11",
     "backtrader>=1.9.78.123",  # bench only; PyPI versions carry a fourth part
     "ruff>=0.8",  # 0.6 and 0.7 still have UP027, which this code does not follow
+    "pgserver>=0.1.4",  # PostgreSQL binaries in a wheel: the optimizer's shared-storage test starts one
+    "psycopg2-binary>=2.9.5",  # the first with Python 3.11 wheels; SQLAlchemy's default PostgreSQL driver
 ]
 
 setup(

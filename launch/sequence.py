@@ -7,10 +7,14 @@
 3. the broker's clock decides: a closed day or a session already over ends the run (exit 0);
 4. history and today's bars so far are brought up to date (only what is missing);
 5. before the open, the launcher waits (countdown) and starts the processes shortly before it;
-6. optimization (not part of this version: the current parameters are used, and said so);
+6. optimization (two Optuna phases and the held-out gate, :mod:`launch.optimize`), unless
+   ``--skip-optimize``; it runs before the wait for the open, so an early launch optimizes
+   while it waits, and a failure never stops the session (the current parameters are used);
 7. the reconciliation preview: the account's positions as the engine will find them;
 8. the bridge and the engine are started and supervised; when the engine ends the session
-   (flat after the close) the bridge is stopped and the session summary printed.
+   (flat after the close) the bridge is stopped and the session summary printed. With
+   ``--midday-optimize`` the engine is stopped at the midday time, the morning's bars are
+   downloaded, the optimizer runs again and the engine restarts (:class:`_Midday`).
 
 Exit codes (:mod:`common.exit_codes`): 0 done, a closed day, or stopped by SIGTERM/SIGINT;
 1 a child went FATAL or the launcher crashed; 2 the operator must act; 3 the engine halted.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +37,7 @@ from urllib.parse import urlsplit
 import click
 import psutil
 
-from common.calendar import TradingCalendar, iso_ny, ny_date, nyse
+from common.calendar import TradingCalendar, iso_ny, ny_date, ny_datetime, nyse, to_ms
 from common.config import StrategyConfig, load_strategy_config
 from common.env import KEY_VAR, SECRET_VAR, AlpacaEndpoints, load_endpoints
 from common.errors import (
@@ -58,11 +63,13 @@ from launch.children import ChildSettings, bridge_command, engine_command, start
 from launch.console import add_secrets, setup_launch_logging
 from launch.lock import AccountLock, LockHeld, account_lock_path
 from launch.market_wait import wait_until
+from launch.optimize import OptimizerSettings, optimize_before_trading
 from launch.paths import Mode, ModePaths, log_stamp
 from launch.pidfiles import BRIDGE, ENGINE, LAUNCHER, remove_record, stop_recorded, write_record
 from launch.preview import money, preview_lines
 from launch.summary import SessionSummary, count_reconnects, read_journal
 from launch.supervisor import Change, Child, ChildState, Policy, Supervisor
+from optimize.windows import DEFAULT_WINDOWS
 
 if TYPE_CHECKING:
     from launch.mock_market import Market, MarketOptions
@@ -71,9 +78,11 @@ log = logging.getLogger("launch")
 
 WARMUP_SESSIONS = 20
 """Full sessions the engine warms up on (its ``--history-sessions``)."""
-SCORED_SESSIONS = 10
-"""Sessions the optimizer scores after its own warm-up (kept on disk for it)."""
-DOWNLOAD_SESSIONS = WARMUP_SESSIONS + SCORED_SESSIONS
+DOWNLOAD_SESSIONS = max(WARMUP_SESSIONS, DEFAULT_WINDOWS.total)
+"""Sessions kept on disk: the engine's warm-up, and the optimizer's windows
+(:data:`optimize.windows.DEFAULT_WINDOWS`: warm-up + scored + held-out)."""
+MIDDAY_POLL_S = 2.0
+"""Wall seconds between two looks at the broker's clock while waiting for the midday time."""
 REAL_MONEY_HOST = "api.alpaca.markets"
 REAL_MONEY_FLAG = "--i-understand-real-money"
 START_LEAD_MS = 60_000
@@ -96,11 +105,19 @@ class LaunchOptions:
     market: MarketOptions | None = None
     """Mock mode: how to find or start the market."""
     policy: Policy = field(default_factory=Policy)
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    midday: str | None = None
+    """New York time HH:MM of the midday re-optimization (None: none)."""
 
     def __post_init__(self) -> None:
         if self.download_sessions < WARMUP_SESSIONS:
             raise ValueError(f"--download-sessions {self.download_sessions} is fewer than the "
                              f"{WARMUP_SESSIONS} sessions the engine warms up on")  # fmt: skip
+        need = self.optimizer.windows.total
+        optimizing = not self.skip_optimize or self.midday is not None
+        if optimizing and self.download_sessions < need:
+            raise ValueError(f"--download-sessions {self.download_sessions} is fewer than the {need} "
+                             f"sessions the optimizer's windows need (--windows; or --skip-optimize)")  # fmt: skip
 
 
 class RealMoneyRefused(OperationalError):
@@ -169,6 +186,63 @@ def download(
         log.info("today's bars: %d minute(s) up to %s in %s", n,
                  iso_ny(plan.last_closed_ms or 0)[11:16], data_dir / TODAYS_BARS)  # fmt: skip
     return report
+
+
+class _Midday:
+    """The midday re-optimization inside the supervision loop.
+
+    At ``at_ms`` (broker time) the engine is stopped cleanly (SIGTERM: it exits 0 and keeps
+    its positions); once it is gone, the morning's bars are downloaded and the optimizer
+    runs, in a thread, while the loop keeps supervising the bridge; then the engine is
+    started again: it warms up on history and today's bars, takes over its positions and
+    its journal's state, and sends no order for the restart.
+    """
+
+    def __init__(self, at_ms: int | None, launch: Launch) -> None:
+        self.at_ms = at_ms
+        self.launch = launch
+        self.next_look = 0.0
+        self.stage = "waiting" if at_ms is not None else "done"
+        self.thread: threading.Thread | None = None
+
+    def _due(self, now: float) -> bool:
+        if now < self.next_look:
+            return False
+        self.next_look = now + MIDDAY_POLL_S
+        assert self.launch.rest is not None and self.at_ms is not None
+        return self.launch.rest_now_or(0) >= self.at_ms
+
+    def step(self, now: float, engine: Child) -> bool:
+        """Advance; True while the midday restart owns the engine (the loop must not end the run)."""
+        if self.stage == "done" or self.launch.stop.requested:
+            return False
+        if self.stage == "waiting":
+            if engine.state is not ChildState.RUNNING or not self._due(now):
+                return False
+            log.info("midday (%s ET): stopping the engine for the re-optimization; its positions "
+                     "stay open", self.launch.opts.midday)  # fmt: skip
+            engine.stop(now)
+            self.stage = "stopping"
+            return True
+        if self.stage == "stopping":
+            if engine.state is ChildState.STOPPED:
+                if engine.returncode not in (EXIT_OK, None):
+                    log.warning("the engine ended with %s when stopped for midday", describe(engine.returncode))
+                cfg, _ = load_config(self.launch.opts)
+                self.thread = threading.Thread(target=self.launch._midday_refresh, args=(cfg.symbols,),
+                                               name="midday-optimize", daemon=True)  # fmt: skip
+                self.thread.start()
+                self.stage = "optimizing"
+            return True
+        if self.stage == "optimizing":
+            assert self.thread is not None
+            if self.thread.is_alive():
+                return True
+            log.info("midday: restarting the engine with the parameters in force")
+            engine.start(now)
+            self.stage = "done"
+            return True
+        return False
 
 
 def describe_ending(code: int) -> str:
@@ -306,17 +380,29 @@ class Launch:
         if self.stop.requested:
             log.info("%s received: stopping before the session", self.stop.signal)
             return EXIT_OK
+        self._optimize(now, "before trading")
+        if self.stop.requested:
+            log.info("%s received: stopping before the session", self.stop.signal)
+            return EXIT_OK
         early = rest.get_clock().timestamp_ms < session.open_ms - START_LEAD_MS
         if early and self._wait_for_open(session.open_ms) is None:
             log.info("%s received while waiting for the open: stopping", self.stop.signal)
             return EXIT_OK
-        self._optimize()
         for line in preview_lines(rest.get_positions()):
             log.info("%s", line)
 
         settings = ChildSettings(self.opts.strategy, self.fifo, self.opts.config_dir,
                                  child_config_env, WARMUP_SESSIONS)  # fmt: skip
-        code, ending, sup = self._supervise(settings, child_env)
+        midday = None if self.opts.midday is None else to_ms(ny_datetime(session.date, self.opts.midday))
+        if midday is not None and not session.open_ms < midday < session.eod_ms():
+            log.warning("--midday-time %s is not within today's session before its end of day: "
+                        "no midday re-optimization", self.opts.midday)  # fmt: skip
+            midday = None
+        elif midday is not None and rest.get_clock().timestamp_ms >= midday:
+            log.info("the midday time %s has passed: the parameters just optimized stay for the day",
+                     self.opts.midday)  # fmt: skip
+            midday = None
+        code, ending, sup = self._supervise(settings, child_env, midday)
         self._summary(cfg.strategy, session.date, ending, sup)
         if code == EXIT_OK and ending == describe_ending(EXIT_OK) and self._past(session.close_ms):
             self._after_session()
@@ -347,19 +433,39 @@ class Launch:
                           lead_wall_s=START_LEAD_WALL_S, sleep=self.sleep,
                           monotonic=self.mono)  # fmt: skip
 
-    def _optimize(self) -> None:
-        if self.opts.skip_optimize:
+    def _optimize(self, now_ms: int, when: str) -> None:
+        if self.opts.skip_optimize and when == "before trading":
             log.info("optimization skipped (--skip-optimize): trading with the current parameters")
-        else:
-            log.info("optimization: no optimizer in this version yet; trading with the current "
-                     "parameters (pass --skip-optimize to say so)")  # fmt: skip
+            return
+        optimize_before_trading(self.opts.optimizer, self.opts.strategy, self.paths.data_dir,
+                                self.opts.config_dir, now_ms, calendar=self.calendar, when=when)  # fmt: skip
+
+    def _midday_refresh(self, symbols: tuple[str, ...]) -> None:
+        """Download the morning's bars, then re-optimize on the updated data (engine stopped)."""
+        assert self.rest is not None
+        try:
+            now = self.rest.get_clock().timestamp_ms
+            download(self.rest, symbols, self.paths.data_dir, sessions=self.opts.download_sessions,
+                     now_ms=now, calendar=self.calendar)  # fmt: skip
+        except TraderError as e:
+            log.error("midday download failed (%s): re-optimizing on the data on disk", e)
+            now = self.rest_now_or(0)
+        self._optimize(now, "at midday")
+
+    def rest_now_or(self, default: int) -> int:
+        assert self.rest is not None
+        try:
+            return self.rest.get_clock().timestamp_ms
+        except TraderError:
+            return default
 
     def _on_change(self, c: Change) -> None:
         level = logging.ERROR if c.new is ChildState.FATAL else (
             logging.WARNING if c.new is ChildState.BACKOFF else logging.INFO)  # fmt: skip
         log.log(level, "%s: %s -> %s (%s)", c.child, c.old, c.new, c.why)
 
-    def _supervise(self, settings: ChildSettings, env: dict[str, str]) -> tuple[int, str, Supervisor]:
+    def _supervise(self, settings: ChildSettings, env: dict[str, str],
+                   midday_ms: int | None = None) -> tuple[int, str, Supervisor]:  # fmt: skip
         bridge_cmd = bridge_command(self.paths, settings, env, self.stamp)
         engine_cmd = engine_command(self.paths, settings, env, self.stamp)
         pol = self.opts.policy
@@ -375,10 +481,13 @@ class Launch:
         ending = ""
         bridge_trouble: tuple[int, str] | None = None
         bridge_noted = False
+        midday = _Midday(midday_ms, self)
         while True:
             now = self.mono()
             sup.transition(now)
-            if code is None:
+            if code is None and midday.step(now, engine):
+                pass  # the engine is stopped (or restarting) for the midday re-optimization
+            elif code is None:
                 if self.stop.requested:
                     code, ending = EXIT_OK, f"stopped by {self.stop.signal}"
                     log.info("%s received: stopping the engine and the bridge", self.stop.signal)

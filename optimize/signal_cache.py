@@ -1,0 +1,127 @@
+"""Signals computed once per parameter set that shapes them, reused by every other trial.
+
+A trial changes two kinds of knobs: decision knobs (thresholds, the strategies' own
+sections), which leave the signals as they are, and signal knobs (``oes_config``'s
+engine_core parameters), which do not. :class:`SignalCache` keys the signals of one grid
+by :func:`signal_key` (engine_core's :class:`~engine_core.EnsembleParams` of the config:
+every knob of the signal path, none of the decision ones), so all trials that share it
+share one computation.
+
+Two levels, for the expensive part and the cheap part of the signal path:
+
+- the EWRLS (features, per-horizon forecasts and confidences) depends only on
+  :func:`prediction_key`-like knobs (λ, regularization, initial variance, horizons ...);
+- the step after it (combination of the horizons, probability, Bollinger amplification)
+  is cheap. A :class:`Recombiner` recomputes it from a stored run for any other value of
+  those knobs. Without one, every distinct :func:`signal_key` is a full batch run.
+
+engine_core's ``recombine`` (another branch) plugs in as a :class:`Recombiner`: its
+``key`` is ``EnsembleParams.prediction_key()`` and ``__call__`` returns the signals of
+``params`` from a base run — with the result a full run would give, bit for bit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Protocol
+
+from common.config import OesConfig
+from engine.market_grid import MinuteGrid
+from engine.signals import BatchSignals, batch_signals, ensemble_params
+from engine_core import EnsembleParams
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CAPACITY = 16
+"""Signal sets kept (12 symbols x 50 sessions: about 15 MB each)."""
+
+
+def signal_key(oes: OesConfig | EnsembleParams) -> EnsembleParams:
+    """What the signals of a config depend on (a hashable, frozen EnsembleParams)."""
+    return ensemble_params(oes)
+
+
+class Recombiner(Protocol):
+    """The cheap step after the EWRLS, recomputed from a stored run."""
+
+    def key(self, params: EnsembleParams) -> Hashable:
+        """Two parameter sets with the same key have the same EWRLS forecasts."""
+        ...
+
+    def __call__(self, base: BatchSignals, grid: MinuteGrid, params: EnsembleParams) -> BatchSignals:
+        """The signals of ``params`` from ``base`` (computed with the same :meth:`key`)."""
+        ...
+
+
+@dataclass
+class CacheStats:
+    requests: int = 0
+    hits: int = 0
+    computed: int = 0
+    """Full engine_core batch runs."""
+    recombined: int = 0
+
+
+class SignalCache:
+    """Signals of one grid, by :func:`signal_key`, least recently used dropped first."""
+
+    def __init__(
+        self,
+        grid: MinuteGrid,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        compute: Callable[[MinuteGrid, EnsembleParams], BatchSignals] = batch_signals,
+        recombiner: Recombiner | None = None,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity={capacity!r} must be >= 1")
+        self.grid = grid
+        self.capacity = capacity
+        self.compute = compute
+        self.recombiner = recombiner
+        self.stats = CacheStats()
+        self._signals: OrderedDict[EnsembleParams, BatchSignals] = OrderedDict()
+        self._bases: OrderedDict[Hashable, BatchSignals] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._signals)
+
+    @staticmethod
+    def _put(store: OrderedDict, key: Hashable, value: BatchSignals, capacity: int) -> None:
+        store[key] = value
+        store.move_to_end(key)
+        while len(store) > capacity:
+            store.popitem(last=False)
+
+    def get(self, oes: OesConfig | EnsembleParams) -> BatchSignals:
+        """The signals of ``oes`` on the grid (computed once per :func:`signal_key`)."""
+        key = signal_key(oes)
+        self.stats.requests += 1
+        got = self._signals.get(key)
+        if got is not None:
+            self.stats.hits += 1
+            self._signals.move_to_end(key)
+            return got
+        if self.recombiner is None:
+            got = self.compute(self.grid, key)
+            self.stats.computed += 1
+        else:
+            bkey = self.recombiner.key(key)
+            base = self._bases.get(bkey)
+            if base is None:
+                base = self.compute(self.grid, key)
+                self.stats.computed += 1
+                self._put(self._bases, bkey, base, self.capacity)
+                got = base
+            else:
+                self._bases.move_to_end(bkey)
+                got = self.recombiner(base, self.grid, key)
+                self.stats.recombined += 1
+        self._put(self._signals, key, got, self.capacity)
+        return got
+
+
+__all__ = ["CacheStats", "Recombiner", "SignalCache", "signal_key"]
