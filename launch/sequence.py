@@ -113,11 +113,6 @@ class LaunchOptions:
         if self.download_sessions < WARMUP_SESSIONS:
             raise ValueError(f"--download-sessions {self.download_sessions} is fewer than the "
                              f"{WARMUP_SESSIONS} sessions the engine warms up on")  # fmt: skip
-        need = self.optimizer.windows.total
-        optimizing = not self.skip_optimize or self.midday is not None
-        if optimizing and self.download_sessions < need:
-            raise ValueError(f"--download-sessions {self.download_sessions} is fewer than the {need} "
-                             f"sessions the optimizer's windows need (--windows; or --skip-optimize)")  # fmt: skip
 
 
 class RealMoneyRefused(OperationalError):
@@ -436,6 +431,12 @@ class Launch:
     def _optimize(self, now_ms: int, when: str) -> None:
         if self.opts.skip_optimize and when == "before trading":
             log.info("optimization skipped (--skip-optimize): trading with the current parameters")
+            return
+        need = self.opts.optimizer.windows.total
+        if self.opts.download_sessions < need:
+            log.error("optimization %s not run: its windows need %d sessions and only %d are kept "
+                      "(--download-sessions; --windows): trading with the current parameters",
+                      when, need, self.opts.download_sessions)  # fmt: skip
             return
         optimize_before_trading(self.opts.optimizer, self.opts.strategy, self.paths.data_dir,
                                 self.opts.config_dir, now_ms, calendar=self.calendar, when=when)  # fmt: skip

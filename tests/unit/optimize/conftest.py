@@ -1,0 +1,88 @@
+"""Small synthetic markets for the optimizer's tests (tiny windows, few trials).
+
+``psm_market``: the PSM family over 12 sessions ending 2025-10-31 with the learnable
+component on; ``rotation_market``: four rotation ETFs over the same sessions. Each is a
+directory holding ``data/equities`` and ``config/<strategy>_strategy.json`` (the default
+config; rotation trimmed to its four symbols).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from common.calendar import ny_datetime, nyse, to_ms
+from common.config import default_config_json
+from mockmarket.synthetic import SyntheticConfig, write_market
+from optimize.dataset import Dataset, load_dataset
+from optimize.windows import WindowSpec
+
+LAST = date(2025, 10, 31)
+NOW_MS = to_ms(ny_datetime(date(2025, 11, 3), "08:00"))  # before the open of the next session
+SMALL = WindowSpec(4, 4, 3)
+PSM = ("SPY", "SPXL", "SH", "SDS")
+ROTATION4 = ("TQQQ", "SQQQ", "TNA", "TZA")
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+    strategy: str
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / "config"
+
+    def dataset(self, spec: WindowSpec = SMALL) -> Dataset:
+        return load_dataset(self.strategy, spec.latest(nyse(), NOW_MS), self.data_dir,
+                            config_dir=self.config_dir)  # fmt: skip
+
+
+def config_json(strategy: str) -> dict:
+    data = default_config_json(strategy)
+    if strategy == "rotation":
+        data["symbols"] = list(ROTATION4)
+        boosts = data["signal_aggregator_config"]["leverage_boosts"]
+        data["signal_aggregator_config"]["leverage_boosts"] = {s: boosts[s] for s in ROTATION4}
+    return data
+
+
+def make_home(root: Path, strategy: str, seed: int, signal: float, sessions: int = 12) -> Home:
+    symbols = PSM if strategy == "psm" else ROTATION4
+    write_market(root / "data" / "equities", SyntheticConfig(seed=seed, sessions=sessions,
+                 end_date=LAST, signal_strength=signal, symbols=symbols))  # fmt: skip
+    (root / "config").mkdir(parents=True, exist_ok=True)
+    (root / "config" / f"{strategy}_strategy.json").write_text(json.dumps(config_json(strategy)))
+    return Home(root, strategy)
+
+
+@pytest.fixture(scope="session")
+def psm_market(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    return make_home(tmp_path_factory.mktemp("opt_psm"), "psm", seed=3, signal=0.25)
+
+
+@pytest.fixture(scope="session")
+def rotation_market(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    return make_home(tmp_path_factory.mktemp("opt_rot"), "rotation", seed=5, signal=0.25)
+
+
+@pytest.fixture
+def home_copy(tmp_path: Path) -> Callable[[Home], Home]:
+    """A private copy of a market (tests that write best_params.json or a study)."""
+
+    def make(h: Home) -> Home:
+        dest = tmp_path / f"{h.strategy}_home"
+        shutil.copytree(h.root, dest)
+        return Home(dest, h.strategy)
+
+    return make
