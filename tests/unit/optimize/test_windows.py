@@ -21,7 +21,7 @@ def test_windows_are_the_most_recent_closed_sessions_in_order():
 def test_the_default_counts_are_what_the_launcher_downloads():
     from launch.sequence import DOWNLOAD_SESSIONS, WARMUP_SESSIONS
 
-    assert DOWNLOAD_SESSIONS == max(WARMUP_SESSIONS, DEFAULT_WINDOWS.total)
+    assert max(WARMUP_SESSIONS, DEFAULT_WINDOWS.total) == DOWNLOAD_SESSIONS
 
 
 @pytest.mark.parametrize("kw", [{"scored": 0}, {"held_out": 0}, {"warmup": -1}, {"scored": 1.5}])
