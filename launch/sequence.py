@@ -223,8 +223,7 @@ class _Midday:
             if engine.state is ChildState.STOPPED:
                 if engine.returncode not in (EXIT_OK, None):
                     log.warning("the engine ended with %s when stopped for midday", describe(engine.returncode))
-                cfg, _ = load_config(self.launch.opts)
-                self.thread = threading.Thread(target=self.launch._midday_refresh, args=(cfg.symbols,),
+                self.thread = threading.Thread(target=self.launch._midday_refresh, args=(self.launch.symbols,),
                                                name="midday-optimize", daemon=True)  # fmt: skip
                 self.thread.start()
                 self.stage = "optimizing"
@@ -275,6 +274,8 @@ class Launch:
         self.locks: list[AccountLock] = []
         self.rest: AlpacaRestClient | None = None
         self.market: Market | None = None
+        self.symbols: tuple[str, ...] = ()
+        """The strategy's symbols (the midday download fetches them)."""
         self.starter = starter
         """How a child's process is started (tests drive the supervision with fake processes)."""
 
@@ -331,6 +332,7 @@ class Launch:
         self._lock(self.paths.run_dir / "launcher.lock", f"{self.opts.mode} mode in {Path.cwd()}")
         write_record(self.paths.run_dir, LAUNCHER, os.getpid(), psutil.Process().cmdline())
         cfg, params = load_config(self.opts)
+        self.symbols = cfg.symbols
         log.info("config %s%s: %d symbols", self.opts.config_dir / f"{self.opts.strategy}_strategy.json",
                  f" with params {params}" if params else "", len(cfg.symbols))  # fmt: skip
         endpoints, child_env, child_config_env = self._endpoints()
