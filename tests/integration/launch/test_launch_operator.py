@@ -57,6 +57,6 @@ def test_the_real_money_url_is_refused_without_the_flag_and_no_key_is_printed(tm
 
 def test_an_unknown_option_is_refused_and_the_optimizer_options_are_taken(tmp_path):
     r = run_live(make_home(tmp_path), "--no-such-option")
-    assert r.returncode == 2 and "No such option: --no-such-option" in r.stderr
+    assert r.returncode == 2 and "No such option '--no-such-option'" in r.stderr
     r = run_live(make_home(tmp_path / "b"), "--midday-optimize", "--trials", "3")
     assert r.returncode == 2 and "missing ALPACA_PAPER_API_KEY" in r.stdout  # got past the options
