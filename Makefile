@@ -51,7 +51,7 @@ test: $(BUILT) ## lint, then run the whole test suite (unit, integration, e2e)
 bench: $(BUILT) ## run every benchmark under bench/ and print the figures
 	@$(PY) -m bench
 
-lint: $(STAMP) ## ruff check and format check
+lint: $(STAMP) ## ruff check (lint rules and import order; formatting is not enforced)
 	@$(PY) -m ruff check .
 
 mindeps: ## prove setup.py's lower bounds: every dependency at its bound in .venv-mindeps, build, unit tests

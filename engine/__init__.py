@@ -3,7 +3,9 @@
 The process (``python -m engine``; design.md §6):
 
 - :mod:`engine.cli` — the command line (live, and ``backtest``);
-- :mod:`engine.app` — start-up in the design's order, then one decision per minute batch;
+- :mod:`engine.app` — start-up in the design's order, then one decision per minute batch:
+  a thin shell (read, step, journal intents, send, record) around :mod:`engine.minute_step`,
+  the minute as a pure step (broker snapshot and journal facts in, orders and rows out);
 - :mod:`engine.startup` — today's session from the broker's clock, reconciliation wiring;
 - :mod:`engine.warmup` and :mod:`engine.market_grid` — history and today's bars on the
   session grid, replayed through the live update path;
@@ -11,7 +13,13 @@ The process (``python -m engine``; design.md §6):
 - :mod:`engine.signals` — bars → engine_core → per-symbol signals (per-bar and batch);
 - :mod:`engine.decision` — the one per-minute decision step shared by live and backtest;
 - :mod:`engine.execution` and :mod:`engine.position_book` — intents journaled, orders sent,
-  fills polled, the book checked against the broker;
+  every order report (stream event, response, poll) applied in one place;
+- :mod:`engine.trade_stream` and :mod:`engine.trade_events` — Alpaca's trade-updates
+  websocket in a thread, its messages read defensively, handed over through a queue;
+- :mod:`engine.broker_view` — positions, entry prices, cash and order progress kept from
+  those reports (seeded by REST), what each decision reads;
+- :mod:`engine.book_check` — the book and the view checked against the broker, after the
+  orders are sent; :mod:`engine.broker_time` — the broker's clock read once, then tracked;
 - :mod:`engine.eod` — cancel, flatten and confirm flat at close − 2 minutes.
 
 Decision and bookkeeping parts:

@@ -1,30 +1,40 @@
 """Sending the planned orders and following them to their end, journal first.
 
-For each order of an :class:`engine.order_plan.OrderPlan`:
+For the orders of an :class:`engine.order_plan.OrderPlan`:
 
-1. the intent is journaled (status ``intent``) *before* anything is sent;
-2. it is submitted as a market/day order with its deterministic ``client_order_id``
+1. the open orders the plan cancels are asked to cancel (``DELETE``, no read first);
+2. every intent is journaled (status ``intent``), all of them in one transaction, *before*
+   anything is sent; an intent journaled already (a relaunch re-deciding the minute) is
+   settled with the broker, never sent again;
+3. each is submitted as a market/day order with its deterministic ``client_order_id``
    (:meth:`common.rest.AlpacaRestClient.submit_order` never blindly resends: after a
    timeout, a lost response or a 422 duplicate it asks the broker by client order id);
-3. the broker's answer is journaled: its status, and the fill if it already filled;
+4. the broker's answer is journaled: its status, and the fill if it already filled;
    a refusal (:class:`common.errors.RefusedError`: 403 buying power, 422 validation,
    400, 404) is journaled as ``rejected``, logged and reported as an event; a temporary
-   error leaves the outcome ``unknown``, settled at the next :meth:`Executor.poll` by
-   asking by client order id (never by sending again). An order the broker never
-   received becomes ``lost``. An operational error (401) is not caught: the engine stops.
+   error leaves the outcome ``unknown``, settled later by asking by client order id
+   (never by sending again). An order the broker never received becomes ``lost``. An
+   operational error (401) is not caught: the engine stops;
+5. after the sends, the cancels are settled (the order is read back and journaled).
 
+So between a decision and its first order request there is no REST read (an order whose
+broker id is still unknown is the exception: it is looked up before it can be canceled).
+
+Every report of an order lands in :meth:`Executor.apply` — a submit's answer, a poll, a
+trade-updates event (:meth:`Executor.apply_event`) — which moves the
+:class:`engine.broker_view.BrokerView` (every order of the account) and, for the engine's
+own orders, journals the new part of the fill and the status. The journal's fills table is
+unique by execution and by cumulative quantity, so an event and a poll reporting the same
+fill never count it twice; new fills move the :class:`engine.position_book.PositionBook`.
 Every status goes through the journal, which applies the order lifecycle
 (:mod:`engine.order_lifecycle`): a finished order never reopens.
 
 :meth:`Executor.poll` refreshes every order the journal still holds open (by broker id,
-or by client order id while the broker id is unknown) and journals each new fill,
-partial fills included: the journal's fills table is unique by execution and by
-cumulative quantity, so a fill is never counted twice. New fills move the
-:class:`engine.position_book.PositionBook`.
-
-At start-up :meth:`Executor.settle` does the same for every open journal order of the
-strategy, whatever its session, so a relaunch that re-decides a minute sees what the
-previous run sent before it plans anything.
+or by client order id while the broker id is unknown): the fallback while the
+trade-updates stream is down, and the resync when it is back. At start-up
+:meth:`Executor.settle` does the same for every open journal order of the strategy,
+whatever its session, so a relaunch that re-decides a minute sees what the previous run
+sent before it plans anything.
 """
 
 from __future__ import annotations
@@ -47,9 +57,11 @@ from common.errors import (
 from common.order_status import OrderStatus
 from common.quantities import QTY_EPS
 from common.rest_models import Order
-from engine.journal import FillRecord, IntentExistsError, Journal, OrderRecord
+from engine.broker_view import BrokerView
+from engine.journal import FillRecord, Intent, Journal, OrderRecord
 from engine.order_plan import OrderPlan, PlannedOrder
 from engine.position_book import PositionBook
+from engine.trade_events import Execution, TradeEvent
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +111,17 @@ def _fill_time_ms(order: Order, fallback: int) -> int:
     return fallback
 
 
+def _stale(rec: OrderRecord, order: Order) -> bool:
+    """Whether a report of an order is older than what the journal knows: less filled, or
+    still working when the journal has it finished with as much filled (the stream's ``new``
+    arriving after the submit's answer said ``filled``). Its status is not applied; a real
+    conflict (a finished order reported with more filled) still goes to the lifecycle."""
+    if order.filled_qty < rec.filled_qty - QTY_EPS:
+        return True
+    finished_by_broker = not rec.is_open and rec.status != OrderStatus.LOST  # lost: the engine's guess
+    return finished_by_broker and order.is_open and order.filled_qty <= rec.filled_qty + QTY_EPS
+
+
 class Executor:
     """Orders of one strategy and session: journal, send, follow, cancel."""
 
@@ -110,6 +133,7 @@ class Executor:
         session_date: date,
         *,
         book: PositionBook | None = None,
+        view: BrokerView | None = None,
         now_ms: Callable[[], int] | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
@@ -118,6 +142,7 @@ class Executor:
         self.strategy = strategy
         self.session_date = session_date
         self.book = book if book is not None else PositionBook()
+        self.view = view
         self.now_ms = now_ms or journal.now_ms
         self.on_event = on_event
 
@@ -127,20 +152,46 @@ class Executor:
         if self.on_event is not None:
             self.on_event(kind, detail)
 
-    def _record_fill(self, rec: OrderRecord, order: Order) -> FillRecord | None:
-        if order.filled_qty <= QTY_EPS or order.filled_avg_price is None:
-            return None  # the journal itself skips a cumulative quantity it already has
-        fill = self.journal.record_fill_progress(
-            rec.client_order_id,
-            cum_qty=order.filled_qty,
-            avg_price=order.filled_avg_price,
-            t_ms=_fill_time_ms(order, self.now_ms()),
-            broker_order_id=order.id,
-        )
+    def _record_fill(
+        self,
+        rec: OrderRecord,
+        order: Order,
+        *,
+        execution: Execution | None,
+        execution_id: str | None,
+        t_ms: int | None,
+        source: str,
+    ) -> FillRecord | None:
+        if order.filled_qty <= QTY_EPS:
+            return None
+        when = t_ms if t_ms is not None else _fill_time_ms(order, self.now_ms())
+        if execution_id is not None and (execution is not None or order.filled_avg_price is not None):
+            fill = self.journal.record_fill(
+                rec.client_order_id,
+                execution_id=execution_id,
+                cum_qty=order.filled_qty,
+                t_ms=when,
+                price=None if execution is None else execution.price,
+                qty=None if execution is None else execution.qty,
+                avg_price=order.filled_avg_price,
+                broker_order_id=order.id,
+                source=source,
+            )
+        elif order.filled_avg_price is not None:  # the journal skips a cumulative qty it has
+            fill = self.journal.record_fill_progress(
+                rec.client_order_id,
+                cum_qty=order.filled_qty,
+                avg_price=order.filled_avg_price,
+                t_ms=when,
+                broker_order_id=order.id,
+                source=source,
+            )
+        else:
+            return None
         if fill is not None:
             self.book.apply(fill)
             log.info(
-                "fill %s %s %g %s @ %.4f (cumulative %g of %g, %s)",
+                "fill %s %s %g %s @ %.4f (cumulative %g of %g, %s, from %s)",
                 fill.client_order_id,
                 fill.side,
                 fill.qty,
@@ -149,15 +200,34 @@ class Executor:
                 fill.cum_qty,
                 rec.qty,
                 order.status,
+                source,
             )
         return fill
 
-    def apply(self, order: Order) -> FillRecord | None:
-        """Journal what the broker says about one of our orders: new fills, then its status."""
+    def apply(
+        self,
+        order: Order,
+        *,
+        execution: Execution | None = None,
+        execution_id: str | None = None,
+        t_ms: int | None = None,
+        source: str = "poll",
+    ) -> FillRecord | None:
+        """One report of an order (its new fill, then its status): the broker view moves for
+        any order; the journal and the book for the engine's own. ``source`` names the
+        report in the journal (``poll``, ``response``, ``stream``)."""
+        if self.view is not None:
+            self.view.apply(order, execution)
         rec = self.journal.order(order.client_order_id)
         if rec is None:
             return None
-        fill = self._record_fill(rec, order)
+        fill = self._record_fill(rec, order, execution=execution, execution_id=execution_id,
+                                 t_ms=t_ms, source=source)  # fmt: skip
+        if _stale(rec, order):
+            log.debug("order %s: %s report (%s, %g filled) is older than the journal's (%s, %g)",
+                      order.client_order_id, source, order.status, order.filled_qty, rec.status,
+                      rec.filled_qty)  # fmt: skip
+            return fill
         moved = self.journal.update_order(
             order.client_order_id,
             order.status,
@@ -169,6 +239,11 @@ class Executor:
             log.warning("order %s was rejected by the broker", order.client_order_id)
             self._event("order_rejected", {"client_order_id": order.client_order_id})
         return fill
+
+    def apply_event(self, ev: TradeEvent) -> FillRecord | None:
+        """A trade-updates event (see :meth:`apply`); the new fill it journaled, if any."""
+        return self.apply(ev.order, execution=ev.execution, execution_id=ev.execution_id,
+                          t_ms=ev.t_ms, source="stream")  # fmt: skip
 
     def adopt(self, orders: Iterable[Order], t_ms: int) -> int:
         """Journal open broker orders of ours the journal does not know (journal lost or
@@ -251,32 +326,48 @@ class Executor:
 
     # ------------------------------------------------------------------ sending
 
-    def cancel(self, rec: OrderRecord) -> bool:
-        """Cancel one open journal order; True if it is no longer working."""
+    def _request_cancel(self, rec: OrderRecord) -> OrderRecord | None:
+        """Ask the broker to cancel one open journal order (no read first when its broker id
+        is known); the record to settle afterwards, or None if it is no longer working."""
         if not rec.broker_order_id:
             self._refresh(rec)
             rec = self.journal.order(rec.client_order_id) or rec
             if not rec.is_open or not rec.broker_order_id:
-                return not rec.is_open
+                return None if not rec.is_open else rec
         try:
             self.api.cancel_order(rec.broker_order_id)
         except (UnprocessableError, NotFoundError) as e:
             log.info("cancel of %s: %s (refreshing it)", rec.client_order_id, e.message)
-        self._refresh(rec)
+        return rec
+
+    def _settle_cancel(self, rec: OrderRecord) -> bool:
+        """Read a canceled order back and journal it; True if it is no longer working."""
+        if rec.is_open:
+            self._refresh(rec)
         now = self.journal.order(rec.client_order_id)
         done = now is None or not now.is_open
         if done:
             log.info("order %s is %s", rec.client_order_id, now.status if now else "gone")
         return done
 
+    def cancel(self, rec: OrderRecord) -> bool:
+        """Cancel one open journal order; True if it is no longer working."""
+        asked = self._request_cancel(rec)
+        if asked is None:
+            return True
+        return self._settle_cancel(asked)
+
+    def _matching(self, symbol: str | None, side: str | None) -> list[OrderRecord]:
+        return [
+            r
+            for r in self.open_records()
+            if (symbol is None or r.symbol == symbol) and (side is None or r.side == side)
+        ]
+
     def cancel_matching(self, symbol: str | None = None, side: str | None = None) -> list[str]:
         """Cancel open journal orders (of ``symbol``/``side`` if given); the ids cancelled."""
         out = []
-        for rec in self.open_records():
-            if symbol is not None and rec.symbol != symbol:
-                continue
-            if side is not None and rec.side != side:
-                continue
+        for rec in self._matching(symbol, side):
             try:
                 if self.cancel(rec):
                     out.append(rec.client_order_id)
@@ -285,31 +376,51 @@ class Executor:
         return out
 
     def execute(self, plan: OrderPlan) -> Sent:
-        """Cancel what the plan cancels, then journal and send each planned order in turn."""
+        """Cancel what the plan cancels, journal every intent, send, settle the cancels."""
         sent = Sent()
+        to_settle: list[OrderRecord] = []
         for sym, side in plan.cancels:
-            sent.canceled += self.cancel_matching(sym, side)
+            for rec in self._matching(sym, side):
+                try:
+                    asked = self._request_cancel(rec)
+                except (TemporaryError, RefusedError) as e:
+                    log.warning("cannot cancel %s now: %s", rec.client_order_id, e)
+                    continue
+                if asked is None:
+                    sent.canceled.append(rec.client_order_id)
+                else:
+                    to_settle.append(asked)
+        existing = self.journal.record_intents([
+            Intent(o.client_order_id, self.strategy, self.session_date, plan.t_ms, o.symbol,
+                   o.side, o.qty, o.reason)
+            for o in plan.orders
+        ])  # fmt: skip
         for o in plan.orders:
-            self._send(plan.t_ms, o, sent)
+            if o.client_order_id in existing:
+                self._settle_existing(o.client_order_id, sent)
+            else:
+                self._submit(o, sent)
+        for rec in to_settle:
+            try:
+                if self._settle_cancel(rec):
+                    sent.canceled.append(rec.client_order_id)
+            except (TemporaryError, RefusedError) as e:
+                log.warning("cannot read back the cancel of %s now: %s", rec.client_order_id, e)
         return sent
 
-    def _send(self, t_ms: int, o: PlannedOrder, sent: Sent) -> None:
+    def _settle_existing(self, cid: str, sent: Sent) -> None:
+        """An intent planned before (a relaunch re-deciding the minute): settle, never resend."""
+        log.warning("order %s was journaled already: asking the broker, not resending", cid)
+        sent.skipped.append(cid)
+        rec = self.journal.order(cid)
+        if rec is not None and rec.is_open:
+            f = self._refresh(rec)
+            if f is not None:
+                sent.fills.append(f)
+
+    def _submit(self, o: PlannedOrder, sent: Sent) -> None:
+        """Send one journaled intent and journal the broker's answer."""
         cid = o.client_order_id
-        try:
-            self.journal.record_intent(
-                cid, strategy=self.strategy, session_date=self.session_date, t_ms=t_ms,
-                symbol=o.symbol, side=o.side, qty=o.qty, reason=o.reason,
-            )  # fmt: skip
-        except IntentExistsError:
-            # planned before (a relaunch re-deciding the minute): settle, never resend
-            log.warning("order %s was journaled already: asking the broker, not resending", cid)
-            sent.skipped.append(cid)
-            rec = self.journal.order(cid)
-            if rec is not None and rec.is_open:
-                f = self._refresh(rec)
-                if f is not None:
-                    sent.fills.append(f)
-            return
         log.info("sending %s: %s %g %s (%s)", cid, o.side, o.qty, o.symbol, o.reason)
         try:
             order = self.api.submit_order(
@@ -329,7 +440,7 @@ class Executor:
             sent.unknown.append(cid)
             return
         sent.submitted.append(cid)
-        f = self.apply(order)
+        f = self.apply(order, source="response")
         if f is not None:
             sent.fills.append(f)
 

@@ -51,6 +51,9 @@ BUSY_TIMEOUT_S = 10.0
 """How long a write waits for a lock held by another connection before the journal is unusable."""
 TERMINAL_STATUSES: frozenset[str] = frozenset(TERMINAL)
 """Statuses of a finished order (from :data:`common.order_status.MOVES`)."""
+_NOT_FINISHED = "status NOT IN (" + ", ".join(f"'{s}'" for s in sorted(TERMINAL_STATUSES)) + ")"
+"""The open orders' condition, spelt the same in the partial index and the query that uses it
+(an unknown status reads as open). Constants of this module, never input."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -85,6 +88,8 @@ CREATE TABLE IF NOT EXISTS orders (
 );
 CREATE INDEX IF NOT EXISTS orders_by_minute ON orders (strategy, session_date, t_ms);
 CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status);
+CREATE INDEX IF NOT EXISTS orders_by_t ON orders (strategy, t_ms);
+CREATE INDEX IF NOT EXISTS orders_open ON orders (strategy, t_ms, client_order_id) WHERE @NOT_FINISHED@;
 CREATE TABLE IF NOT EXISTS fills (
     execution_id TEXT PRIMARY KEY,
     client_order_id TEXT NOT NULL,
@@ -121,7 +126,7 @@ CREATE TABLE IF NOT EXISTS events (
     created_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_kind ON events (strategy, session_date, kind);
-"""
+""".replace("@NOT_FINISHED@", _NOT_FINISHED)
 
 
 class IntentExistsError(TraderError):
@@ -169,6 +174,20 @@ class OrderRecord:
     @property
     def remaining_qty(self) -> float:
         return max(0.0, self.qty - self.filled_qty)
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """An order about to be sent, as the journal records it first."""
+
+    client_order_id: str
+    strategy: str
+    session_date: date
+    t_ms: int
+    symbol: str
+    side: str
+    qty: float
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +284,15 @@ class Journal:
 
     def close(self) -> None:
         self._db.close()
+
+    def checkpoint(self) -> None:
+        """Copy what the write-ahead log holds into the database file (a passive checkpoint).
+
+        Called by the engine after each minute's bookkeeping, so the log never grows to
+        SQLite's automatic checkpoint, which would run inside whichever commit crossed it —
+        possibly the intents' commit, right before an order is sent."""
+        with self._usable("checkpointing"):
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def __enter__(self) -> Journal:
         return self
@@ -397,6 +425,31 @@ class Journal:
                 f"order intent {client_order_id} is already journaled"
             ) from None
 
+    def record_intents(self, intents: Sequence[Intent]) -> set[str]:
+        """Journal several orders before they are sent, in one transaction (one fsync); the
+        client_order_ids that were journaled already (a relaunch re-deciding the minute:
+        those must be settled with the broker, never sent again)."""
+        for i in intents:
+            if i.side not in ("buy", "sell"):
+                raise ValueError(f"order {i.client_order_id}: side={i.side!r} is not buy or sell")
+            _positive(f"qty of {i.client_order_id}", i.qty)
+        existing: set[str] = set()
+        if not intents:
+            return existing
+        now = self.now_ms()
+        with self._tx() as db:
+            for i in intents:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO orders (client_order_id, strategy, session_date, t_ms,"
+                    " symbol, side, qty, reason, status, created_ms, updated_ms)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?, ?)",
+                    (i.client_order_id, i.strategy, i.session_date.isoformat(), i.t_ms, i.symbol,
+                     i.side, i.qty, i.reason, now, now),
+                )  # fmt: skip
+                if cur.rowcount == 0:
+                    existing.add(i.client_order_id)
+        return existing
+
     def update_order(
         self,
         client_order_id: str,
@@ -409,7 +462,8 @@ class Journal:
     ) -> bool:
         """Move an order to ``status`` (:func:`engine.order_lifecycle.advance`); False, and no
         change, if the order is unknown or the move is illegal (a finished order never
-        reopens). ``filled_qty`` never decreases."""
+        reopens). ``filled_qty`` never decreases. A legal report that changes nothing is
+        not written (True, no fsync)."""
         with self._tx() as db:
             row = db.execute(
                 "SELECT * FROM orders WHERE client_order_id=?", (client_order_id,)
@@ -425,6 +479,10 @@ class Journal:
             )
             if moved is None:
                 return False
+            same = (moved.status, moved.filled_qty, moved.filled_avg_price) == (
+                row["status"], row["filled_qty"], row["filled_avg_price"])  # fmt: skip
+            if same and broker_order_id in (None, row["broker_order_id"]) and detail is None:
+                return True  # a report that brings nothing new: no write, no fsync
             db.execute(
                 "UPDATE orders SET status=?, broker_order_id=COALESCE(?, broker_order_id),"
                 " filled_qty=?, filled_avg_price=?, detail=COALESCE(?, detail), updated_ms=?"
@@ -449,13 +507,21 @@ class Journal:
 
     def open_orders(self, strategy: str | None = None) -> list[OrderRecord]:
         """Orders not in a terminal status (``intent`` included): what a restart must resolve."""
-        marks = ",".join("?" for _ in TERMINAL_STATUSES)  # an unknown status reads as open
-        sql = f"SELECT * FROM orders WHERE status NOT IN ({marks})"
-        args: list[Any] = sorted(TERMINAL_STATUSES)
+        sql = f"SELECT * FROM orders WHERE {_NOT_FINISHED}"  # the orders_open index: the
+        args: list[Any] = []  # minute's read stays quick however long the journal's history
         if strategy is not None:
             sql += " AND strategy=?"
             args.append(strategy)
         rows = self._rows(sql + " ORDER BY t_ms, client_order_id", args)
+        return [_order(r) for r in rows]
+
+    def filled_orders(self, strategy: str, session_date: date) -> list[OrderRecord]:
+        """The session's orders of ``strategy`` with something filled (oldest first)."""
+        rows = self._rows(
+            "SELECT * FROM orders WHERE strategy=? AND session_date=? AND filled_qty > 0"
+            " ORDER BY t_ms, client_order_id",
+            (strategy, session_date.isoformat()),
+        )
         return [_order(r) for r in rows]
 
     def ids_for_minute(self, strategy: str, t_ms: int) -> set[str]:
@@ -592,18 +658,20 @@ class Journal:
         avg_price: float,
         t_ms: int,
         broker_order_id: str | None = None,
+        source: str = "poll",
         **order_fields: Any,
     ) -> FillRecord | None:
-        """Journal what a polled order's cumulative fill adds (no execution id from REST)."""
+        """Journal what an order's cumulative fill adds, from a report without an execution
+        (a poll, a submit's answer, an event without one); ``source`` names the report."""
         key = broker_order_id or client_order_id
         return self.record_fill(
             client_order_id,
-            execution_id=f"poll:{key}:{cum_qty:.9g}",
+            execution_id=f"{source}:{key}:{cum_qty:.9g}",
             cum_qty=cum_qty,
             t_ms=t_ms,
             avg_price=avg_price,
             broker_order_id=broker_order_id,
-            source="poll",
+            source=source,
             **order_fields,
         )
 

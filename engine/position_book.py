@@ -1,8 +1,9 @@
 """The engine's own position book: the broker's positions at start-up plus every journaled fill.
 
-After every minute the engine compares it with ``GET /v2/positions``; a difference means
-a fill the engine did not see (or one it saw twice, or a hand-placed trade). The broker
-wins: the difference is logged and journaled, and the book is reset to the broker's.
+The engine compares it with ``GET /v2/positions`` after fills, every few minutes and while
+the trade-updates stream is down (:mod:`engine.book_check`); a difference means a fill the
+engine did not see (or one it saw twice, or a hand-placed trade). The broker wins: the
+difference is logged and journaled, and the book is reset to the broker's.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@
   "seconds": float, "speed": float, "time": ISO}`` → the clock after the action.
 - ``GET /admin/faults`` / ``POST /admin/faults`` (a JSON object of Faults fields;
   unknown field or bad value → 400 naming it) → the faults now. ``silence_open`` is
-  an action: it silences the connections open now and reads back false.
+  an action: it silences the data connections open now and reads back false;
+  ``drop_trade_streams`` likewise closes the trade-updates connections open now.
 - ``GET /admin/counters`` → the counters.
 - ``GET /admin/market`` → replay date, symbols and session dates of the data.
 - ``GET /admin/streams`` → the open market-data connections and their subscriptions.
@@ -25,6 +26,7 @@ from aiohttp import web
 from common.calendar import from_ms, parse_rfc3339, to_ms
 from mockmarket.context import CTX, MarketContext
 from mockmarket.http_errors import alpaca_error, json_response
+from mockmarket.trade_stream import apply_trade_stream_faults
 
 CLOCK_ACTIONS = ("pause", "resume", "step", "set_speed", "set_time")
 MAX_SPEED = 100_000.0
@@ -142,6 +144,7 @@ async def post_faults(request: web.Request) -> web.Response:
         return alpaca_error(400, str(e))
     ctx.faults.update(body)
     ctx.stream.apply_faults()
+    apply_trade_stream_faults(ctx.broker, ctx.counters)
     return json_response(ctx.faults.to_json())
 
 

@@ -19,6 +19,8 @@ class Counters:
     handshake_429: int = 0
     trade_connections_total: int = 0
     trade_connections_open: int = 0
+    trade_connections_dropped: int = 0
+    trade_handshakes_refused: int = 0
     bars_sent: int = 0
 
     def to_json(self) -> dict:

@@ -19,6 +19,12 @@ class Faults:
     """The next N data-stream connections go silent after subscribing: pings answered, no data."""
     silence_open: bool = False
     """Make every data-stream connection open now silent (until it is replaced)."""
+    # trade-updates websocket
+    drop_trade_streams: bool = False
+    """Close every trade-updates connection open now (an action: it reads back false)."""
+    trade_stream_refuse_seconds: float = 0.0
+    """After ``drop_trade_streams``, trade-updates handshakes within this many simulated
+    seconds are answered HTTP 503."""
     # REST
     rest_429_count: int = 0
     """The next N REST requests get 429 with rate-limit headers."""

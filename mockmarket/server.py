@@ -49,8 +49,6 @@ async def serve(
             speed=ctx.clock.speed,
             **(extra_state or {}),
         )
-        if state_file is not None:
-            write_json_atomic(state_file, state)
         log.info(
             "mockmarket listening on %s (replay %s, speed %g, state file %s)",
             base,
@@ -59,6 +57,8 @@ async def serve(
             state_file,
         )
         announce(f"mockmarket listening on {base}")
+        if state_file is not None:  # last: whoever waits for the file finds the line written
+            write_json_atomic(state_file, state)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

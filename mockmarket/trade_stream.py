@@ -9,6 +9,11 @@ and trade updates follow. Like Alpaca's paper stream, every server message is a
 BINARY frame of JSON (alpaca-py's TradingStream ``json.loads`` text or bytes
 alike); the client may send text or binary. A message that cannot be understood
 gets ``{"stream":"error","data":{"code":400,"message":...}}``, never a crash.
+
+Faults (:mod:`mockmarket.faults`, set through ``POST /admin/faults``):
+``drop_trade_streams`` closes every connection open now (events not yet sent are lost,
+as in a network drop), and ``trade_stream_refuse_seconds`` answers the handshakes of the
+following simulated seconds with HTTP 503, so a client has to come back later.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from mockmarket.broker import PaperBroker
 from mockmarket.counters import Counters
+from mockmarket.http_errors import alpaca_error
 from mockmarket.trade_updates import Subscription, TradeUpdateHub
 
 log = logging.getLogger(__name__)
@@ -112,13 +118,16 @@ class TradeStreamSession:
         self._send("listening", {"streams": wanted})
 
     def close(self) -> None:
-        self._hub.unsubscribe(self.outbox)
+        self._hub.close_subscription(self.outbox)
 
 
 async def _write(ws: web.WebSocketResponse, outbox: Subscription) -> None:
     """The connection's only writer: frames in order; ``None`` or an overflow closes."""
     while True:
         frame = await outbox.queue.get()
+        if outbox.dropped:
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"dropped (fault)")
+            return
         if frame is None:
             await ws.close(code=POLICY_VIOLATION, message=b"unauthorized")
             return
@@ -129,6 +138,21 @@ async def _write(ws: web.WebSocketResponse, outbox: Subscription) -> None:
             return
 
 
+def apply_trade_stream_faults(broker: PaperBroker, counters: Counters) -> None:
+    """Act on the one-shot fault ``drop_trade_streams``: close every connection now."""
+    if broker.faults.drop_trade_streams:
+        broker.faults.drop_trade_streams = False
+        n = broker.updates.drop_all(broker.clock.now_ms())
+        counters.trade_connections_dropped += n
+        log.info("fault: %d trade-updates connection(s) dropped", n)
+
+
+def _refusing(broker: PaperBroker) -> bool:
+    window_ms = broker.faults.trade_stream_refuse_seconds * 1000
+    dropped = broker.updates.dropped_at_ms
+    return window_ms > 0 and dropped is not None and broker.clock.now_ms() < dropped + window_ms
+
+
 def add_trade_stream_routes(
     app: web.Application, broker: PaperBroker, key: str, secret: str, counters: Counters
 ) -> None:
@@ -136,6 +160,9 @@ def add_trade_stream_routes(
     sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
 
     async def stream(request: web.Request) -> web.StreamResponse:
+        if _refusing(broker):
+            counters.trade_handshakes_refused += 1
+            return alpaca_error(503, "trade updates unavailable (fault): try again later")
         ws = web.WebSocketResponse(autoping=True, max_msg_size=MAX_MESSAGE_BYTES)
         await ws.prepare(request)
         sockets.add(ws)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
 import requests
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
 
 
 def _auth(ws, key: str, secret: str) -> dict:
@@ -73,3 +74,33 @@ def test_hostile_frames_never_take_the_server_down(server, keys):
             ws.recv(timeout=5)
     with connect(server.stream_url) as ws:  # and still serves the next one
         assert _auth(ws, *keys)["data"]["status"] == "authorized"
+
+
+def _listen(stack: contextlib.ExitStack, url: str, keys) -> ClientConnection:
+    ws = stack.enter_context(connect(url))
+    assert _auth(ws, *keys)["data"]["status"] == "authorized"
+    ws.send(json.dumps({"action": "listen", "data": {"streams": ["trade_updates"]}}))
+    assert json.loads(ws.recv(timeout=5))["stream"] == "listening"
+    return ws
+
+
+def test_the_drop_fault_closes_every_connection_and_refuses_handshakes_for_a_while(server, keys, api):
+    with contextlib.ExitStack() as stack:
+        first, second = _listen(stack, server.stream_url, keys), _listen(stack, server.stream_url, keys)
+        r = api.post(api.base + "/admin/faults",
+                     json={"drop_trade_streams": True, "trade_stream_refuse_seconds": 30})  # fmt: skip
+        assert r.status_code == 200
+        assert r.json()["drop_trade_streams"] is False  # an action, not a state
+        for ws in (first, second):
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=5)
+        with pytest.raises(InvalidStatus) as refused:  # within the 30 simulated seconds
+            stack.enter_context(connect(server.stream_url))
+        assert refused.value.response.status_code == 503
+        counters = api.get(api.base + "/admin/counters").json()
+        assert counters["trade_connections_dropped"] == 2 and counters["trade_handshakes_refused"] == 1
+        server.call(server.ctx.clock.step, 31_000)  # the window is over: served again
+        again = _listen(stack, server.stream_url, keys)
+        api.post(api.base + "/v2/orders", json={"symbol": "AAA", "qty": 1, "side": "buy",
+                                                "type": "market", "time_in_force": "day"})  # fmt: skip
+        assert json.loads(again.recv(timeout=5))["data"]["event"] == "new"

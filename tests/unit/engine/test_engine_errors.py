@@ -5,7 +5,6 @@ exit code 2. A real journal and strategy; the broker is an in-memory fake."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,11 +134,12 @@ def engine(tmp_path: Path, psm_cfg, full_day):
     opts.log_dir.mkdir()
     eng.journal = Journal(opts.journal_path, now_ms=eng.sim_now_ms)
     eng.executor = Executor(broker, eng.journal, "psm", full_day.date, book=PositionBook(),  # type: ignore[arg-type]
-                            now_ms=eng.sim_now_ms, on_event=eng._event)  # fmt: skip
+                            view=eng.view, now_ms=eng.sim_now_ms, on_event=eng._event)  # fmt: skip
     eng.step = DecisionStep(eng.strategy, cfg, full_day, signal_engine=FakeSignals(), guard=eng.guard)  # type: ignore[arg-type]
     eng.eod = EndOfDay(eng.executor, full_day, cfg.session, eng.guard)
     eng.feed = FakeFeed()  # type: ignore[assignment]
-    eng._next_clock = math.inf  # the clock's duties are not under test
+    eng.clock.observe_clock(t0 + MINUTE_MS, 0.0)  # the clock's duties are not under test:
+    # time stands still at 10:01 (monotonic is frozen), so nothing asks the broker's clock
     eng.t0 = t0  # type: ignore[attr-defined]
     yield eng, broker
     eng._close()
@@ -211,7 +211,10 @@ def test_refused_keys_end_the_loop_as_an_operator_error(engine) -> None:
 
 
 def test_a_journal_that_fills_the_disk_ends_the_loop_as_an_operator_error(engine) -> None:
-    eng, _ = engine
+    eng, broker = engine
+    # the intents are small and may still fit: the orders then reach the broker (refused
+    # here), and the decision written after them meets the full disk
+    broker.fail["submit_order"] = error_for_status(403, None, "insufficient buying power")
     db = eng.journal._db
     db.execute(f"PRAGMA max_page_count={db.execute('PRAGMA page_count').fetchone()[0] + 2}")
     for pad in (2000, 200, 10):  # fill the minute's tables to their last bytes, as a full disk would

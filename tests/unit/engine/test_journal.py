@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from common.errors import OperationalError
-from engine.journal import IntentExistsError, Journal, JournalUnusableError
+from engine.journal import Intent, IntentExistsError, Journal, JournalUnusableError
 from tests.support import journal_reads as jr
 
 DAY = date(2025, 10, 16)
@@ -284,3 +284,50 @@ def test_an_intent_journaled_twice_is_not_an_unusable_journal(journal: Journal) 
     with pytest.raises(IntentExistsError) as ei:
         intent(journal, cid)
     assert not isinstance(ei.value, OperationalError)
+
+
+def test_the_intents_of_a_minute_are_journaled_in_one_transaction(journal: Journal) -> None:
+    already = intent(journal, "it-rot-20251016-0930-TQQQ-b-0")
+    commits = []
+    journal._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    mk = lambda cid, sym: Intent(cid, "rotation", DAY, T, sym, "buy", 10, "enter")  # noqa: E731
+    existing = journal.record_intents([mk(already, "TQQQ"), mk("it-rot-20251016-0930-SSO-b-0", "SSO"),
+                                       mk("it-rot-20251016-0930-TNA-b-0", "TNA")])  # fmt: skip
+    assert existing == {already} and commits == ["COMMIT"]  # one fsync for the minute's orders
+    assert journal.order("it-rot-20251016-0930-SSO-b-0").status == "intent"
+    assert journal.order(already).qty == 100  # the earlier intent is left as it was
+    assert journal.record_intents([]) == set()
+    with pytest.raises(ValueError, match="side='short'"):
+        journal.record_intents([Intent("x", "rotation", DAY, T, "SSO", "short", 1)])
+    assert journal.order("x") is None
+
+
+def test_filled_orders_are_the_sessions_orders_with_a_fill(journal: Journal) -> None:
+    cid = intent(journal)
+    intent(journal, "it-rot-20251016-0930-SSO-b-0")
+    journal.record_fill(cid, execution_id="e1", cum_qty=40, t_ms=T, price=10.0, qty=40)
+    assert [r.client_order_id for r in journal.filled_orders("rotation", DAY)] == [cid]
+    assert journal.filled_orders("psm", DAY) == []
+
+
+def test_the_minutes_reads_use_indexes_however_long_the_history(journal: Journal) -> None:
+    """Open orders and a minute's ids are read before every decision: they must not scan a
+    history of months (a partial index holds only the orders still open)."""
+    from engine.journal import _NOT_FINISHED
+
+    db = journal._db
+    rows = [(f"old-{i}", "rotation", "2025-01-02", i, "SPY", "buy", 1.0, "filled", 0, 0) for i in range(2000)]
+    db.executemany("INSERT INTO orders (client_order_id, strategy, session_date, t_ms, symbol, side, qty,"
+                   " status, created_ms, updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)  # fmt: skip
+    cid = intent(journal)
+    assert [r.client_order_id for r in journal.open_orders("rotation")] == [cid]
+    plans = {
+        "open": db.execute(f"EXPLAIN QUERY PLAN SELECT * FROM orders WHERE {_NOT_FINISHED} AND strategy=?"
+                           " ORDER BY t_ms, client_order_id", ("rotation",)).fetchall(),  # fmt: skip
+        "ids": db.execute("EXPLAIN QUERY PLAN SELECT client_order_id FROM orders WHERE strategy=? AND t_ms=?",
+                          ("rotation", T)).fetchall(),  # fmt: skip
+    }
+    assert "USING INDEX orders_open" in plans["open"][0]["detail"]
+    assert "USING INDEX orders_by_t" in plans["ids"][0]["detail"]
+    journal.checkpoint()  # the write-ahead log copied into the database: nothing lost
+    assert journal.order(cid) is not None
