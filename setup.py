@@ -90,7 +90,8 @@ TEST = [
     "ruff>=0.8",  # 0.6 and 0.7 still have UP027, which this code does not follow
     "pgserver>=0.1.4",  # PostgreSQL binaries in a wheel: the optimizer's shared-storage test starts one
     "psycopg2-binary>=2.9.5",  # the first with Python 3.11 wheels; SQLAlchemy 1.4/2.0's PostgreSQL driver
-    "psycopg[binary]>=3.1.8",  # SQLAlchemy 2.1's default PostgreSQL driver (postgresql:// URLs)
+    "psycopg>=3.1.8",  # SQLAlchemy 2.1's default PostgreSQL driver (postgresql:// URLs); 3.1.8: Python 3.11 wheels
+    "psycopg-binary>=3.1.8",  # its compiled implementation (what psycopg[binary] installs), same version
 ]
 
 setup(

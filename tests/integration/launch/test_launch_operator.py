@@ -21,7 +21,7 @@ def run_live(home: Path, *args: str, env: dict[str, str] | None = None) -> subpr
 
 
 def make_home(tmp_path: Path) -> Path:
-    (tmp_path / "config").mkdir()
+    (tmp_path / "config").mkdir(parents=True)
     (tmp_path / "config" / "rotation_strategy.json").write_text(json.dumps(default_config_json("rotation")))
     return tmp_path
 
