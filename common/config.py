@@ -368,6 +368,8 @@ class Provenance(Section):
     """The replaced parameters' held-out score (the gate's comparison)."""
     code_version: str | None = None
     """``git describe`` of the checkout that optimized, else the package version."""
+    partial_end: datetime | None = None
+    """The data ended with ``data_end``'s session up to this minute (a midday re-optimization)."""
 
     @model_validator(mode="after")
     def _check(self) -> Provenance:

@@ -53,8 +53,9 @@ def log_params(strategy: str, params: Path | None) -> None:
     log.info("trading with optimized parameters from %s: %s", params,
              ", ".join(f"{k}={v}" for k, v in sorted(best.params.items())))  # fmt: skip
     held = "" if p.held_out_score is None else f", held-out {p.held_out_score:+.4f} %/day"
+    end = f"{p.data_end} up to {p.partial_end:%H:%M}" if p.partial_end is not None else str(p.data_end)
     log.info("their provenance: data %s..%s, %d trials, in-sample %+.4f %%/day%s, created %s, code %s",
-             p.data_start, p.data_end, p.trials, p.score, held, p.created_at.isoformat(),
+             p.data_start, end, p.trials, p.score, held, p.created_at.isoformat(),
              p.code_version or "unknown")  # fmt: skip
 
 

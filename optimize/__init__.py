@@ -10,5 +10,6 @@ plugs into; the backtest is the reference), ``objective`` (mean daily net return
 penalty, one pruner report per session), ``study`` (seeded TPE, median pruner, worker
 processes), ``storage`` (journal file or database URL), ``gate`` (promotion on held-out
 sessions), ``best_params`` (the file the engine reads, with provenance), ``report``
-(progress bar, best trials, verdict), ``run`` (all of it in order).
+(progress bar, best trials, verdict), ``last_run`` (the record of each finished run, which
+the launcher reads on a relaunch), ``run`` (all of it in order).
 """

@@ -7,10 +7,11 @@ and the strategy config it makes with the engine's own overlay), so a file the o
 writes is a file the engine loads. The engine reads exactly this file
 (``<config-dir>/best_params.json``).
 
-Provenance: the data range and windows, the trials per phase, the seed, the in-sample
-score (``score``) and held-out scores (``held_out_score``, and the replaced parameters'
-``baseline_held_out_score``), when, and the code version (``git describe`` of the
-checkout, else the package version).
+Provenance: the data range and windows (``partial_end``: the last minute of today's
+partial session, after a midday re-optimization), the trials finished over both phases,
+the seed, the in-sample score (``score``) and held-out scores (``held_out_score``, and the
+replaced parameters' ``baseline_held_out_score``), when, and the code version (``git
+describe`` of the checkout, else the package version).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def provenance(
     data_start: Any,
     data_end: Any,
     held_out_start: Any,
+    partial_end: datetime | None = None,
     trials: int,
     in_sample: float,
     held_out: float,
@@ -108,7 +110,7 @@ def provenance(
         created_at=now, held_out_score=held_out, baseline_score=baseline_in_sample,
         sessions_scored=sessions_scored, seed=seed, held_out_start=held_out_start,
         sessions_held_out=sessions_held_out, baseline_held_out_score=baseline_held_out,
-        code_version=code_version(),
+        code_version=code_version(), partial_end=partial_end,
     )  # fmt: skip
 
 

@@ -9,13 +9,14 @@ reads.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.calendar import TradingCalendar, nyse
+from common.calendar import MINUTE_MS, TradingCalendar, nyse
 from common.config import (
     DEFAULT_CONFIG_DIR,
     StrategyConfig,
@@ -23,11 +24,11 @@ from common.config import (
     read_strategy_json,
     strategy_config_path,
 )
-from common.history_download import EQUITIES
-from engine.market_grid import MinuteGrid, load_sessions
+from common.history_download import EQUITIES, TODAYS_BARS
+from engine.market_grid import HistoryError, MinuteGrid, load_sessions
 from engine.sim_liquidity import SessionLiquidity, backtest_liquidity
 from ledger.costs import CostModel
-from optimize.windows import Windows
+from optimize.windows import Windows, cut_session
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +64,44 @@ def load_dataset(
     calendar: TradingCalendar | None = None,
 ) -> Dataset:
     """Load the windows' sessions from ``<data_dir>/equities`` (HistoryError names a missing
-    file or session) and the strategy file (ConfigError names file and key)."""
+    file or session) and the strategy file (ConfigError names file and key).
+
+    Partial windows (today's session last) take today's bars from ``<data_dir>/tmp/todays_bars``
+    up to the latest bar any symbol has (or up to the windows' cut, once cut), and the
+    dataset's windows end with today's session cut there (:func:`optimize.windows.cut_session`).
+    """
     path = Path(config_path) if config_path is not None else strategy_config_path(strategy, config_dir)
     data = read_strategy_json(path)
     base = config_with_params(strategy, data, {}, source=path)
     history = Path(data_dir) / EQUITIES
-    grid = load_sessions(base.symbols, windows.sessions, history)
+    cal = calendar or nyse()
+    if windows.partial:
+        grid, windows = _load_partial(base.symbols, windows, history, Path(data_dir) / TODAYS_BARS, cal)
+    else:
+        grid = load_sessions(base.symbols, windows.sessions, history)
     costs = CostModel.from_config(base.costs)
     ks = [*windows.scored_index, *windows.held_out_index]
-    liquidity = backtest_liquidity(grid, ks, costs.liquidity_sessions,
-                                   calendar=calendar or nyse(), history_dir=history)  # fmt: skip
+    liquidity = backtest_liquidity(grid, ks, costs.liquidity_sessions, calendar=cal,
+                                   history_dir=history)  # fmt: skip
     log.info("optimizer data: %s, %d symbols, %s", history, len(base.symbols), windows.describe())
     return Dataset(strategy, path, data, base, windows, grid, costs, liquidity, Path(data_dir))
+
+
+def _load_partial(symbols: tuple[str, ...], windows: Windows, history: Path, today_dir: Path,
+                  calendar: TradingCalendar) -> tuple[MinuteGrid, Windows]:  # fmt: skip
+    """The grid of windows ending with today's session, and the windows with today cut."""
+    last = windows.last
+    uncut = calendar.session(last.date)
+    # already cut (a worker loading what the main process loaded): exactly the same minutes
+    until = None if last == uncut else last.close_ms - MINUTE_MS
+    grid = load_sessions(symbols, (*windows.sessions[:-1], uncut), history, today_dir, until_ms=until)
+    k = len(grid.sessions) - 1
+    minutes = grid.session_range(k)
+    if not len(minutes):
+        raise HistoryError(f"no bar of today ({last.date}) in {today_dir}: nothing to score of today")
+    cut = cut_session(uncut, int(grid.t_ms[minutes.stop - 1]))
+    grid = dataclasses.replace(grid, sessions=(*grid.sessions[:-1], cut))
+    return grid, windows.with_last(cut)
 
 
 __all__ = ["Dataset", "load_dataset"]

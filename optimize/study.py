@@ -10,9 +10,13 @@
   loading the data itself, each running its share of the trials against the one storage.
   One worker runs in this process.
 - **Resumable**: the study's name (:func:`study_name`) says what it optimizes: strategy,
-  data range, phase, seed and a digest of the strategy file, the phase's starting
-  parameters and the windows. A run killed half-way and started again on the same data
-  finds its study and runs only the trials still missing; a finished phase is not rerun.
+  data range (ending with today's last minute when today's partial session is in it),
+  phase, seed and a digest of the strategy file, the phase's starting parameters and the
+  windows. A run killed half-way and started again on the same data finds its study and
+  runs only the trials still missing; a finished phase is not rerun.
+- **Time-boxed** (``deadline``): no trial starts after it, in any worker (the ones running
+  finish); the phase's study then holds fewer trials, which a later run on the same data
+  completes.
 """
 
 from __future__ import annotations
@@ -59,9 +63,9 @@ def study_name(data: Dataset, phase_no: int, start: Mapping[str, Any], seed: int
     w = data.windows
     digest = hashlib.sha256(json.dumps(
         {"config": data.config_json, "start": dict(start),
-         "windows": [len(w.warmup), len(w.scored), len(w.held_out)]},
+         "windows": [len(w.warmup), len(w.scored), len(w.held_out)], "end": w.end_label()},
         sort_keys=True).encode()).hexdigest()[:10]  # fmt: skip
-    return (f"{data.strategy}-{w.sessions[0].date}-{w.sessions[-1].date}-phase{phase_no}"
+    return (f"{data.strategy}-{w.sessions[0].date}-{w.end_label()}-phase{phase_no}"
             f"-seed{seed}-{digest}")  # fmt: skip
 
 
@@ -79,6 +83,11 @@ class PhaseJob:
     start: dict[str, Any]
     seed: int
     simulator: Simulator = field(default=REFERENCE)
+    deadline: float | None = None
+    """Wall-clock time (``time.time()``) after which no trial starts (None: no limit)."""
+
+    def seconds_left(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - time.time())
 
 
 def _split(trials: int, workers: int) -> list[int]:
@@ -92,7 +101,11 @@ def _optimize(job: PhaseJob, data: Dataset, cache: SignalCache, worker: int, n_t
     study = optuna.load_study(study_name=job.name, storage=open_storage(job.storage),
                               sampler=make_sampler(job.seed + worker),
                               pruner=make_pruner(len(data.windows.scored)))  # fmt: skip
-    study.optimize(objective, n_trials=n_trials, callbacks=callbacks or [], gc_after_trial=False)
+    left = job.seconds_left()
+    if left == 0.0:
+        return
+    study.optimize(objective, n_trials=n_trials, timeout=left, callbacks=callbacks or [],
+                   gc_after_trial=False)  # fmt: skip
 
 
 def _worker(job: PhaseJob, worker: int, n_trials: int) -> None:
@@ -136,7 +149,9 @@ def run_phase(
     remaining = trials - done
     if done:
         log.info("study %s: %d trial(s) already finished, %d to run", job.name, done, max(0, remaining))
-    if remaining <= 0:
+    if remaining <= 0 or job.seconds_left() == 0.0:
+        if remaining > 0:
+            log.warning("study %s: no time left for its %d missing trial(s)", job.name, remaining)
         if on_progress:
             on_progress(study, done)
         return study

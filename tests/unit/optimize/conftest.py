@@ -3,7 +3,9 @@
 ``psm_market``: the PSM family over 12 sessions ending 2025-10-31 with the learnable
 component on; ``rotation_market``: four rotation ETFs over the same sessions. Each is a
 directory holding ``data/equities`` and ``config/<strategy>_strategy.json`` (the default
-config; rotation trimmed to its four symbols).
+config; rotation trimmed to its four symbols). ``midday_market``: the PSM family at
+``MIDDAY_MS`` (2025-11-03 12:00:30): 12 closed sessions in ``data/equities`` and today's
+bars 09:30..11:59 in ``data/tmp/todays_bars``, as the launcher's midday download leaves them.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ import pytest
 
 from common.calendar import ny_datetime, nyse, to_ms
 from common.config import default_config_json
+from common.csvfiles import read_history, symbol_of, today_path, write_history, write_today
+from common.history_download import TODAYS_BARS
 from mockmarket.synthetic import SyntheticConfig, write_market
 from optimize.dataset import Dataset, load_dataset
 from optimize.windows import WindowSpec
 
 LAST = date(2025, 10, 31)
-NOW_MS = to_ms(ny_datetime(date(2025, 11, 3), "08:00"))  # before the open of the next session
+TODAY = date(2025, 11, 3)
+NOW_MS = to_ms(ny_datetime(TODAY, "08:00"))  # before the open of the next session
+MIDDAY_MS = to_ms(ny_datetime(TODAY, "12:00")) + 30_000  # 11:59 is the last closed minute
 SMALL = WindowSpec(4, 4, 3)
 PSM = ("SPY", "SPXL", "SH", "SDS")
 ROTATION4 = ("TQQQ", "SQQQ", "TNA", "TZA")
@@ -57,13 +63,34 @@ def config_json(strategy: str) -> dict:
     return data
 
 
-def make_home(root: Path, strategy: str, seed: int, signal: float, sessions: int = 12) -> Home:
+def make_home(root: Path, strategy: str, seed: int, signal: float, sessions: int = 12,
+              end: date = LAST) -> Home:  # fmt: skip
     symbols = PSM if strategy == "psm" else ROTATION4
     write_market(root / "data" / "equities", SyntheticConfig(seed=seed, sessions=sessions,
-                 end_date=LAST, signal_strength=signal, symbols=symbols))  # fmt: skip
+                 end_date=end, signal_strength=signal, symbols=symbols))  # fmt: skip
     (root / "config").mkdir(parents=True, exist_ok=True)
     (root / "config" / f"{strategy}_strategy.json").write_text(json.dumps(config_json(strategy)))
     return Home(root, strategy)
+
+
+def make_midday_home(root: Path, strategy: str, seed: int, signal: float, sessions: int = 12) -> Home:
+    """A market at ``MIDDAY_MS``: ``sessions`` closed sessions of history, today's morning apart."""
+    home = make_home(root, strategy, seed, signal, sessions + 1, end=TODAY)
+    day = nyse().session(TODAY)
+    equities = home.data_dir / "equities"
+    for path in sorted(equities.glob("*_RTH_NH.csv")):
+        sym = symbol_of(path)
+        bars = read_history(path, sym)
+        path.unlink()
+        write_history(path, [b for b in bars if b.t < day.open_ms])
+        morning = [b for b in bars if day.open_ms <= b.t < MIDDAY_MS - 30_000]
+        write_today(today_path(home.data_dir / TODAYS_BARS, sym), morning)
+    return home
+
+
+@pytest.fixture(scope="session")
+def midday_market(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    return make_midday_home(tmp_path_factory.mktemp("opt_midday"), "psm", seed=3, signal=0.25)
 
 
 @pytest.fixture(scope="session")
