@@ -3,6 +3,7 @@
 ::
 
     python -m launch live   [--strategy rotation|psm] [--skip-optimize] [--trials N]
+                            [--optimize-budget SECONDS]
                             [--midday-optimize [--midday-time HH:MM]] [--fifo PATH] ...
     python -m launch mock   [--date YYYY-MM-DD] [--speed N] [--start-time HH:MM] [--seed N] ...
     python -m launch optimize [--mode live|mock] [--strategy ...] [--trials N] [--storage URL]
@@ -32,7 +33,7 @@ from common.config import STRATEGIES
 from common.env import load_endpoints
 from common.errors import ConfigError
 from common.process_start import date_option
-from launch.optimize import DEFAULT_MIDDAY, OptimizerSettings, parse_windows
+from launch.optimize import DEFAULT_BUDGET_S, DEFAULT_MIDDAY, OptimizerSettings, parse_windows
 from launch.paths import MODES, Mode, ModePaths
 from launch.sequence import DOWNLOAD_SESSIONS, REAL_MONEY_FLAG, WARMUP_SESSIONS, LaunchOptions
 from optimize.run import DEFAULT_SEED, DEFAULT_TRIALS
@@ -53,6 +54,12 @@ OPTIMIZER_OPTIONS = [
     click.option("--windows", default=",".join(str(n) for n in (DEFAULT_WINDOWS.warmup,
                  DEFAULT_WINDOWS.scored, DEFAULT_WINDOWS.held_out)), show_default=True,
                  help="Optimizer sessions: WARMUP,SCORED,HELD_OUT (oldest to most recent)."),
+    click.option("--optimize-budget", "budget_s", type=click.FloatRange(0), default=DEFAULT_BUDGET_S,
+                 show_default=True,
+                 help="Once the session is open, the optimization holds up trading: it is skipped "
+                      "when today's has already run (a relaunch trades again at once), otherwise "
+                      "its trials stop after this many seconds (0: skip it). The same box holds "
+                      "the midday re-optimization. Before the open every trial runs."),
 ]  # fmt: skip
 
 
@@ -82,7 +89,8 @@ def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
         *OPTIMIZER_OPTIONS,
         click.option("--midday-optimize", is_flag=True,
                      help="At the midday time, stop the engine, download the morning's bars, "
-                          "re-optimize and restart it (positions kept)."),
+                          "re-optimize with them as the last held-out session (time-boxed by "
+                          "--optimize-budget) and restart it (positions kept)."),
         click.option("--midday-time", callback=_hhmm, default=None,
                      help=f"New York time of the midday re-optimization, HH:MM [default: {DEFAULT_MIDDAY}]."),
         click.option("--fifo", type=click.Path(path_type=Path), default=None,
@@ -90,7 +98,7 @@ def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
                           "mock: /tmp/alpaca_bars_mock.fifo]."),
         click.option("--config-dir", type=click.Path(path_type=Path, file_okay=False),
                      default=Path("config"), show_default=True,
-                     help="Strategy configs and best_params.json."),
+                     help="Strategy configs and best_params.json (mock: data/mock/best_params.json)."),
         click.option("--download-sessions", type=click.IntRange(WARMUP_SESSIONS, 250),
                      default=DOWNLOAD_SESSIONS, show_default=True,
                      help=f"Sessions of history to keep up to date ({WARMUP_SESSIONS} warm-up + "
@@ -108,16 +116,19 @@ def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _settings(trials: int | None, seed: int, workers: int, storage: str | None, windows: str) -> OptimizerSettings:
+def _settings(trials: int | None, seed: int, workers: int, storage: str | None, windows: str,
+              budget_s: float = DEFAULT_BUDGET_S) -> OptimizerSettings:  # fmt: skip
     try:
         spec = parse_windows(windows)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--windows") from None
-    return OptimizerSettings(seed=seed, workers=workers, storage=storage, windows=spec).with_trials(trials)
+    return OptimizerSettings(seed=seed, workers=workers, storage=storage, windows=spec,
+                             budget_s=budget_s).with_trials(trials)  # fmt: skip
 
 
 def _launch_options(mode: Mode, kw: dict[str, Any], **extra: Any) -> LaunchOptions:
-    opt = _settings(kw["trials"], kw["seed_opt"], kw["workers"], kw["storage"], kw["windows"])
+    opt = _settings(kw["trials"], kw["seed_opt"], kw["workers"], kw["storage"], kw["windows"],
+                    kw["budget_s"])  # fmt: skip
     midday = (kw["midday_time"] or DEFAULT_MIDDAY) if kw["midday_optimize"] else None
     try:
         return LaunchOptions(mode, kw["strategy"], kw["skip_optimize"], kw["fifo"], kw["config_dir"],
@@ -228,7 +239,8 @@ def download(mode: str, strategy: str, config_dir: Path, config_env: Path, downl
               help="Optimize on live history (data/) or mock history (data/mock/).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="rotation", show_default=True)
 @click.option("--config-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("config"),
-              show_default=True, help="Strategy configs; best_params.json is written here.")
+              show_default=True, help="Strategy configs; best_params.json is written here "
+                                      "(mock: data/mock/best_params.json).")
 @click.option("--until", "until", callback=date_option, default=None,
               help="Last held-out session, YYYY-MM-DD [default: the last session on disk].")
 @click.option("--seed", "seed_opt", type=click.IntRange(0), default=DEFAULT_SEED, show_default=True,
@@ -264,7 +276,8 @@ def optimize(mode: str, strategy: str, config_dir: Path, until: date | None, see
             until = last_session_on_disk(paths.data_dir, strategy_symbols(strategy, config_dir)[0], cal)
         last = cal.last_session_on_or_before(until)
         now = to_ms(ny_datetime(cal.next_session(last.date).date, "00:00"))
-        out = optimize_once(settings, strategy, paths.data_dir, config_dir, now, calendar=cal)
+        out = optimize_once(settings, strategy, paths.data_dir, config_dir, now, calendar=cal,
+                            params_file=paths.best_params(config_dir))  # fmt: skip
     except OperationalError as e:
         log.error("cannot optimize: %s", e)
         sys.exit(EXIT_OPERATOR)

@@ -9,12 +9,15 @@
 5. before the open, the launcher waits (countdown) and starts the processes shortly before it;
 6. optimization (two Optuna phases and the held-out gate, :mod:`launch.optimize`), unless
    ``--skip-optimize``; it runs before the wait for the open, so an early launch optimizes
-   while it waits, and a failure never stops the session (the current parameters are used);
+   while it waits; once the session is open it is skipped if today's has already run (a
+   relaunch trades again at once), else time-boxed (``--optimize-budget``); a failure never
+   stops the session (the current parameters are used);
 7. the reconciliation preview: the account's positions as the engine will find them;
 8. the bridge and the engine are started and supervised; when the engine ends the session
    (flat after the close) the bridge is stopped and the session summary printed. With
    ``--midday-optimize`` the engine is stopped at the midday time, the morning's bars are
-   downloaded, the optimizer runs again and the engine restarts (:class:`_Midday`).
+   downloaded, the optimizer runs again (time-boxed, today's morning the last held-out
+   session) and the engine restarts (:class:`_Midday`).
 
 Exit codes (:mod:`common.exit_codes`): 0 done, a closed day, or stopped by SIGTERM/SIGINT;
 1 a child went FATAL or the launcher crashed; 2 the operator must act; 3 the engine halted.
@@ -31,13 +34,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
 import psutil
 
-from common.calendar import TradingCalendar, iso_ny, ny_date, ny_datetime, nyse, to_ms
+from common.calendar import Session, TradingCalendar, iso_ny, ny_date, ny_datetime, nyse, to_ms
 from common.config import StrategyConfig, load_strategy_config
 from common.env import KEY_VAR, SECRET_VAR, AlpacaEndpoints, load_endpoints
 from common.errors import (
@@ -63,12 +66,13 @@ from launch.children import ChildSettings, bridge_command, engine_command, start
 from launch.console import add_secrets, setup_launch_logging
 from launch.lock import AccountLock, LockHeld, account_lock_path
 from launch.market_wait import wait_until
-from launch.optimize import OptimizerSettings, optimize_before_trading
+from launch.optimize import OptimizerSettings, optimize_before_trading, plan_before_trading
 from launch.paths import Mode, ModePaths, log_stamp
 from launch.pidfiles import BRIDGE, ENGINE, LAUNCHER, remove_record, stop_recorded, write_record
 from launch.preview import money, preview_lines
 from launch.summary import SessionSummary, count_reconnects, read_journal
 from launch.supervisor import Change, Child, ChildState, Policy, Supervisor
+from optimize.last_run import read_last_run
 from optimize.windows import DEFAULT_WINDOWS
 
 if TYPE_CHECKING:
@@ -143,7 +147,7 @@ def verify_account(rest: AlpacaRestClient) -> Account:
 
 def load_config(opts: LaunchOptions) -> tuple[StrategyConfig, Path | None]:
     """The strategy config with the optimizer's params if present (as the engine loads it)."""
-    params = opts.config_dir / "best_params.json"
+    params = ModePaths.of(opts.mode).best_params(opts.config_dir)
     params_path = params if params.exists() else None
     return load_strategy_config(opts.strategy, None, params_path, config_dir=opts.config_dir), params_path
 
@@ -276,6 +280,10 @@ class Launch:
         self.market: Market | None = None
         self.symbols: tuple[str, ...] = ()
         """The strategy's symbols (the midday download fetches them)."""
+        self.endpoints: AlpacaEndpoints | None = None
+        """The broker's (the midday refresh opens its own client on them)."""
+        self.params_file = self.paths.best_params(opts.config_dir)
+        """The optimizer's output this mode's engine trades."""
         self.starter = starter
         """How a child's process is started (tests drive the supervision with fake processes)."""
 
@@ -336,6 +344,7 @@ class Launch:
         log.info("config %s%s: %d symbols", self.opts.config_dir / f"{self.opts.strategy}_strategy.json",
                  f" with params {params}" if params else "", len(cfg.symbols))  # fmt: skip
         endpoints, child_env, child_config_env = self._endpoints()
+        self.endpoints = endpoints
         add_secrets(endpoints.secrets())
         log.info("broker: %s", endpoints.trading_url)
         self.rest = rest = AlpacaRestClient(endpoints, timeout=10.0, max_retries=3)
@@ -377,7 +386,7 @@ class Launch:
         if self.stop.requested:
             log.info("%s received: stopping before the session", self.stop.signal)
             return EXIT_OK
-        self._optimize(now, "before trading")
+        self._optimize_before_trading(session, now)
         if self.stop.requested:
             log.info("%s received: stopping before the session", self.stop.signal)
             return EXIT_OK
@@ -396,8 +405,8 @@ class Launch:
                         "no midday re-optimization", self.opts.midday)  # fmt: skip
             midday = None
         elif midday is not None and rest.get_clock().timestamp_ms >= midday:
-            log.info("the midday time %s has passed: the parameters just optimized stay for the day",
-                     self.opts.midday)  # fmt: skip
+            log.info("the midday time %s has passed: no midday re-optimization today (the "
+                     "parameters in force stay)", self.opts.midday)  # fmt: skip
             midday = None
         code, ending, sup = self._supervise(settings, child_env, midday)
         self._summary(cfg.strategy, session.date, ending, sup)
@@ -430,10 +439,19 @@ class Launch:
                           lead_wall_s=START_LEAD_WALL_S, sleep=self.sleep,
                           monotonic=self.mono)  # fmt: skip
 
-    def _optimize(self, now_ms: int, when: str) -> None:
-        if self.opts.skip_optimize and when == "before trading":
-            log.info("optimization skipped (--skip-optimize): trading with the current parameters")
-            return
+    def _optimize_before_trading(self, session: Session, fallback_ms: int) -> None:
+        """The optimization on the way to trading, by :func:`launch.optimize.plan_before_trading`."""
+        now = self.rest_now_or(fallback_ms)
+        last_closed = self.calendar.sessions_before(session.date, 1)[-1].date
+        plan = plan_before_trading(session=session, now_ms=now, last_closed=last_closed,
+                                   last=read_last_run(self.paths.data_dir, self.opts.strategy),
+                                   budget_s=self.opts.optimizer.budget_s,
+                                   skip=self.opts.skip_optimize)  # fmt: skip
+        log.info("optimization before trading: %s", plan.why)
+        if plan.run:
+            self._optimize(now, "before trading", budget_s=plan.budget_s)
+
+    def _optimize(self, now_ms: int, when: str, *, today: bool = False, budget_s: float | None = None) -> None:
         need = self.opts.optimizer.windows.total
         if self.opts.download_sessions < need:
             log.error("optimization %s not run: its windows need %d sessions and only %d are kept "
@@ -441,19 +459,27 @@ class Launch:
                       when, need, self.opts.download_sessions)  # fmt: skip
             return
         optimize_before_trading(self.opts.optimizer, self.opts.strategy, self.paths.data_dir,
-                                self.opts.config_dir, now_ms, calendar=self.calendar, when=when)  # fmt: skip
+                                self.opts.config_dir, now_ms, calendar=self.calendar, when=when,
+                                today=today, budget_s=budget_s, params_file=self.params_file)  # fmt: skip
 
     def _midday_refresh(self, symbols: tuple[str, ...]) -> None:
-        """Download the morning's bars, then re-optimize on the updated data (engine stopped)."""
-        assert self.rest is not None
-        try:
-            now = self.rest.get_clock().timestamp_ms
-            download(self.rest, symbols, self.paths.data_dir, sessions=self.opts.download_sessions,
-                     now_ms=now, calendar=self.calendar)  # fmt: skip
-        except TraderError as e:
-            log.error("midday download failed (%s): re-optimizing on the data on disk", e)
-            now = self.rest_now_or(0)
-        self._optimize(now, "at midday")
+        """Download the morning's bars, then re-optimize on them and the history (engine stopped).
+
+        Runs in a thread beside the supervision loop, with a REST client of its own."""
+        assert self.endpoints is not None
+        with AlpacaRestClient(self.endpoints, timeout=10.0, max_retries=3) as rest:
+            try:
+                now = rest.get_clock().timestamp_ms
+                download(rest, symbols, self.paths.data_dir, sessions=self.opts.download_sessions,
+                         now_ms=now, calendar=self.calendar)  # fmt: skip
+            except TraderError as e:
+                log.error("midday download failed (%s): re-optimizing on the data on disk", e)
+                try:
+                    now = rest.get_clock().timestamp_ms
+                except TraderError:
+                    log.error("midday: the broker's clock cannot be read: no re-optimization")
+                    return
+        self._optimize(now, "at midday", today=True, budget_s=self.opts.optimizer.budget_s)
 
     def rest_now_or(self, default: int) -> int:
         assert self.rest is not None
@@ -472,8 +498,14 @@ class Launch:
         bridge_cmd = bridge_command(self.paths, settings, env, self.stamp)
         engine_cmd = engine_command(self.paths, settings, env, self.stamp)
         pol = self.opts.policy
+
+        def start_engine() -> Any:
+            # the command of each start: the parameters file may appear at midday
+            params = self.params_file if self.params_file.exists() else None
+            return self.starter(engine_command(self.paths, settings, env, self.stamp, params), self.paths)()
+
         bridge = Child(BRIDGE, self.starter(bridge_cmd, self.paths), pol, self._on_change)
-        engine = Child(ENGINE, self.starter(engine_cmd, self.paths), pol, self._on_change)
+        engine = Child(ENGINE, start_engine, pol, self._on_change)
         sup = Supervisor([engine, bridge])
         log.info("starting the engine (log %s) and the bridge (log %s)", engine_cmd.log_file,
                  bridge_cmd.log_file)  # fmt: skip
