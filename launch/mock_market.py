@@ -6,6 +6,10 @@ again meets the same market, clock and paper account. It is found through its st
 market this module starts is recorded in the run directory and stopped once a session ends
 normally; a market someone else started is never stopped.
 
+While the launcher optimizes (before trading, and at midday) the market's simulated clock is
+held (:func:`clock_held`): it runs ``speed`` times faster than the optimizer, so a minute of
+trials at speed 100 would otherwise let 100 minutes of the session go by untraded.
+
 It always runs with the mock keys, given through its environment (never the operator's
 keys: ``ALPACA_*`` variables are removed from what it inherits), and the launcher hands
 the same keys to the bridge and the engine through theirs.
@@ -17,20 +21,23 @@ only for the market's default keys; the state file is read through
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from common.calendar import iso_ny
 from common.children import cmdline_of, spawn, stop_pid, with_pythonpath
 from common.env import KEY_VAR, SECRET_VAR, AlpacaEndpoints
 from common.errors import OperationalError
+from common.rest_models import auth_headers
 from launch.children import PROJECT_ROOT
 from launch.paths import ModePaths, point_link
 from launch.pidfiles import MARKET, live_record, remove_record, write_record
@@ -235,6 +242,51 @@ def ensure_market(opts: MarketOptions, paths: ModePaths, stamp: str) -> Market:
     return start_market(opts, paths, stamp)
 
 
+ADMIN_TIMEOUT_S = 10.0
+
+
+def _clock(market: Market, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """GET (no body) or POST ``/admin/clock`` of the market, with the mock keys."""
+    import requests
+
+    url = str(market.state["base_url"]).rstrip("/") + "/admin/clock"
+    r = requests.request("POST" if body else "GET", url, json=body, headers=auth_headers(*mock_keys()),
+                         timeout=ADMIN_TIMEOUT_S)  # fmt: skip
+    r.raise_for_status()
+    out = r.json()
+    if not isinstance(out, dict):
+        raise ValueError(f"/admin/clock answered {type(out).__name__}, not an object")
+    return out
+
+
+@contextlib.contextmanager
+def clock_held(market: Market | None, why: str) -> Iterator[None]:
+    """The market's clock paused for the block (module docstring), then resumed, unless it was
+    paused already (someone else holds it: left as it is). Live mode (no market): nothing.
+    A market that does not answer is logged and the block runs anyway."""
+    if market is None:
+        yield
+        return
+    held = False
+    try:
+        if not _clock(market).get("paused"):
+            _clock(market, {"action": "pause"})
+            held = True
+            log.info("mock market clock held while %s", why)
+    except Exception as e:  # the optimization must not depend on the market's admin API
+        log.warning("could not hold the mock market's clock (%s: %s): it runs on", type(e).__name__, e)
+    try:
+        yield
+    finally:
+        if held:
+            try:
+                now = _clock(market, {"action": "resume"}).get("now_ms")
+                log.info("mock market clock resumed%s", f" at {iso_ny(int(now))[11:19]}" if now else "")
+            except Exception as e:
+                log.error("could not resume the mock market's clock (%s: %s): resume it with "
+                          "POST /admin/clock {\"action\": \"resume\"}", type(e).__name__, e)  # fmt: skip
+
+
 JOURNAL_FILES = ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm", "state.json")
 
 
@@ -256,6 +308,7 @@ def archive_journal(paths: ModePaths, stamp: str) -> Path | None:
 __all__ = [
     "DEFAULT_SEED",
     "archive_journal",
+    "clock_held",
     "DEFAULT_SPEED",
     "DEFAULT_START",
     "JOURNAL_FILES",

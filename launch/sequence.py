@@ -458,9 +458,12 @@ class Launch:
                       "(--download-sessions; --windows): trading with the current parameters",
                       when, need, self.opts.download_sessions)  # fmt: skip
             return
-        optimize_before_trading(self.opts.optimizer, self.opts.strategy, self.paths.data_dir,
-                                self.opts.config_dir, now_ms, calendar=self.calendar, when=when,
-                                today=today, budget_s=budget_s, params_file=self.params_file)  # fmt: skip
+        from launch.mock_market import clock_held
+
+        with clock_held(self.market, f"the optimizer runs {when}"):
+            optimize_before_trading(self.opts.optimizer, self.opts.strategy, self.paths.data_dir,
+                                    self.opts.config_dir, now_ms, calendar=self.calendar, when=when,
+                                    today=today, budget_s=budget_s, params_file=self.params_file)  # fmt: skip
 
     def _midday_refresh(self, symbols: tuple[str, ...]) -> None:
         """Download the morning's bars, then re-optimize on them and the history (engine stopped).

@@ -1,7 +1,8 @@
 """``python -m launch mock --midday-optimize``: at the midday time the launcher stops the
 engine, downloads the morning's bars, re-optimizes with them (a new study: today's morning
-is the last held-out session) and restarts the engine, which takes over its positions
-without an order; no order is sent twice all day, and the account is flat at the close."""
+is the last held-out session; the market's clock held meanwhile) and restarts the engine,
+which takes over its positions without an order; no order is sent twice all day, and the
+account is flat at the close."""
 
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ def test_midday_reoptimization_restarts_the_engine_without_an_order(home: Home, 
                                            "today's session so far included"),
                                  out.index("midday: restarting the engine"))  # fmt: skip
     assert stop < midday_opt < restart
+    # the market's simulated clock held while the optimizer ran (the test's own pause, before
+    # trading, is left alone)
+    assert out.count("mock market clock held while the optimizer runs") == 1
+    assert stop < out.index("mock market clock held while the optimizer runs at midday") < midday_opt
+    assert midday_opt < out.index("mock market clock resumed at 12:") < restart
     assert "held-out 1 (2025-10-16..2025-10-16), today's up to 12:" in out[midday_opt:restart]
     assert "Session summary — rotation, 2025-10-16 (session over, flat)" in out
     # the midday study is a new one, on data ending with today's morning

@@ -60,3 +60,45 @@ def test_a_new_market_archives_the_previous_mock_journal(tmp_path, monkeypatch):
     assert dest == paths.log_dir / "archive" / "20251016_090000"
     assert sorted(p.name for p in dest.iterdir()) == ["journal.sqlite", "journal.sqlite-wal", "state.json"]
     assert not (paths.log_dir / "journal.sqlite").exists()
+
+
+def test_the_clock_is_held_while_the_launcher_optimizes_unless_someone_else_holds_it(monkeypatch):
+    import launch.mock_market as mm
+
+    calls: list[str] = []
+    paused = {"now": False}
+
+    def clock(market, body=None):
+        if body is None:
+            calls.append("get")
+            return {"paused": paused["now"], "now_ms": 0}
+        calls.append(body["action"])
+        return {"paused": body["action"] == "pause", "now_ms": 1760621400000}
+
+    monkeypatch.setattr(mm, "_clock", clock)
+    market = Market(42, STATE, started_by_launcher=True)
+    with mm.clock_held(market, "optimizing"):
+        assert calls == ["get", "pause"]
+    assert calls == ["get", "pause", "resume"]
+    calls.clear()
+    paused["now"] = True  # paused by its owner (a test, an operator): left alone
+    with mm.clock_held(market, "optimizing"):
+        pass
+    assert calls == ["get"]
+    calls.clear()
+    with mm.clock_held(None, "optimizing"):  # live mode: no market
+        pass
+    assert calls == []
+
+
+def test_a_market_that_does_not_answer_does_not_stop_the_optimization(monkeypatch, caplog):
+    import launch.mock_market as mm
+
+    def clock(market, body=None):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(mm, "_clock", clock)
+    ran = []
+    with mm.clock_held(Market(42, STATE, started_by_launcher=True), "optimizing"):
+        ran.append(True)
+    assert ran and "could not hold the mock market's clock (OSError: connection refused)" in caplog.text
