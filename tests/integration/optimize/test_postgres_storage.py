@@ -26,4 +26,4 @@ def test_two_workers_share_one_postgresql_study(tmp_path: Path):
             assert len(trials) == 6, name
             # both workers wrote trials: their samplers are seeded apart, so params differ
             assert len({tuple(sorted(t.params.items())) for t in trials}) == 6
-        assert not (home.data_dir / "optuna").exists()  # nothing went to the default journal
+        assert not (home.data_dir / "optuna" / "journal.log").exists()  # nothing went to the default journal
