@@ -8,7 +8,9 @@ normally; a market someone else started is never stopped.
 
 While the launcher optimizes (before trading, and at midday) the market's simulated clock is
 held (:func:`clock_held`): it runs ``speed`` times faster than the optimizer, so a minute of
-trials at speed 100 would otherwise let 100 minutes of the session go by untraded.
+trials at speed 100 would otherwise let 100 minutes of the session go by untraded. The hold
+is written down first (``<run_dir>/market_clock_held.json``), so a launcher killed while
+holding it leaves the next one what it needs to let the clock go (:func:`release_stale_hold`).
 
 It always runs with the mock keys, given through its environment (never the operator's
 keys: ``ALPACA_*`` variables are removed from what it inherits), and the launcher hands
@@ -22,6 +24,7 @@ only for the market's default keys; the state file is read through
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -33,6 +36,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from common.atomic_write import write_json_atomic
 from common.calendar import iso_ny
 from common.children import cmdline_of, spawn, stop_pid, with_pythonpath
 from common.env import KEY_VAR, SECRET_VAR, AlpacaEndpoints
@@ -259,8 +263,25 @@ def _clock(market: Market, body: Mapping[str, Any] | None = None) -> dict[str, A
     return out
 
 
+HOLD_FILE = "market_clock_held.json"
+
+
+def hold_file(paths: ModePaths) -> Path:
+    return paths.run_dir / HOLD_FILE
+
+
+def _resume(market: Market, hold: Path) -> None:
+    try:
+        now = _clock(market, {"action": "resume"}).get("now_ms")
+        log.info("mock market clock resumed%s", f" at {iso_ny(int(now))[11:19]}" if now else "")
+        hold.unlink(missing_ok=True)
+    except Exception as e:
+        log.error("could not resume the mock market's clock (%s: %s): the next launcher will, or "
+                  "POST /admin/clock {\"action\": \"resume\"}", type(e).__name__, e)  # fmt: skip
+
+
 @contextlib.contextmanager
-def clock_held(market: Market | None, why: str) -> Iterator[None]:
+def clock_held(market: Market | None, paths: ModePaths, why: str) -> Iterator[None]:
     """The market's clock paused for the block (module docstring), then resumed, unless it was
     paused already (someone else holds it: left as it is). Live mode (no market): nothing.
     A market that does not answer is logged and the block runs anyway."""
@@ -268,8 +289,10 @@ def clock_held(market: Market | None, why: str) -> Iterator[None]:
         yield
         return
     held = False
+    hold = hold_file(paths)
     try:
         if not _clock(market).get("paused"):
+            write_json_atomic(hold, {"market_pid": market.pid, "why": why}, sync_dir=True)
             _clock(market, {"action": "pause"})
             held = True
             log.info("mock market clock held while %s", why)
@@ -279,12 +302,27 @@ def clock_held(market: Market | None, why: str) -> Iterator[None]:
         yield
     finally:
         if held:
-            try:
-                now = _clock(market, {"action": "resume"}).get("now_ms")
-                log.info("mock market clock resumed%s", f" at {iso_ny(int(now))[11:19]}" if now else "")
-            except Exception as e:
-                log.error("could not resume the mock market's clock (%s: %s): resume it with "
-                          "POST /admin/clock {\"action\": \"resume\"}", type(e).__name__, e)  # fmt: skip
+            _resume(market, hold)
+        else:
+            hold.unlink(missing_ok=True)
+
+
+def release_stale_hold(market: Market | None, paths: ModePaths) -> None:
+    """Let the clock go if a launcher that held it is gone (killed while optimizing); also
+    what a launcher does on its way out while its midday thread still holds it."""
+    hold = hold_file(paths)
+    if market is None or not hold.exists():
+        return
+    try:
+        rec = json.loads(hold.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        rec = {}
+    if rec.get("market_pid") != market.pid:  # a hold on another market, gone since
+        hold.unlink(missing_ok=True)
+        return
+    log.warning("the mock market's clock was held by a launcher that is gone (while %s): resuming it",
+                rec.get("why", "optimizing"))  # fmt: skip
+    _resume(market, hold)
 
 
 JOURNAL_FILES = ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm", "state.json")
@@ -309,6 +347,7 @@ __all__ = [
     "DEFAULT_SEED",
     "archive_journal",
     "clock_held",
+    "release_stale_hold",
     "DEFAULT_SPEED",
     "DEFAULT_START",
     "JOURNAL_FILES",

@@ -308,6 +308,10 @@ class Launch:
             log.exception("the launcher crashed")
             return EXIT_CRASH
         finally:
+            if self.market is not None:  # a midday optimization cut short holds the mock clock
+                from launch.mock_market import release_stale_hold
+
+                release_stale_hold(self.market, self.paths)
             remove_record(self.paths.run_dir, LAUNCHER, os.getpid())
             if self.rest is not None:
                 self.rest.close()
@@ -329,11 +333,12 @@ class Launch:
             endpoints = load_endpoints(self.opts.config_env, self.environ)
             check_real_money(endpoints, self.opts.real_money)
             return endpoints, dict(self.environ), self.opts.config_env
-        from launch.mock_market import ensure_market
+        from launch.mock_market import ensure_market, release_stale_hold
 
         if self.opts.market is None:
             raise ValueError("mock mode needs MarketOptions")
         self.market = ensure_market(self.opts.market, self.paths, self.stamp)
+        release_stale_hold(self.market, self.paths)  # the launcher lock is ours: its holder is gone
         return self.market.endpoints(), self.market.child_env(self.environ), Path(os.devnull)
 
     def _run(self) -> int:
@@ -460,7 +465,7 @@ class Launch:
             return
         from launch.mock_market import clock_held
 
-        with clock_held(self.market, f"the optimizer runs {when}"):
+        with clock_held(self.market, self.paths, f"the optimizer runs {when}"):
             optimize_before_trading(self.opts.optimizer, self.opts.strategy, self.paths.data_dir,
                                     self.opts.config_dir, now_ms, calendar=self.calendar, when=when,
                                     today=today, budget_s=budget_s, params_file=self.params_file)  # fmt: skip
