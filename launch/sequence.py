@@ -487,7 +487,11 @@ class Launch:
                 except TraderError:
                     log.error("midday: the broker's clock cannot be read: no re-optimization")
                     return
-        self._optimize(now, "at midday", today=True, budget_s=self.opts.optimizer.budget_s)
+        budget = self.opts.optimizer.budget_s
+        if budget <= 0:
+            log.info("midday: --optimize-budget is 0: no re-optimization, only the morning's bars")
+            return
+        self._optimize(now, "at midday", today=True, budget_s=budget)
 
     def rest_now_or(self, default: int) -> int:
         assert self.rest is not None

@@ -165,7 +165,7 @@ def run_optimizer(
             job = PhaseJob(opts.strategy, opts.data_dir, config_path, windows, storage, name, no,
                            start, opts.seed, opts.simulator,
                            _phase_deadline(started, opts.budget_s, no, n_phases))  # fmt: skip
-            label = f"phase {no}/2"
+            label = f"phase {no}/{n_phases}"
 
             def progress(st: optuna.Study, n: int, label: str = label) -> None:
                 b = best_trial(st)
