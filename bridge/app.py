@@ -24,6 +24,7 @@ from typing import TypeVar
 from bridge.batcher import MinuteBatcher
 from bridge.messages import StreamBar
 from bridge.silence import SilenceWatch
+from bridge.state_file import StateFile
 from bridge.stream import MarketDataStream, StreamSettings
 from common.batch_line import encode_heartbeat, encode_minute
 from common.calendar import TradingCalendar, iso_ny, nyse
@@ -81,8 +82,10 @@ class Bridge:
         monotonic: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         rng: random.Random | None = None,
+        state_file: StateFile | None = None,
     ) -> None:
         self.settings = s = settings or BridgeSettings()
+        self.state_file = state_file
         cal = calendar or nyse()
         self.symbols = tuple(symbols)
         self.writer = writer
@@ -119,6 +122,18 @@ class Bridge:
             self.batcher.connection_lost()
         self._heartbeat()
 
+    def counters(self) -> dict[str, int]:
+        """Connections, reconnects and batches so far (what :mod:`bridge.state_file` keeps)."""
+        st = self.stream.stats
+        return {"connections": st.connections, "reconnects": st.reconnects,
+                "handshake_retries": st.handshake_retries, "limit_406": st.limit_406,
+                "silent_replaced": st.silent_replaced, "dropped": st.dropped,
+                "batches": self.stats.batches}  # fmt: skip
+
+    def _write_state(self) -> None:
+        if self.state_file is not None:
+            self.state_file.update(self.counters(), connected=self.stream.connected, wall_ms=self._wall_ms())
+
     # -- output
 
     def _emit(self, minutes: list[Minute], received_at: float | None) -> None:
@@ -142,6 +157,7 @@ class Bridge:
         line = encode_heartbeat(self._wall_ms(), self.stream.connected, self.batcher.last_written)
         if self.writer.write_line(line, buffer=False):
             self.stats.heartbeats += 1
+        self._write_state()
 
     async def _ticker(self) -> None:
         s = self.settings
@@ -209,6 +225,7 @@ class Bridge:
             with contextlib.suppress(Exception):
                 self.writer.flush()
             self.writer.close()
+            self._write_state()
             log.info(
                 "bridge stopped: %d batches written (%s), %d filled bars, %d lines dropped, %d buffered",
                 self.stats.batches, self.stats.by_reason, self.stats.filled_bars,

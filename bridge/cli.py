@@ -3,6 +3,9 @@
 Exit codes: 0 after SIGTERM/SIGINT; 2 when the operator must act (bad or
 missing keys, auth failed, unsafe FIFO path, bad symbols, a symbol set whose
 batch line could exceed 4096 bytes); 1 on an unexpected error.
+
+Beside its log the bridge keeps its counters (connections, reconnects, batches) in
+``bridge_<ts>.state.json`` (:mod:`bridge.state_file`), which the launcher's summary reads.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import click
 
 from bridge.app import Bridge, BridgeSettings
 from bridge.seeds import LatestBars, rest_latest_bars, seed_closes
+from bridge.state_file import StateFile, state_path_for
 from common.batch_line import LineTooLongError, check_symbols_fit
 from common.errors import ConfigError, OperationalError
 from common.exit_codes import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR
@@ -97,6 +101,7 @@ def run_bridge(
             writer=FifoWriter(fifo, max_buffered=settings.max_buffered_lines),
             settings=settings,
             seed=functools.partial(_seed, fetch),
+            state_file=StateFile(state_path_for(started.log_file)),
         )
         asyncio.run(_serve(bridge))
     except (OperationalError, LineTooLongError) as e:

@@ -94,6 +94,8 @@ class StreamSettings:
 @dataclass
 class StreamStats:
     connections: int = 0
+    reconnects: int = 0
+    """Connections that ended (any reason) after which the stream connected again."""
     subscribed: int = 0
     limit_406: int = 0
     handshake_retries: int = 0
@@ -188,6 +190,7 @@ class MarketDataStream:
                     await self._session(ws)
                 except _ConnectionLimit as e:
                     self.stats.limit_406 += 1
+                    self.stats.reconnects += 1
                     delay = next(self._retry)
                     log.warning(
                         "connection limit (406: %s): another connection with these keys is still open "
@@ -204,6 +207,7 @@ class MarketDataStream:
                     self._set_connected(False)
                 if self._got_data:
                     self._retry = self._session_backoff.delays()
+                self.stats.reconnects += 1
                 delay = next(self._retry)
                 log.info("reconnecting to the market-data stream in %.1f s", delay)
                 await self._end(ws, delay)

@@ -199,11 +199,41 @@ class SessionConfig(Section):
 
 
 class ReconciliationConfig(Section):
-    """How broker positions/orders found at start-up become strategy state."""
+    """How broker positions and open orders found at start-up become strategy state
+    (design.md §6, ``engine.reconcile``).
 
-    policy: Literal["flatten", "adopt", "halt"] = "flatten"
-    rebalance_tolerance: float = Field(0.10, ge=0.0, le=1.0)
+    Positions the strategy can manage are always taken over exactly as they are: no
+    resize, no order at start-up. ``policy`` says what happens when the holdings in the
+    strategy's universe fit none of its states (a short in a long-only strategy, a
+    fraction of a share, a PSM mix that is no state, more rotation longs than slots):
+
+    - ``adopt`` (default): keep them as they are, never add to them; the strategy closes
+      them by its exit rules (its stop loss and profit target, rotation's exits, PSM's next
+      state transition) or at end of day;
+    - ``flatten``: close every position in the universe at start-up and cancel every open
+      order (of any symbol: the account starts clean of working orders);
+    - ``halt``: send nothing; the engine stops (exit code 3) for the operator.
+
+    Symbols outside the universe are never traded: left alone at start-up under every
+    policy, and at end of day unless ``flatten_foreign_at_eod`` is true (then the end of
+    day cancels their open orders and closes them too). ``restore_journal_state``: take
+    the journal's hold clocks, cooldowns and smoothing of the session where they agree
+    with the broker. (``rebalance_tolerance`` is gone: takeover never resizes.)
+    """
+
+    policy: Literal["adopt", "flatten", "halt"] = "adopt"
+    flatten_foreign_at_eod: bool = False
     restore_journal_state: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "rebalance_tolerance" in data:
+            raise ValueError(
+                f"rebalance_tolerance={data['rebalance_tolerance']!r} was removed: takeover keeps "
+                "every position exactly as it is (design.md §6); delete the key"
+            )
+        return data
 
 
 class BacktestConfig(Section):

@@ -12,7 +12,8 @@ code   name                   meaning
 2      ``EXIT_OPERATOR``      the operator must act: config, keys, paths, a journal that
                               cannot be used
 3      ``EXIT_HALTED``        trading halted on purpose: reconciliation policy ``halt``,
-                              the daily loss limit, positions left after the close
+                              the daily loss limit, positions in the strategy's universe
+                              left after the close
 =====  =====================  ==========================================================
 """
 

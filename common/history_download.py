@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Protocol
 
 from common.bars import Bar
-from common.calendar import MINUTE_MS, Session, TradingCalendar, from_ms, iso_ny, ny_date
+from common.calendar import (
+    MINUTE_MS,
+    Session,
+    TradingCalendar,
+    floor_minute,
+    from_ms,
+    iso_ny,
+    ny_date,
+)
 from common.csvfiles import (
     CsvFormatError,
     history_path,
@@ -152,8 +160,7 @@ def last_closed_minute(session: Session, now_ms: int) -> int | None:
     """The last minute of ``session`` whose bar has closed at ``now_ms``."""
     if now_ms < session.open_ms + MINUTE_MS:
         return None
-    t = (now_ms // MINUTE_MS) * MINUTE_MS - MINUTE_MS
-    return min(t, session.close_ms - MINUTE_MS)
+    return min(floor_minute(now_ms) - MINUTE_MS, session.close_ms - MINUTE_MS)
 
 
 def plan_download(

@@ -20,7 +20,8 @@ The process (``python -m engine``; design.md §6):
   those reports (seeded by REST), what each decision reads;
 - :mod:`engine.book_check` — the book and the view checked against the broker, after the
   orders are sent; :mod:`engine.broker_time` — the broker's clock read once, then tracked;
-- :mod:`engine.eod` — cancel, flatten and confirm flat at close − 2 minutes.
+- :mod:`engine.eod` — cancel and flatten the strategy's universe at close − 2 minutes
+  (closing orders without a bar rest, pending), confirm flat after the close.
 
 Decision and bookkeeping parts:
 
@@ -31,7 +32,8 @@ Decision and bookkeeping parts:
 - :mod:`engine.risk` and :mod:`engine.order_plan` — targets vs the book → capped orders;
 - :mod:`engine.journal` (SQLite) and :mod:`engine.state_snapshot` (``state.json``);
 - :mod:`engine.order_lifecycle` — every order status change, through one table of moves;
-- :mod:`engine.reconcile` — broker positions and open orders → strategy state at start-up.
+- :mod:`engine.reconcile` — broker positions and open orders → strategy state at start-up,
+  taken over without disruption (:mod:`engine.strategies.takeover`).
 
 Backtest: :mod:`engine.backtest` runs the same strategy code with mockmarket's fill rule and
 costs (the shared :mod:`ledger`): :mod:`engine.sim_fills` (where and at what price an order

@@ -36,9 +36,11 @@ end-of-day instant or the close (and, from two minutes before the EOD instant un
 flatten has run, every 5 s of broker time, so a late EOD bar cannot make the flatten
 late), when no batch has come for ``rest_fallback_s`` (the closed minutes are then taken
 from REST, about once a minute), or when a bar arrives far later than expected. So end of
-day happens on time even when no bar arrives, and the process exits after the close once
-the account is flat (on a closed day, or after the close, it exits at once with a clear
-message). SIGTERM/SIGINT only set a flag; the loop finishes the minute in
+day happens on time even when no bar arrives. The flatten does not wait: a closing order
+whose symbol has no bar rests until its next bar or the close (:mod:`engine.eod`), and
+later minutes count it as pending. The process exits after the close: 0 once the
+strategy's universe is flat (positions outside it are left by design and logged), 3 if
+not (on a closed day, or after the close, it exits at once with a clear message). SIGTERM/SIGINT only set a flag; the loop finishes the minute in
 hand, writes ``state.json`` and exits 0.
 
 Errors, by category (:mod:`common.errors`): a temporary one (broker trouble) is logged and
@@ -61,7 +63,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from common.bars import MINUTE_MS
-from common.calendar import TradingCalendar, iso_ny, nyse
+from common.calendar import TradingCalendar, floor_minute, iso_ny, nyse
 from common.config import StrategyConfig
 from common.errors import OperationalError, RefusedError, TemporaryError, TraderError
 from common.exit_codes import EXIT_HALTED, EXIT_OK, EXIT_OPERATOR
@@ -74,7 +76,7 @@ from engine.book_check import check_with_broker
 from engine.broker_time import BrokerTime
 from engine.broker_view import BrokerView
 from engine.decision import DecisionStep
-from engine.eod import EndOfDay
+from engine.eod import EndOfDay, EodScope
 from engine.execution import Executor, Sent
 from engine.journal import Journal
 from engine.minute_step import JournalFacts, minute_step
@@ -126,6 +128,7 @@ class EngineOptions:
     rest_fallback_s: float = 15.0
     """Wall seconds without a batch (market open) before closed minutes are taken from REST."""
     eod_confirm_s: float = 20.0
+    """Wall seconds, after the close, for closing orders still working to fill (at the close)."""
     check_every_minutes: int = 5
     """Decided minutes between two positions-versus-book checks when nothing filled."""
     trade_stream: bool = True
@@ -200,6 +203,7 @@ class LiveEngine:
         self.executor: Executor | None = None
         self.feed: BarFeed | None = None
         self.eod: EndOfDay | None = None
+        self.eod_scope = EodScope.of(cfg)
         self.step: DecisionStep | None = None
         self.warm: WarmUp | None = None
         self.view = BrokerView()
@@ -244,7 +248,7 @@ class LiveEngine:
         if self.journal is None or self.today is None:
             return
         t = self.feed.last_t if self.feed and self.feed.last_t else self.sim_now_ms()
-        self.journal.record_event(self.name, self.today.day, (t // MINUTE_MS) * MINUTE_MS, kind, detail)
+        self.journal.record_event(self.name, self.today.day, floor_minute(t), kind, detail)
 
     def _set_phase(self, phase: str) -> None:
         if phase != self.phase:
@@ -306,7 +310,7 @@ class LiveEngine:
         self._seed_view()
 
         self.eod = EndOfDay(self.executor, session, self.cfg.session, self.guard,
-                            confirm_timeout_s=self.opts.eod_confirm_s)  # fmt: skip
+                            scope=self.eod_scope, confirm_timeout_s=self.opts.eod_confirm_s)  # fmt: skip
         reader = FifoLineReader(self.opts.fifo, check_interval=0.5)
         reader.open()
         self.feed = BarFeed(
@@ -569,10 +573,21 @@ class LiveEngine:
         return None
 
     def _after_close(self) -> int:
+        """The session is over: the strategy's universe must be flat (closing orders still
+        working get ``eod_confirm_s`` to fill at the close); positions outside it are left by
+        design. Exit 0 when flat, 3 (halted) when not."""
         assert self.today is not None and self.today.session is not None
-        held = signed_positions(self.rest.get_positions())
+        if self.eod is not None:
+            result = self.eod.confirm_at_close()
+            held, left = result.remaining, result.left_alone
+            (log.info if result.flat else log.error)("%s", result.summary())
+        else:  # started after the close
+            held, left = self.eod_scope.split(signed_positions(self.rest.get_positions()))
         self._set_phase("done")
         self._write_state()
+        if left:
+            log.info("positions outside the %s universe are left as they are, by design: %s",
+                     self.name, left)  # fmt: skip
         if held:
             log.error(
                 "the %s session is over and positions remain: %s (EOD did not flatten them)",
@@ -581,7 +596,8 @@ class LiveEngine:
             )
             self._event("not_flat_after_close", {"positions": held})
             return EXIT_HALTED
-        log.info("the %s session is over and the account is flat: exiting", self.today.day)
+        flat = "the strategy's universe is flat (other positions left alone)" if left else "the account is flat"
+        log.info("the %s session is over and %s: exiting", self.today.day, flat)
         return EXIT_OK
 
     # ------------------------------------------------------------------ minutes
@@ -620,6 +636,9 @@ class LiveEngine:
             self.eod.run(m.t, self.last_prices)
         elif out.send is not None:
             sent = self.executor.execute(out.send)
+        if self.eod.done is not None and not out.eod_flatten and out.result.orders_allowed:
+            again = self.eod.follow_up(m.t, self.last_prices, out.result.decision.targets)
+            self.counters.orders += len(again)
         # ---- off the critical path: record what was decided and sent
         row = out.row
         self.journal.record_minute(self.name, self.today.day, m.t, row.summary, row.targets,

@@ -12,7 +12,7 @@ Exit codes (:mod:`common.exit_codes`; the launcher restarts the engine only on 1
 0 done (session over and flat, closed day, SIGTERM/SIGINT); 1 crash; 2 the operator must
 act (an OperationalError: bad config or params, missing or refused keys, unsafe FIFO
 path, a journal that cannot be used; or a request refused during start-up); 3 halted (reconciliation policy ``halt``, or
-positions left after the close).
+positions in the strategy's universe left after the close).
 """
 
 from __future__ import annotations
@@ -24,7 +24,13 @@ from pathlib import Path
 
 import click
 
-from common.config import STRATEGIES, StrategyConfig, load_best_params, load_strategy_config
+from common.config import (
+    BEST_PARAMS_FILE,
+    STRATEGIES,
+    StrategyConfig,
+    load_best_params,
+    load_strategy_config,
+)
 from common.errors import ConfigError, OperationalError
 from common.exit_codes import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR, describe
 from common.fifo import DEFAULT_FIFO_PATH
@@ -60,7 +66,7 @@ def log_params(strategy: str, params: Path | None) -> None:
 
 
 def _default_params(config_dir: Path) -> Path | None:
-    p = config_dir / "best_params.json"
+    p = config_dir / BEST_PARAMS_FILE
     return p if p.exists() else None
 
 

@@ -16,8 +16,9 @@ cash, open orders) and the minute's grid bars and signals, and answers a
 
 Orders decided on the session's last minute (decision time = the close) cannot be sent:
 :attr:`StepResult.orders_allowed` is False for them. At the end-of-day minute the engine
-flattens every position, the strategy's or not, with :func:`flatten_plan` (the same
-client order ids the strategy's own exit orders would carry).
+flattens every position in the strategy's universe, the strategy's or not (adopted ones
+included), with :func:`flatten_plan` (the same client order ids the strategy's own exit
+orders would carry); symbols outside the universe are never traded, a halt included.
 
 Live, the engine keeps the halt flag, pending orders and used ids from its journal; the
 backtest keeps them itself. Both call :meth:`DecisionStep.decide` with the same inputs,
@@ -63,20 +64,25 @@ def flatten_plan(
     guard: RiskGuard,
     *,
     used_ids: Collection[str] = (),
+    pending: Mapping[str, float] | None = None,
     reason: str = "end of day: flatten",
 ) -> OrderPlan:
-    """Orders that close every position in ``positions`` (signed shares), ids of bar ``t_ms``."""
+    """Orders that close every position in ``positions`` (signed shares), ids of bar ``t_ms``;
+    what working orders still bring (``pending``, signed) counts, so none is closed twice."""
     held = {s: q for s, q in positions.items() if q}
+    pending = {s: q for s, q in (pending or {}).items() if q}
+    symbols = sorted(set(held) | set(pending))
     return plan_orders(
         strategy_name,
         t_ms,
-        dict.fromkeys(held, 0),
+        dict.fromkeys(symbols, 0),
         held,
         prices=prices,
         equity=0.0,
         guard=guard,
+        pending=pending,
         used_ids=used_ids,
-        reasons=dict.fromkeys(held, reason),
+        reasons=dict.fromkeys(symbols, reason),
     )
 
 
@@ -141,7 +147,8 @@ class DecisionStep:
         """Decide bar ``minute.t``: the strategy's targets, then the risk-checked orders.
 
         ``holdings`` are the broker's positions (every symbol held, signed whole shares and
-        average entry price), ``cash`` its cash, ``start_equity`` the equity at the session's
+        average entry price; all of them count in the equity, only the universe's are
+        traded), ``cash`` its cash, ``start_equity`` the equity at the session's
         start (arms the daily loss limit), ``pending`` what open orders still have to fill
         (signed), ``halted`` whether the day is already halted, ``used_ids`` the client
         order ids already used on this minute.
@@ -159,11 +166,12 @@ class DecisionStep:
             equity=equity,
         )
         decision = self.strategy.decide(m)
+        universe = self.cfg.symbols  # a halt flattens the universe: other symbols are never traded
         plan = plan_orders(
             self.strategy.name,
             t,
             decision.targets,
-            {s: float(h.qty) for s, h in holdings.items() if h.qty},
+            {s: float(h.qty) for s, h in holdings.items() if h.qty and s in universe},
             prices=prices,
             equity=equity,
             guard=self.guard,

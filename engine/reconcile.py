@@ -3,26 +3,32 @@
 Inputs are the broker's word (``GET /v2/positions``, ``GET /v2/orders?status=open``) and
 the journal's last state; the broker wins where they differ. Only the strategy interface
 (:class:`engine.strategies.Strategy`) is used here: what a state is, and how holdings
-become one, is each strategy's business.
+become one, is each strategy's business. Takeover never disrupts (design.md §6): a
+position the strategy can manage is kept exactly as it is, and nothing is sent at
+start-up unless the policy is ``flatten``.
 
 1. Open orders. Ours for this strategy and today (by the client_order_id format,
    :mod:`engine.order_ids`) are *adopted*: their unfilled remainder counts as pending.
    Every other open order on a strategy symbol — another strategy's, an earlier day's, a
    hand-placed one — is cancelled; orders on other symbols are cancelled only under the
    ``flatten`` policy.
-2. Holdings = positions + adopted remainders. They *fit* when every symbol is the
-   strategy's, nothing is short or fractional, and the strategy recognizes the long set as
-   one of its states (:meth:`Strategy.recognize`: PSM — exactly one state's symbols;
-   rotation — at most ``max_positions`` of them).
+2. Holdings = positions + adopted remainders, assessed by :func:`assess` (the launcher's
+   preview uses it too): symbols outside the universe are *foreign* — left alone under
+   every policy, never traded; in the universe, holdings *fit* when nothing is short or
+   fractional and the strategy recognizes the long set as one of its states
+   (:meth:`Strategy.recognize`: PSM — exactly one state's symbols; rotation — at most
+   ``max_positions`` of them).
 3. Holdings that fit no state follow ``reconciliation.policy``:
-   ``flatten`` (default) — cancel every open order, every target 0, strategy state reset;
-   ``adopt`` — keep what is held: foreign symbols are left alone (never traded), shorts in
-   strategy symbols are covered, the strategy takes every long over as it is;
+   ``adopt`` (default) — keep them: the strategy takes every whole long over as it is,
+   and keeps shorts and fractions aside (out of its targets) until its exit rules or the
+   end of day close them;
+   ``flatten`` — cancel every open order, close every position in the universe, strategy
+   state reset;
    ``halt`` — change nothing, send nothing; the engine stops and tells the operator.
-4. The strategy takes the longs over (:meth:`Strategy.take_over`): quantities follow the
-   one takeover policy (:mod:`engine.strategies.takeover`), and the journal's state (same
-   strategy and session) is restored where it agrees with the broker; anything else is
-   reset conservatively: the hold clock starts now, entry prices are the broker's.
+4. The strategy takes the holdings over (:meth:`Strategy.take_over`): quantities as they
+   are (:mod:`engine.strategies.takeover`), and the journal's state (same strategy and
+   session) restored where it agrees with the broker; anything else is reset
+   conservatively: the hold clock starts now, entry prices are the broker's.
 """
 
 from __future__ import annotations
@@ -35,8 +41,8 @@ from typing import Any, Literal, Protocol
 from common.config import StrategyConfig
 from common.quantities import QTY_EPS
 from engine.order_ids import parse_client_order_id
-from engine.strategies import BrokerHoldings, StateError, Strategy
-from engine.strategies.takeover import usable, whole
+from engine.strategies import BrokerHoldings, Recognition, StateError, Strategy
+from engine.strategies.takeover import is_whole, kept_quantity, usable
 
 
 class BrokerPosition(Protocol):
@@ -99,7 +105,7 @@ class ReconcileResult:
             if abs(q - self.holdings.get(s, 0.0)) > QTY_EPS
         ]
         if changes:
-            parts.append("rebalance " + " ".join(changes))
+            parts.append("to trade " + " ".join(changes))
         if self.issues:
             parts.append("issues: " + "; ".join(self.issues))
         return ", ".join(parts)
@@ -108,8 +114,91 @@ class ReconcileResult:
         return f"Position reconciliation complete: {self.summary}"
 
 
-def _is_whole(q: float) -> bool:
-    return abs(q - round(q)) <= 1e-6
+@dataclass(frozen=True)
+class Assessment:
+    """What a strategy can make of a set of holdings (symbol → signed shares)."""
+
+    foreign: dict[str, float]
+    """Outside the strategy's universe: never traded."""
+    shorts: dict[str, float]
+    fractional: dict[str, float]
+    """Positive but not whole, in the universe."""
+    longs: dict[str, float]
+    """Whole longs in the universe: what :meth:`Strategy.recognize` reads."""
+    recognition: Recognition
+
+    @property
+    def kept(self) -> dict[str, float]:
+        """In the universe, but no book can hold them: kept aside under policy ``adopt``."""
+        return {**self.shorts, **self.fractional}
+
+    @property
+    def unfit(self) -> list[str]:
+        """Why the holdings in the universe fit no state (empty: they fit one)."""
+        out = []
+        if self.shorts:
+            out.append(f"short positions in a long-only strategy: {sorted(self.shorts)}")
+        if self.fractional:
+            out.append(f"fractional quantities: {sorted(self.fractional)}")
+        if not self.recognition.fits:
+            out.append(self.recognition.why)
+        return out
+
+    def unmanaged(self) -> dict[str, str]:
+        """Symbol → why the strategy cannot manage that holding in its universe."""
+        out = {s: "a short position in a long-only strategy" for s in self.shorts}
+        out.update({s: "a fractional quantity; it trades whole shares" for s in self.fractional})
+        if not self.recognition.fits:
+            out.update({s: self.recognition.why for s in self.longs})
+        return out
+
+
+def assess(strategy: Strategy, holdings: Mapping[str, float]) -> Assessment:
+    """Sort ``holdings`` into foreign, shorts, fractions and whole longs; recognize the longs."""
+    symbols = set(strategy.symbols)
+    held = {s: q for s, q in holdings.items() if abs(q) > QTY_EPS}
+    foreign = {s: q for s, q in held.items() if s not in symbols}
+    mine = {s: q for s, q in held.items() if s in symbols}
+    shorts = {s: q for s, q in mine.items() if q < 0}
+    fractional = {s: q for s, q in mine.items() if q > 0 and not is_whole(q)}
+    longs = {s: q for s, q in mine.items() if q > 0 and is_whole(q)}
+    return Assessment(foreign, shorts, fractional, longs, strategy.recognize(longs))
+
+
+POLICY_EFFECT = {
+    "adopt": "policy adopt: kept as it is, never added to; closed by the strategy's exit rules "
+    "or at end of day",
+    "flatten": "policy flatten: closed at start-up",
+    "halt": "policy halt: nothing is sent; the engine stops for the operator",
+}
+FOREIGN_EFFECT = "left alone (never traded)"
+FOREIGN_AT_EOD_EFFECT = "left alone until the end of day, then closed (flatten_foreign_at_eod)"
+
+
+def _foreign_effect(strategy: Strategy) -> str:
+    return FOREIGN_AT_EOD_EFFECT if strategy.config.reconciliation.flatten_foreign_at_eod else FOREIGN_EFFECT
+
+
+def takeover_notes(strategy: Strategy, holdings: Mapping[str, float]) -> list[str]:
+    """What the engine will do with ``holdings`` (symbol → signed shares): one line per
+    holding the strategy cannot manage, saying why and what its policy does, and one for
+    the state it takes over as it is (the launcher's preview; the engine logs the same)."""
+    a = assess(strategy, holdings)
+    name, policy = strategy.name, strategy.config.reconciliation.policy
+    lines = [
+        f"{sym}: outside the {name} strategy's universe: {_foreign_effect(strategy)}"
+        for sym in sorted(a.foreign)
+    ]
+    lines += [
+        f"{sym}: the {name} strategy cannot manage it ({why}): {POLICY_EFFECT[policy]}"
+        for sym, why in sorted(a.unmanaged().items())
+    ]
+    if a.longs and a.recognition.fits:
+        if not a.unfit or policy == "adopt":
+            lines.append(f"the {name} strategy takes over {a.recognition.state} as it is: no order")
+        elif policy == "flatten":
+            lines.append(f"{', '.join(sorted(a.longs))}: closed at start-up too (policy flatten)")
+    return lines
 
 
 def reconcile(
@@ -166,25 +255,11 @@ def reconcile(
         holdings[s] = holdings.get(s, 0.0) + q
     holdings = {s: q for s, q in holdings.items() if abs(q) > QTY_EPS}
 
-    foreign = sorted(s for s in holdings if s not in symbols)
-    shorts = sorted(s for s, q in holdings.items() if s in symbols and q < 0)
-    fractional = sorted(s for s, q in holdings.items() if s in symbols and not _is_whole(q))
-    longs = {s: q for s, q in holdings.items() if s in symbols and q > 0}
-    unfit: list[str] = []
-    if foreign:
-        unfit.append(f"symbols outside the strategy: {foreign}")
-    if shorts:
-        unfit.append(f"short positions: {shorts}")
-    if fractional:
-        unfit.append(f"fractional quantities: {fractional}")
-    recognized = strategy.recognize(longs)
-    if not recognized.fits:
-        unfit.append(recognized.why)
-
+    a = assess(strategy, holdings)
+    details.extend(takeover_notes(strategy, holdings))  # what the preview showed
+    unfit = a.unfit
     policy = rc.policy if unfit else None
-    if unfit:
-        issues.extend(unfit)
-        details.append(f"holdings fit no state; policy {policy}")
+    issues.extend(unfit)
 
     scratch = strategy.fresh()
     scratch.reset(session_date)
@@ -200,7 +275,7 @@ def reconcile(
             "HALT",
             "halt",
             scratch.state_dict(),
-            {s: whole(q) for s, q in holdings.items() if s in symbols and q > 0},
+            {s: kept_quantity(q) for s, q in a.longs.items()},
             pending,
             tuple(o.id for o in adopt),
             (),
@@ -210,7 +285,7 @@ def reconcile(
             tuple(details),
         )
     if policy == "flatten":
-        targets = dict.fromkeys(sorted(set(strategy.symbols) | set(holdings)), 0)
+        targets = dict.fromkeys(sorted(symbols), 0)
         return ReconcileResult(
             strategy.name,
             strategy.flat_state_name,
@@ -227,14 +302,10 @@ def reconcile(
         )
 
     journal = _valid_journal_state(strategy, journal_state, session_date, issues)
-    held = BrokerHoldings(longs, entry, prices, equity, t_ms, session_date)
+    held = BrokerHoldings(a.longs, entry, prices, equity, t_ms, session_date, kept=a.kept)
     took = scratch.take_over(held, journal)
     details.extend(took.details)
     targets = scratch.targets()
-    if policy == "adopt":
-        for s in shorts:
-            targets[s] = 0
-            details.append(f"cover short {s} {holdings[s]:g} (long-only strategy)")
     return ReconcileResult(
         strategy.name,
         took.state_name,

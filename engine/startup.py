@@ -5,8 +5,9 @@
 - :func:`reconcile_with_broker` — settle the journal's open orders, then map the broker's
   positions and open orders onto the strategy (:func:`engine.reconcile.reconcile`), log
   ``Position reconciliation complete: <state>`` and journal it, and carry out what it
-  decided: cancel foreign or stale orders, adopt ours, flatten (policy ``flatten``) or
-  stop (policy ``halt``), and load the resulting state into the strategy.
+  decided: cancel stale orders, adopt ours, flatten the universe (policy ``flatten``) or
+  stop (policy ``halt``), and load the resulting state into the strategy. Positions the
+  strategy can manage, and every position outside its universe, get no order.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from common.bars import MINUTE_MS
 from common.calendar import Session, TradingCalendar, iso_ny, ny_date
 from common.errors import NotFoundError, UnprocessableError
+from common.history_download import last_closed_minute
 from common.rest_models import BrokerClock
 from engine.execution import Executor
 from engine.order_plan import plan_orders
@@ -46,11 +47,7 @@ class Today:
 
     def last_closed_minute(self) -> int | None:
         """The latest minute of today's grid that has closed (None before the first closes)."""
-        s = self.session
-        if s is None or self.now_ms < s.open_ms + MINUTE_MS:
-            return None
-        t = (self.now_ms // MINUTE_MS) * MINUTE_MS - MINUTE_MS
-        return min(t, s.close_ms - MINUTE_MS)
+        return None if self.session is None else last_closed_minute(self.session, self.now_ms)
 
     def describe(self) -> str:
         if self.session is None:
@@ -155,7 +152,8 @@ def reconcile_with_broker(
     strategy.load_state(strategy.merge_observed(result.strategy_state, observed))
 
     if result.action == "flatten":
-        held = signed_positions(api.get_positions())
+        universe = set(strategy.symbols)
+        held = {s: q for s, q in signed_positions(api.get_positions()).items() if s in universe}
         if held:
             plan = plan_orders(
                 strategy.name,

@@ -28,6 +28,7 @@ from typing import Protocol
 from common.bars import MINUTE_MS, Bar
 from common.calendar import Session, TradingCalendar, from_ms, iso_ny, nyse
 from common.csvfiles import history_path, read_history, read_today, today_path
+from common.history_download import EQUITIES, TODAYS_BARS
 from common.minute import Minute
 from common.rest_models import BrokerClock
 from engine.bar_feed import BarsApi
@@ -37,10 +38,6 @@ from engine.startup import session_today
 from engine.strategies import Strategy
 
 log = logging.getLogger(__name__)
-
-EQUITIES = Path("equities")
-TODAYS_BARS = Path("tmp") / "todays_bars"
-
 
 class ClockApi(BarsApi, Protocol):
     """Market data and the broker's clock (:class:`common.rest.AlpacaRestClient` has both)."""
@@ -179,4 +176,4 @@ def warm_up(
     )
 
 
-__all__ = ["EQUITIES", "TODAYS_BARS", "WarmUp", "check_history", "load_bars", "warm_up"]
+__all__ = ["WarmUp", "check_history", "load_bars", "warm_up"]

@@ -1,11 +1,18 @@
 """The reconciliation preview the operator sees before the engine takes over (design.md §6)::
 
-    Found 2 existing position(s):
-      TQQQ: LONG 100 shares @ $68.50 / Current: $69.20 | P&L: +$70.00
+    Found 3 existing position(s):
+      AAPL: LONG 5 shares @ $200.00 / Current: $201.00 | P&L: +$5.00
       SQQQ: SHORT 50 shares @ $12.10 / Current: $12.00 | P&L: +$5.00
+      TQQQ: LONG 100 shares @ $68.50 / Current: $69.20 | P&L: +$70.00
+      AAPL: outside the rotation strategy's universe: left alone (never traded)
+      SQQQ: the rotation strategy cannot manage it (a short position in a long-only
+        strategy): policy adopt: kept as it is, never added to; closed by the strategy's
+        exit rules or at end of day
+      the rotation strategy takes over ROTATION[TQQQ] as it is: no order
 
-or ``No existing positions - clean start``. What the engine then does with each position
-(keep, adopt, flatten, halt) is its reconciliation policy; it logs its own decision.
+or ``No existing positions - clean start``. What each holding will become is the
+strategy's own reading (:func:`engine.reconcile.takeover_notes`, the same rule the engine
+applies: its ``recognize`` and its reconciliation policy); the engine logs its decision.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from collections.abc import Sequence
 
 from common.quantities import QTY_EPS, is_flat
 from common.rest_models import Position
+from engine.reconcile import takeover_notes
+from engine.strategies import Strategy
 
 
 def money(x: float, *, signed: bool = False) -> str:
@@ -40,13 +49,19 @@ def position_line(p: Position) -> str:
     )
 
 
-def preview_lines(positions: Sequence[Position]) -> list[str]:
+def preview_lines(positions: Sequence[Position], strategy: Strategy | None = None) -> list[str]:
+    """The preview of ``positions``; with ``strategy``, what it will make of each holding."""
     held = [p for p in positions if not is_flat(p.qty)]
     if not held:
         return ["No existing positions - clean start"]
-    return [f"Found {len(held)} existing position(s):"] + [
-        f"  {position_line(p)}" for p in sorted(held, key=lambda p: p.symbol)
-    ]
+    lines = [f"Found {len(held)} existing position(s):"]
+    lines += [f"  {position_line(p)}" for p in sorted(held, key=lambda p: p.symbol)]
+    if strategy is not None:
+        qty: dict[str, float] = {}
+        for p in held:
+            qty[p.symbol] = qty.get(p.symbol, 0.0) + p.qty
+        lines += [f"  {note}" for note in takeover_notes(strategy, qty)]
+    return lines
 
 
 __all__ = ["money", "position_line", "preview_lines"]

@@ -62,6 +62,7 @@ from common.history_download import (
 from common.rest import AlpacaRestClient
 from common.rest_models import Account, BrokerClock
 from common.stop_flag import StopFlag
+from engine.strategies import make_strategy
 from launch.children import ChildSettings, bridge_command, engine_command, starter
 from launch.console import add_secrets, setup_launch_logging
 from launch.lock import AccountLock, LockHeld, account_lock_path
@@ -70,7 +71,7 @@ from launch.optimize import OptimizerSettings, optimize_before_trading, plan_bef
 from launch.paths import Mode, ModePaths, log_stamp
 from launch.pidfiles import BRIDGE, ENGINE, LAUNCHER, remove_record, stop_recorded, write_record
 from launch.preview import money, preview_lines
-from launch.summary import SessionSummary, count_reconnects, read_journal
+from launch.summary import SessionSummary, bridge_reconnects, read_journal
 from launch.supervisor import Change, Child, ChildState, Policy, Supervisor
 from optimize.last_run import read_last_run
 from optimize.windows import DEFAULT_WINDOWS
@@ -399,7 +400,8 @@ class Launch:
         if early and self._wait_for_open(session.open_ms) is None:
             log.info("%s received while waiting for the open: stopping", self.stop.signal)
             return EXIT_OK
-        for line in preview_lines(rest.get_positions()):
+        cfg, _ = load_config(self.opts)  # as the engine will load it: the optimizer may have changed it
+        for line in preview_lines(rest.get_positions(), make_strategy(cfg)):
             log.info("%s", line)
 
         settings = ChildSettings(self.opts.strategy, self.fifo, self.opts.config_dir,
@@ -596,7 +598,7 @@ class Launch:
             ending=ending,
             tally=read_journal(self.paths.journal, strategy, day),
             equity_change=equity_change,
-            reconnects=count_reconnects([self.paths.log_file("bridge", self.stamp)]),
+            reconnects=bridge_reconnects(self.paths.log_file("bridge", self.stamp)),
             restarts={c.name: c.restarts for c in sup.children},
         )
         for line in s.lines():

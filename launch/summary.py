@@ -8,7 +8,8 @@ Every figure says where it comes from:
   from before the session are not in it, and what is still open is not realised);
 - equity change: the broker's account, ``equity − last_equity`` (everything: fees, positions
   carried in, other activity on the account);
-- reconnects: the bridge's "reconnecting" log lines in this run's bridge log;
+- reconnects: the counter the bridge keeps in its state file beside this run's bridge log
+  (:mod:`bridge.state_file`);
 - restarts: this launcher's supervisor.
 """
 
@@ -16,18 +17,16 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from bridge.state_file import read_state, state_path_for
 from common.quantities import is_flat
 from launch.preview import money
 
 log = logging.getLogger(__name__)
-
-RECONNECT_LINE = "reconnecting to the market-data stream"
-"""What the bridge logs before each new attempt to connect (bridge/stream.py)."""
 
 
 @dataclass(frozen=True)
@@ -104,15 +103,12 @@ def realised_pnl(fills: Iterable[Fill]) -> tuple[float, dict[str, float]]:
     return realised, {s: q for s, q in qty.items() if not is_flat(q)}
 
 
-def count_reconnects(logs: Sequence[Path]) -> int:
-    n = 0
-    for p in logs:
-        try:
-            with open(p, encoding="utf-8", errors="replace") as fh:
-                n += sum(1 for line in fh if RECONNECT_LINE in line)
-        except OSError as e:
-            log.warning("cannot read %s: %s", p, e)
-    return n
+def bridge_reconnects(bridge_log: Path) -> int | None:
+    """The reconnects the bridge counted in the state file beside ``bridge_log`` (None: no
+    readable file, e.g. the bridge never started)."""
+    state = read_state(state_path_for(bridge_log))
+    n = None if state is None else state.get("reconnects")
+    return n if isinstance(n, int) and not isinstance(n, bool) else None
 
 
 @dataclass
@@ -124,7 +120,8 @@ class SessionSummary:
     tally: JournalTally
     equity_change: float | None
     """Broker equity − last_equity (None: the broker could not be asked)."""
-    reconnects: int
+    reconnects: int | None
+    """The bridge's own count (None: its state file could not be read)."""
     restarts: Mapping[str, int]
 
     def lines(self) -> list[str]:
@@ -146,18 +143,18 @@ class SessionSummary:
             + ("unknown (broker not reachable)" if self.equity_change is None
                else f"{money(self.equity_change, signed=True)}  [broker: equity - last_equity]")
         )  # fmt: skip
-        out.append(f"  Bridge reconnects: {self.reconnects}  [bridge log, this run]")
+        reconnects = "unknown (no bridge state file)" if self.reconnects is None else self.reconnects
+        out.append(f"  Bridge reconnects: {reconnects}  [bridge state file, this run]")
         restarts = ", ".join(f"{name} {n}" for name, n in self.restarts.items())
         out.append(f"  Restarts: {restarts}  [supervisor, this run]")
         return out
 
 
 __all__ = [
-    "RECONNECT_LINE",
     "Fill",
     "JournalTally",
     "SessionSummary",
-    "count_reconnects",
+    "bridge_reconnects",
     "read_journal",
     "realised_pnl",
 ]

@@ -135,9 +135,11 @@ class BrokerHoldings:
     """What the broker holds, as reconciliation hands it to :meth:`Strategy.take_over`.
 
     ``longs`` are long holdings in the strategy's symbols (positions plus the unfilled part
-    of adopted open orders, shares > 0); ``entry_prices`` the broker's average entry price
-    per symbol; ``prices`` the last closes; ``t_ms`` the minute the hold clocks of holdings
-    the journal does not explain start from.
+    of adopted open orders, whole shares > 0); ``kept`` the holdings in its symbols that its
+    book cannot hold (shorts, fractional quantities; signed), which it keeps aside as they
+    are (:class:`engine.strategies.takeover.Kept`); ``entry_prices`` the broker's average
+    entry price per symbol; ``prices`` the last closes; ``t_ms`` the minute the hold clocks
+    of holdings the journal does not explain start from.
     """
 
     longs: Mapping[str, float]
@@ -146,6 +148,7 @@ class BrokerHoldings:
     equity: float
     t_ms: int
     session_date: date
+    kept: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +214,8 @@ class Strategy(ABC):
 
     @abstractmethod
     def targets(self) -> dict[str, int]:
-        """The current target quantities (every symbol, 0 when not held)."""
+        """The current target quantities: every symbol, 0 when not held, except holdings
+        kept aside at takeover (left out: no order touches them until an exit)."""
 
     @property
     @abstractmethod
@@ -262,10 +266,11 @@ class Strategy(ABC):
         """Make ``held`` this strategy's state for ``held.session_date``, whatever it held.
 
         Holdings the strategy recognizes become that state; others (reconciliation policy
-        ``adopt``) are kept as they are. The quantity kept for each holding follows the one
-        takeover policy (:func:`engine.strategies.takeover.rebalance_to`). ``journal`` is the
-        journal's state of this session (None if there is none): where it agrees with the
-        broker its hold clocks and quantities are kept, elsewhere they start at ``held.t_ms``.
+        ``adopt``) are kept as they are, and ``held.kept`` aside. Every holding keeps its
+        quantity (the one takeover policy, :mod:`engine.strategies.takeover`: never
+        resized, no order). ``journal`` is the journal's state of this session (None if
+        there is none): where it agrees with the broker its hold clocks are kept, elsewhere
+        they start at ``held.t_ms``.
         """
 
 

@@ -14,12 +14,15 @@ Each minute, in order:
 ``bars_in_state`` is the number of minutes since the decision that entered the state,
 computed from bar times, so it advances every minute and survives a restart.
 
-Taking over the broker's holdings: long holdings are a state when their symbols are
-exactly that state's (SPY+SPXL → BASE_BULL_3X, nothing → CASH_ONLY, ...). A recognized
-state keeps each quantity unless the takeover policy rebalances it to the allocation; the
-journal's state is restored when it is the same state with every quantity within
-tolerance (its entry minute, so the minimum hold continues). A mix that is no state
-(policy ``adopt``) is kept as state ``ADOPTED`` until the next transition.
+Taking over the broker's holdings (:mod:`engine.strategies.takeover`): long holdings are
+a state when their symbols are exactly that state's (SPY+SPXL → BASE_BULL_3X, nothing →
+CASH_ONLY, ...), and every quantity is kept as it is (never resized to the allocation);
+the journal's state is restored when it is the same state with the same quantities (its
+entry minute, so the minimum hold continues). A mix that is no state (policy ``adopt``) is
+held as state ``ADOPTED``, and shorts or fractional quantities are kept aside (left out of
+the targets), until the profit target, the stop loss (on every PSM holding, shorts
+included), the ladder's next transition (which sizes a legal state and closes what does
+not belong to it) or the end of day.
 """
 
 from __future__ import annotations
@@ -44,7 +47,14 @@ from engine.strategies.base import (
 )
 from engine.strategies.psm_ladder import ALLOCATIONS, Ladder, PsmState, recognize
 from engine.strategies.sizing import trading_capital, whole_shares
-from engine.strategies.takeover import rebalance_to, usable, whole, within
+from engine.strategies.takeover import (
+    Kept,
+    journal_agrees,
+    kept_from_broker,
+    kept_from_json,
+    kept_quantity,
+    kept_to_json,
+)
 
 ADOPTED = "ADOPTED"  # reconciliation kept an unrecognized holding (policy "adopt")
 
@@ -70,9 +80,10 @@ class PsmStrategy(Strategy):
         self.state: str = PsmState.CASH_ONLY.value
         self.entered_t_ms: int | None = None
         self._targets: dict[str, int] = dict.fromkeys(self.symbols, 0)
+        self.kept: dict[str, Kept] = {}
 
     def targets(self) -> dict[str, int]:
-        return dict(self._targets)
+        return {s: q for s, q in self._targets.items() if s not in self.kept}
 
     @property
     def state_name(self) -> str:
@@ -86,7 +97,8 @@ class PsmStrategy(Strategy):
 
     def state_dict(self) -> dict[str, Any]:
         d = state_header(self.name, self.session_date, self.last_t_ms)
-        d.update(state=self.state, entered_t_ms=self.entered_t_ms, targets=dict(self._targets))
+        d.update(state=self.state, entered_t_ms=self.entered_t_ms, targets=dict(self._targets),
+                 kept=kept_to_json(self.kept))  # fmt: skip
         return d
 
     def load_state(self, state: Mapping[str, Any]) -> None:
@@ -113,8 +125,13 @@ class PsmStrategy(Strategy):
             want = set(ALLOCATIONS[PsmState(name)])
             if held - want:
                 raise StateError(f"psm state: {name} cannot hold {sorted(held - want)}")
+        kept = kept_from_json("psm", state.get("kept"), self.symbols, StateError)
+        both = sorted(s for s in kept if targets[s] > 0)
+        if both:
+            raise StateError(f"psm state: {both} are both kept aside and targeted")
         self.session_date, self.last_t_ms = session_date, last
         self.state, self.entered_t_ms, self._targets = name, entered, targets
+        self.kept = kept
 
     def assume(
         self,
@@ -124,10 +141,12 @@ class PsmStrategy(Strategy):
         entered_t_ms: int | None,
         session_date: date | None,
         last_t_ms: int | None = None,
+        kept: Mapping[str, Kept] | None = None,
     ) -> None:
         """Take a state decided elsewhere (reconciliation); validated like :meth:`load_state`."""
         d = state_header(self.name, session_date, last_t_ms)
-        d.update(state=state, entered_t_ms=entered_t_ms, targets=dict(targets))
+        d.update(state=state, entered_t_ms=entered_t_ms, targets=dict(targets),
+                 kept=kept_to_json(kept or {}))  # fmt: skip
         self.load_state(d)
 
     # ------------------------------------------------------------------ broker holdings
@@ -140,49 +159,34 @@ class PsmStrategy(Strategy):
 
     def take_over(self, held: BrokerHoldings, journal: PsmStrategy | None) -> Takeover:
         longs, t_ms, day = held.longs, held.t_ms, held.session_date
-        details: list[str] = []
+        kept, notes = kept_from_broker(held.kept, held.entry_prices, held.prices)
+        details = list(notes)
         last = journal.last_t_ms if journal is not None else None
-        note = "reset" if journal is not None else "none"
+        wanted = {s: kept_quantity(q) for s, q in longs.items()}
         state = recognize(longs)
-        if state is None:  # policy "adopt": keep the mix as it is
-            targets = {s: whole(q) for s, q in longs.items()}
-            self.assume(ADOPTED, targets, entered_t_ms=t_ms, session_date=day, last_t_ms=last)
-            details.append(f"adopted unrecognized holdings {targets} as {ADOPTED}")
-            return Takeover(ADOPTED, note, tuple(details))
-        tol = self.config.reconciliation.rebalance_tolerance
-        capital = trading_capital(held.equity, self.config.risk)
-        alloc = ALLOCATIONS[state]
-        wanted: dict[str, int] = {}
-        for sym, q in longs.items():
-            price = held.prices.get(sym)
-            have = whole(q)
-            if not usable(price):
-                wanted[sym] = have
-                details.append(f"{sym}: no price, keeping {have}")
-                continue
-            target = whole_shares(capital * alloc[sym], price)
-            rebalance = rebalance_to(q, target, tol)
-            wanted[sym] = have if rebalance is None else rebalance
-            if rebalance is not None:
-                details.append(
-                    f"{sym}: {have} is off {state} allocation {target} by more than {tol:.0%}: "
-                    "rebalance"
-                )
+        name = ADOPTED if state is None else state.value
+        if state is None:
+            details.append(f"adopted unrecognized holdings {wanted} as {ADOPTED}: kept as they are")
         if journal is not None:
-            jt = journal.targets()
-            agrees = journal.state == state and all(
-                within(longs.get(s, 0.0), jt.get(s, 0), tol) for s in self.symbols
+            agrees = (
+                journal.state == name
+                and all(journal_agrees(longs.get(s, 0.0), journal._targets[s]) for s in self.symbols)
+                and {s: k.qty for s, k in journal.kept.items()} == {s: k.qty for s, k in kept.items()}
             )
             if agrees:
                 entered = journal.entered_t_ms
-                self.assume(state.value, jt, entered_t_ms=entered, session_date=day, last_t_ms=last)
-                if state != PsmState.CASH_ONLY:
-                    details.append(f"journal agrees: {state} since {entered}")
-                return Takeover(state.value, "restored", tuple(details))
-            details.append(f"journal says {journal.state} {jt}, broker holds {dict(longs)}: reset")
-        entered = None if state == PsmState.CASH_ONLY else t_ms
-        self.assume(state.value, wanted, entered_t_ms=entered, session_date=day, last_t_ms=last)
-        return Takeover(state.value, note, tuple(details))
+                self.assume(name, wanted, entered_t_ms=entered, session_date=day, last_t_ms=last,
+                            kept=kept)  # fmt: skip
+                if name != PsmState.CASH_ONLY:
+                    details.append(f"journal agrees: {name} since {entered}")
+                return Takeover(name, "restored", tuple(details))
+            details.append(
+                f"journal says {journal.state} {journal.targets()}, broker holds {dict(longs)}: "
+                "hold clock reset"
+            )
+        entered = None if name == PsmState.CASH_ONLY and not kept else t_ms
+        self.assume(name, wanted, entered_t_ms=entered, session_date=day, last_t_ms=last, kept=kept)
+        return Takeover(name, "none" if journal is None else "reset", tuple(details))
 
     # ------------------------------------------------------------------ deciding
 
@@ -202,7 +206,7 @@ class PsmStrategy(Strategy):
     def _step(self, m: MinuteInput, bars: int, details: dict[str, Any]) -> str:
         if m.is_eod:
             return self._go(PsmState.CASH_ONLY.value, m, "end of day")
-        if self.state != PsmState.CASH_ONLY:
+        if self.state != PsmState.CASH_ONLY or self.kept:
             ret = self.position_return(m)
             details["position_return"] = ret
             if ret is not None and ret >= self._psm.profit_target:
@@ -225,7 +229,7 @@ class PsmStrategy(Strategy):
         return self._go(desired.value, m, f"p={sig.prob:.4f}")
 
     def _go(self, state: str, m: MinuteInput, why: str) -> str:
-        if state == self.state and state == PsmState.CASH_ONLY:
+        if state == self.state and state == PsmState.CASH_ONLY and not self.kept:
             return why
         alloc = ALLOCATIONS[PsmState(state)]
         capital = trading_capital(m.equity, self.config.risk)
@@ -236,6 +240,7 @@ class PsmStrategy(Strategy):
                 return f"hold: wants {state} ({why}) but {sym} has no price"
             targets[sym] = whole_shares(capital * w, price)
         self.state, self.entered_t_ms, self._targets = state, m.t_ms, targets
+        self.kept = {}  # a legal state closes what does not belong to it
         return f"enter {state} ({why})"
 
     def position_return(self, m: MinuteInput) -> float | None:

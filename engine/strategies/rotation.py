@@ -20,14 +20,17 @@ Each minute, after the aggregator has updated strengths and ranks:
 Sizing is equal weight: trading capital / ``max_positions`` per entry, in whole shares,
 fixed while held. Hold clocks and cooldowns are bar times, so they survive restarts.
 
-Taking over the broker's holdings: up to ``max_positions`` longs are a state (more only
-under policy ``adopt``, which takes every long into the book). Per symbol, a holding the
-journal's book agrees with (within tolerance) keeps its entry minute and quantity;
-another starts its hold clock now, its quantity kept unless the takeover policy
-rebalances it to the equal weight. Entry prices are the broker's. The session's
-cooldowns and smoothed strengths are kept from the journal (they only restrain), and the
-warm-up's smoothing, which replayed all of today's signals, wins over both
-(:meth:`RotationStrategy.merge_observed`).
+Taking over the broker's holdings (:mod:`engine.strategies.takeover`): up to
+``max_positions`` longs are a state (more only under policy ``adopt``, which takes every
+long into the book: no entry until the book is below ``max_positions`` again). Every
+quantity is kept as it is (never resized to the equal weight). Per symbol, a holding the
+journal's book agrees with (to the share) keeps its entry minute; another starts its hold
+clock now. Entry prices are the broker's. A short or a fractional holding (policy
+``adopt``) is kept aside: left out of the targets, never entered or added to, closed by
+its own stop loss or profit target (on its side's return) or at end of day, then cooled
+down like any exit. The session's cooldowns and smoothed strengths are kept from the
+journal (they only restrain), and the warm-up's smoothing, which replayed all of today's
+signals, wins over both (:meth:`RotationStrategy.merge_observed`).
 """
 
 from __future__ import annotations
@@ -56,7 +59,15 @@ from engine.strategies.base import (
     state_price,
 )
 from engine.strategies.sizing import trading_capital, whole_shares
-from engine.strategies.takeover import rebalance_to, usable, whole, within
+from engine.strategies.takeover import (
+    Kept,
+    journal_agrees,
+    kept_from_broker,
+    kept_from_json,
+    kept_quantity,
+    kept_to_json,
+    usable,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,11 +105,12 @@ class RotationStrategy(Strategy):
         self.last_t_ms: int | None = None
         self.seen_t_ms: int | None = None
         self.book: dict[str, Slot] = {}
+        self.kept: dict[str, Kept] = {}
         self.cooldown_until: dict[str, int] = {}
         self.aggregator.reset()
 
     def targets(self) -> dict[str, int]:
-        t = dict.fromkeys(self.symbols, 0)
+        t = {s: 0 for s in self.symbols if s not in self.kept}
         t.update({s: slot.qty for s, slot in self.book.items()})
         return t
 
@@ -111,6 +123,7 @@ class RotationStrategy(Strategy):
         d.update(
             seen_t_ms=self.seen_t_ms,
             book={s: slot.to_json() for s, slot in sorted(self.book.items())},
+            kept=kept_to_json(self.kept),
             cooldown_until=dict(sorted(self.cooldown_until.items())),
             smoothed=self.aggregator.state_dict(),
         )
@@ -135,6 +148,10 @@ class RotationStrategy(Strategy):
                 state_int("rotation", f"book.{sym}.entry_t_ms", s.get("entry_t_ms")),
                 state_price("rotation", f"book.{sym}.entry_price", s.get("entry_price")),
             )
+        kept = kept_from_json("rotation", state.get("kept"), self.symbols, StateError)
+        both = sorted(set(kept) & set(book))
+        if both:
+            raise StateError(f"rotation state: {both} are both in the book and kept aside")
         cd_raw = state.get("cooldown_until", {})
         if not isinstance(cd_raw, Mapping):
             raise StateError(f"rotation state: cooldown_until={cd_raw!r} is not an object")
@@ -145,7 +162,7 @@ class RotationStrategy(Strategy):
             cooldown[sym] = state_int("rotation", f"cooldown_until.{sym}", t)
         self.aggregator.load_state(state.get("smoothed", {}))
         self.session_date, self.last_t_ms, self.seen_t_ms = session_date, last, seen
-        self.book, self.cooldown_until = book, cooldown
+        self.book, self.cooldown_until, self.kept = book, cooldown, kept
 
     def assume(
         self,
@@ -156,12 +173,14 @@ class RotationStrategy(Strategy):
         smoothed: Mapping[str, float] | None = None,
         last_t_ms: int | None = None,
         seen_t_ms: int | None = None,
+        kept: Mapping[str, Kept] | None = None,
     ) -> None:
         """Take a book decided elsewhere (reconciliation); validated like :meth:`load_state`."""
         d = state_header(self.name, session_date, last_t_ms)
         d.update(
             seen_t_ms=seen_t_ms,
             book={s: slot.to_json() for s, slot in book.items()},
+            kept=kept_to_json(kept or {}),
             cooldown_until=dict(cooldown_until or {}),
             smoothed=dict(smoothed or {}),
         )
@@ -190,8 +209,8 @@ class RotationStrategy(Strategy):
 
     def take_over(self, held: BrokerHoldings, journal: RotationStrategy | None) -> Takeover:
         longs, t_ms = held.longs, held.t_ms
-        tol = self.config.reconciliation.rebalance_tolerance
-        details: list[str] = []
+        kept, notes = kept_from_broker(held.kept, held.entry_prices, held.prices)
+        details = list(notes)
         jbook: dict[str, Slot] = {}
         cooldown: dict[str, int] = {}
         smoothed: dict[str, float] = {}
@@ -200,38 +219,27 @@ class RotationStrategy(Strategy):
             jbook, cooldown = dict(journal.book), dict(journal.cooldown_until)
             smoothed = journal.aggregator.state_dict()
             last, seen = journal.last_t_ms, journal.seen_t_ms
-        per_slot = trading_capital(held.equity, self.config.risk) / self.mgr.max_positions
         book: dict[str, Slot] = {}
         restored = 0
         for sym, q in sorted(longs.items()):
-            have = whole(q)
-            price = held.prices.get(sym)
+            have = kept_quantity(q)
             j = jbook.get(sym)
             entry = held.entry_prices.get(sym)
+            price = held.prices.get(sym)
             px = next((x for x in (entry, j.entry_price if j else None, price) if usable(x)), None)
             if px is None or have <= 0:
                 details.append(
                     f"{sym}: {q:g} held but no usable entry price or whole share: not in the book"
                 )
                 continue
-            if j is not None and within(q, j.qty, tol):
-                book[sym] = Slot(j.qty, j.entry_t_ms, px)
+            if j is not None and journal_agrees(q, j.qty):
+                book[sym] = Slot(have, j.entry_t_ms, px)
                 restored += 1
                 details.append(f"{sym}: journal agrees ({j.qty} since {j.entry_t_ms})")
                 continue
-            target = have
-            if price is not None and usable(price):
-                alloc = whole_shares(per_slot, price)
-                rebalance = rebalance_to(q, alloc, tol) if alloc > 0 else None
-                if rebalance is not None:
-                    target = rebalance
-                    details.append(
-                        f"{sym}: {have} is off the equal weight {alloc} by more than {tol:.0%}: "
-                        "rebalance"
-                    )
             if j is not None:
                 details.append(f"{sym}: journal had {j.qty}, broker {have}: hold clock reset")
-            book[sym] = Slot(target, t_ms, px)
+            book[sym] = Slot(have, t_ms, px)
         for sym in sorted(set(jbook) - set(longs)):
             details.append(f"{sym}: in the journal's book but not held at the broker: dropped")
         self.assume(
@@ -241,6 +249,7 @@ class RotationStrategy(Strategy):
             smoothed=smoothed,
             last_t_ms=last,
             seen_t_ms=seen,
+            kept=kept,
         )
         if journal is None:
             note = "none"
@@ -290,11 +299,22 @@ class RotationStrategy(Strategy):
             why = (
                 "end of day (calendar)" if m.is_eod else f"end of day (minute {m.minute_index + 1})"
             )
-            for sym in sorted(self.book):
+            for sym in sorted(self.book) + sorted(self.kept):
                 reasons[sym] = f"exit: {why}"
                 exited.add(sym)
             self.book.clear()
+            self.kept.clear()
             return self._decision(m, strengths, reasons, exited, entered=[])
+
+        for sym in sorted(self.kept):
+            why = self.kept[sym].exit_reason(m.price(sym), self.mgr.profit_target, self.mgr.stop_loss)
+            if why is None:
+                reasons[sym] = f"kept: {self.kept[sym].qty:g} taken over as it is, left alone"
+                continue
+            del self.kept[sym]
+            self.cooldown_until[sym] = m.t_ms + self.mgr.cooldown_bars * MINUTE_MS
+            reasons[sym] = why
+            exited.add(sym)
 
         for sym in sorted(self.book):
             why = self._exit_reason(sym, self.book[sym], m, strengths[sym])
@@ -360,7 +380,7 @@ class RotationStrategy(Strategy):
         out = []
         for st in ranked:
             sym = st.symbol
-            if sym in self.book or sym in exited:
+            if sym in self.book or sym in exited or sym in self.kept:
                 continue
             if m.t_ms < self.cooldown_until.get(sym, 0):
                 reasons[sym] = (
@@ -449,6 +469,7 @@ class RotationStrategy(Strategy):
             "entered": entered,
             "exited": sorted(exited),
             "bars_held": {s: self.book[s].bars_held(m.t_ms) for s in held},
+            "kept": {s: k.qty for s, k in sorted(self.kept.items())},
             "strengths": {
                 s: {
                     "raw": st.raw,

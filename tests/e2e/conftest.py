@@ -235,14 +235,15 @@ def history(tmp_path_factory, market_files) -> Callable[[RunningMarket, date], P
 
 @pytest.fixture
 def rig_factory(tmp_path, market_files, history) -> Iterator[Callable[..., Rig]]:
-    """``rig_factory(day, start_time, speed=..., extra_args=...)`` → a rig on a paused market."""
+    """``rig_factory(day, start_time, speed=..., extra_args=..., data_dir=...)`` → a rig on a
+    paused market (``data_dir``: a copy of ``market_files(day)`` a test has changed)."""
     stack = contextlib.ExitStack()
     rigs: list[Rig] = []
 
     def make(day: date = DAY, start_time: str = "14:59", speed: float = 300.0,
-             extra_args: tuple[str, ...] = ()) -> Rig:  # fmt: skip
+             extra_args: tuple[str, ...] = (), data_dir: Path | None = None) -> Rig:  # fmt: skip
         market = stack.enter_context(run_market(
-            tmp_path / "market", data_dir=market_files(day), seed=SEED, sessions=SESSIONS,
+            tmp_path / "market", data_dir=data_dir or market_files(day), seed=SEED, sessions=SESSIONS,
             date=day.isoformat(), start_time=start_time, speed=speed,
             extra_args=["--paused", "--correction-rate", "0", *extra_args],
         ))  # fmt: skip

@@ -17,12 +17,13 @@ and market orders resting through minutes without a bar.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
-from common.calendar import from_ms, to_ms
+from common.calendar import from_ms, nyse, to_ms
 from common.config import load_strategy_config
-from common.csvfiles import history_path, write_history
+from common.csvfiles import history_path, read_history, write_history
 from engine.backtest import run_backtest
 from engine.order_ids import parse_client_order_id
 
@@ -45,13 +46,11 @@ def _journal_equals_broker(rig, strategy: str) -> list:
     return orders
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("strategy", "symbols"), [("rotation", ROTATION), ("psm", PSM)])
-def test_backtest_and_mock_replay_of_a_date_agree(rig_factory, e2e, tmp_path, strategy, symbols):
-    # the market's default costs are the config's (CostsConfig, what write_config writes):
-    # half-spread by liquidity, slippage, regulatory fees, resting orders without a bar
-    rig = rig_factory(day=e2e.DAY, start_time="09:29")
-    cfg_path = rig.write_config(strategy)
+def _replay_and_backtest(rig, e2e, tmp_path, strategy: str, symbols: tuple[str, ...], **dotted):
+    """The whole session live in lockstep, then the backtest of it (config overrides
+    ``dotted``): (broker orders, the backtest's result, how many orders rested past their
+    arrival minute)."""
+    cfg_path = rig.write_config(strategy, **dotted)
     rig.clock(action="step", seconds=30)
     rig.start_bridge(symbols)
     engine = rig.start_engine(strategy)
@@ -93,3 +92,49 @@ def test_backtest_and_mock_replay_of_a_date_agree(rig_factory, e2e, tmp_path, st
     assert result.days[0].flat_at_close
     assert rig.rest.get_account().cash == pytest.approx(result.final_equity, abs=0.005)
     assert sum(f.t_ms - f.decided_t_ms > 60_000 for f in result.fills) == resting
+    return orders, result, resting
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("strategy", "symbols"), [("rotation", ROTATION), ("psm", PSM)])
+def test_backtest_and_mock_replay_of_a_date_agree(rig_factory, e2e, tmp_path, strategy, symbols):
+    # the market's default costs are the config's (CostsConfig, what write_config writes):
+    # half-spread by liquidity, slippage, regulatory fees, resting orders without a bar
+    rig = rig_factory(day=e2e.DAY, start_time="09:29")
+    _replay_and_backtest(rig, e2e, tmp_path, strategy, symbols)
+
+
+def _thin_close(src: Path, dst: Path, day, keep: str) -> None:
+    """``src``'s market with no 15:58 bar on ``day`` for every rotation symbol but ``keep``,
+    and no 15:59 bar either for every other one of them (those trade no more that day)."""
+    shutil.copytree(src, dst)
+    session = nyse().session(day)
+    eod_minute = session.close_ms - 2 * 60_000
+    for i, sym in enumerate(s for s in ROTATION if s != keep):
+        gone = {eod_minute} if i % 2 else {eod_minute, eod_minute + 60_000}
+        path = history_path(dst, sym)
+        bars = [b for b in read_history(path) if b.t not in gone]
+        path.unlink()
+        write_history(path, bars)
+
+
+@pytest.mark.slow
+def test_a_thin_close_rests_the_eod_orders_and_live_still_agrees_with_the_backtest(
+    rig_factory, e2e, tmp_path, market_files
+):
+    """Flatten orders whose symbol has no bar at 15:58 rest until its next bar (15:59) or the
+    close: the engine counts them as pending (no cancel, no resend with new ids), does not
+    stall the lockstep clock, ends flat with exit 0, and sends exactly the backtest's orders."""
+    data = tmp_path / "thin_market"
+    _thin_close(market_files(e2e.DAY), data, e2e.DAY, keep="TQQQ")
+    rig = rig_factory(day=e2e.DAY, start_time="09:29", data_dir=data)
+    orders, result, resting = _replay_and_backtest(rig, e2e, tmp_path, "rotation", ROTATION,
+                                                   **e2e.ROTATION_HOLDS)  # holds three to the close
+    eod_bar = rig.session.close_ms - 3 * 60_000
+    eod = [o for o in orders if parse_client_order_id(o.client_order_id).t_ms == eod_bar]
+    assert eod, "the strategy held nothing at the end of day: this day does not test the rule"
+    assert all(parse_client_order_id(o.client_order_id).t_ms <= eod_bar for o in orders)  # no resend
+    rested = [o for o in eod if to_ms(o.filled_at) >= eod_bar + 2 * 60_000]
+    assert rested and resting >= len(rested)
+    log = rig.trader_log()
+    assert "working until their symbol's next bar or the close" in log and "flat at the close" in log

@@ -114,3 +114,51 @@ def test_sigkill_of_the_launcher_then_a_relaunch_takes_over_without_doubling(hom
     buys = [o for o in orders if o.side == "buy"]
     assert {o.symbol for o in buys} == set(held) and len(buys) == len(held)
     assert "Session summary — rotation, 2025-10-16 (session over, flat)" in second.output()
+
+
+def test_a_hand_held_long_and_short_are_taken_over_with_no_order_and_the_preview_shows_both(home: Home, market):
+    """Issue 9: TQQQ long and SQQQ short held at start (and SPY, outside the rotation
+    universe), default config and policy: the preview shows each position and what the
+    strategy makes of it; the engine sends no order at start-up, keeps 100 TQQQ as it is
+    (no resize to the equal weight), leaves the short alone until the end of day, then
+    closes both; SPY is never traded and left after the close, which is not a failure."""
+    m = market("15:40", speed=300.0, paused=True)  # no entries after 15:30: only EOD trades
+    m.clock(action="step", seconds=1)
+    for sym, qty, side in (("TQQQ", 100, "buy"), ("SQQQ", 50, "sell"), ("SPY", 10, "buy")):
+        m.rest.submit_order(symbol=sym, qty=qty, side=side, client_order_id=f"by-hand-{sym}")
+    assert m.positions() == {"TQQQ": 100, "SQQQ": -50, "SPY": 10}
+    home.write_config(default_config_json("rotation"))
+    launcher = home.launch("--skip-optimize", "--download-sessions", "20")
+    st = home.wait_trading(launcher)
+
+    out = launcher.output()
+    assert "Found 3 existing position(s):" in out
+    assert "  SQQQ: SHORT 50 shares @ $" in out and "  TQQQ: LONG 100 shares @ $" in out
+    assert "  SPY: outside the rotation strategy's universe: left alone (never traded)" in out
+    assert ("  SQQQ: the rotation strategy cannot manage it (a short position in a long-only strategy): "
+            "policy adopt: kept as it is, never added to; closed by the strategy's exit rules or at end of day") in out
+    assert "  the rotation strategy takes over ROTATION[TQQQ] as it is: no order" in out
+    line = [x for x in home.trader_log().splitlines() if "Position reconciliation complete" in x][-1]
+    assert "ROTATION[TQQQ]" in line and "action continue" in line and "to trade" not in line
+    assert st["strategy_state"]["book"]["TQQQ"]["qty"] == 100
+    assert set(st["strategy_state"]["kept"]) == {"SQQQ"} and st["strategy_state"]["kept"]["SQQQ"]["qty"] == -50
+    assert st["last_t_ms"] == at("15:39")  # the start-up minute was decided...
+    engine_orders = [o for o in m.orders(DAY) if o.client_order_id.startswith("it-")]
+    assert engine_orders == [], "an order was sent at start-up"  # ...and sent nothing
+
+    m.clock(action="set_speed", speed=900)
+    m.clock(action="resume")
+    code = launcher.wait(120)
+    assert code == 0, launcher.output()[-3000:]
+    assert m.positions() == {"SPY": 10}  # outside the universe: left as it was
+    ours = [o for o in m.orders(DAY) if o.client_order_id.startswith("it-")]
+    assert sorted((o.symbol, o.side, o.qty, o.status) for o in ours) == [
+        ("SQQQ", "buy", 50.0, "filled"), ("TQQQ", "sell", 100.0, "filled")]  # fmt: skip
+    reasons = {r["symbol"]: r["reason"] for r in home.journal("SELECT symbol, reason FROM orders")}
+    for o in ours:  # closed by its exit rules or by the end of day (15:57's ids), never at start-up
+        t = parse_client_order_id(o.client_order_id).t_ms
+        assert at("15:39") < t <= at("15:57"), o.client_order_id
+        assert reasons[o.symbol].startswith("exit: ") or reasons[o.symbol] == "end of day: flatten"
+    log = home.trader_log()
+    assert "positions outside the rotation universe are left as they are, by design: {'SPY': 10.0}" in log
+    assert "the strategy's universe is flat (other positions left alone): exiting" in log

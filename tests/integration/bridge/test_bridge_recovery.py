@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 from common.bars import MINUTE_MS
@@ -81,6 +82,11 @@ def test_silent_socket_is_replaced(rig_factory, helpers):
     assert bridge.terminate() == 0
     helpers.assert_clean(rec)
     assert "replacing a silent socket" in rig.bridge_log()
+    # the bridge counts it in its state file beside its log (what the launcher's summary reads)
+    (state_file,) = rig.log_dir.glob("bridge_*.state.json")
+    state = json.loads(state_file.read_text())
+    assert state["silent_replaced"] >= 1 and state["reconnects"] >= 1 and state["connections"] >= 2
+    assert state["connected"] is False and state["pid"] == bridge.pid and state["batches"] >= 4
 
 
 def test_handshake_429_mid_session(rig_factory, helpers):

@@ -1,4 +1,4 @@
-"""End of day against a real mockmarket: cancel, flatten every position, confirm flat."""
+"""End of day against a real mockmarket: cancel, flatten the universe, confirm flat."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from common.calendar import iso_ny, ny_datetime, nyse, to_ms
-from common.config import RiskConfig, SessionConfig
-from engine.eod import EndOfDay, eod_bar, eod_time_ms
+from common.config import RiskConfig, RotationStrategyConfig, SessionConfig
+from engine.eod import EndOfDay, EodScope, eod_bar, eod_time_ms
 from engine.execution import Executor
 from engine.order_ids import parse_client_order_id
 from engine.position_book import PositionBook, signed_positions
@@ -30,8 +30,9 @@ def test_eod_minute_comes_from_the_calendar():
     )
 
 
-@pytest.mark.parametrize(("day", "hhmm"), [(DAY, "15:58"), (HALF_DAY, "12:58")])
-def test_eod_cancels_flattens_and_confirms(market_factory, rest_for, journal, day, hhmm):
+@pytest.mark.parametrize(("day", "hhmm", "foreign"),
+                         [(DAY, "15:58", False), (HALF_DAY, "12:58", False), (DAY, "15:58", True)])  # fmt: skip
+def test_eod_cancels_flattens_the_universe_and_confirms(market_factory, rest_for, journal, day, hhmm, foreign):
     market = market_factory(start_time=hhmm, day=day)
     rest = rest_for(market)
     market.admin("POST", "/admin/clock", json={"action": "step", "seconds": 1})
@@ -43,19 +44,22 @@ def test_eod_cancels_flattens_and_confirms(market_factory, rest_for, journal, da
 
     session = nyse().session(day)
     ex = Executor(rest, journal, "rotation", day, book=PositionBook(), now_ms=market.now_ms)
-    eod = EndOfDay(ex, session, SessionConfig(), RiskGuard(RiskConfig()), confirm_timeout_s=5)
+    scope = EodScope.of(RotationStrategyConfig(reconciliation={"flatten_foreign_at_eod": foreign}))
+    eod = EndOfDay(ex, session, SessionConfig(), RiskGuard(RiskConfig()), scope=scope, confirm_timeout_s=5)
     t = eod_bar(session, SessionConfig())
     assert eod.due_for_bar(t) and not eod.due_for_bar(t - 60_000)
     assert eod.due_at(to_ms(ny_datetime(day, hhmm)))
     result = eod.run(t, {"TQQQ": 50.0, "SPY": 500.0, "FAS": 100.0})
-    assert result.flat and result.canceled >= 1, result
-    assert signed_positions(rest.get_positions()) == {}
+    assert result.canceled >= 1 and result.resting == {}, result
+    # issue 9: a symbol outside the universe is left alone unless the config says so
+    left = {} if foreign else {"SPY": 3}
+    assert signed_positions(rest.get_positions()) == left
     assert rest.get_order(resting.id).status == "canceled"
     orders = jr.orders(journal.path, "rotation", day)
-    assert sorted((o.symbol, o.side, o.qty, o.status) for o in orders) == [
-        ("FAS", "sell", 4.0, "filled"), ("SPY", "sell", 3.0, "filled"),
-        ("TQQQ", "sell", 10.0, "filled"),
-    ]  # fmt: skip
+    sold = [("FAS", "sell", 4.0, "filled"), ("TQQQ", "sell", 10.0, "filled")]
+    if foreign:
+        sold.insert(1, ("SPY", "sell", 3.0, "filled"))
+    assert sorted((o.symbol, o.side, o.qty, o.status) for o in orders) == sold
     for o in orders:
         key = parse_client_order_id(o.client_order_id)
         assert key is not None and key.t_ms == t
@@ -64,6 +68,8 @@ def test_eod_cancels_flattens_and_confirms(market_factory, rest_for, journal, da
         broker = rest.get_order_by_client_id(o.client_order_id)
         filled = to_ms(broker.filled_at)
         assert eod.at_ms <= filled < session.close_ms
-    # a second run finds nothing to do
+    # a second run finds nothing to do; the confirmation says flat, and what was left alone
     again = eod.run(t, {})
-    assert again.flat and again.orders == []
+    assert again.orders == []
+    confirmed = eod.confirm_at_close()
+    assert confirmed.flat and confirmed.left_alone == left

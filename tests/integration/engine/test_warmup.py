@@ -11,10 +11,11 @@ import pytest
 from common.calendar import from_ms, ny_datetime, nyse, to_ms
 from common.config import RotationStrategyConfig
 from common.csvfiles import history_path, today_path, write_history, write_today
+from common.history_download import EQUITIES, TODAYS_BARS
 from engine.market_grid import HistoryError, build_grid
 from engine.signals import per_bar_signals
 from engine.strategies import make_strategy
-from engine.warmup import EQUITIES, TODAYS_BARS, warm_up
+from engine.warmup import warm_up
 
 DAY = date(2025, 10, 16)
 HISTORY = 2  # the integration market holds 3 sessions: 2 of history + the replay date

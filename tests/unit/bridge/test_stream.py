@@ -110,7 +110,7 @@ def test_connection_limit_backs_off_with_growing_jittered_delays(kit):
             h = Harness(kit, fake)
             h.start()
             await kit.wait_for(lambda: h.stream.connected, what="subscription after 406s")
-            assert h.stream.stats.limit_406 == 3
+            assert h.stream.stats.limit_406 == 3 and h.stream.stats.reconnects == 3
             d = h.delays
             assert len(d) == 3
             assert 0.01 <= d[0] <= 0.02 and 0.02 <= d[1] <= 0.04 and 0.04 <= d[2] <= 0.08
@@ -174,6 +174,7 @@ def test_missing_welcome_times_out_and_reconnects(kit):
             h.start()
             await kit.wait_for(lambda: h.stream.connected, what="second connection")
             assert [c["plan"] for c in fake.connections] == ["mute", "ok"]
+            assert h.stream.stats.reconnects == 1
             await h.stop()
 
     run(main())
@@ -196,7 +197,7 @@ def test_silent_socket_is_replaced(kit):
             await kit.wait_for(lambda: len(fake.connections) == 2 and fake.active is not None,
                                timeout=5, what="replacement connection")
             assert fake.active is not first
-            assert h.stream.stats.silent_replaced == 1
+            assert h.stream.stats.silent_replaced == 1 and h.stream.stats.reconnects == 1
             await h.stop()
 
     run(main())

@@ -91,7 +91,8 @@ def test_shipped_files_equal_the_documented_defaults() -> None:
         0.02,
         0.015,
     )
-    assert psm.reconciliation.policy == "flatten"
+    r = psm.reconciliation
+    assert (r.policy, r.flatten_foreign_at_eod, r.restore_journal_state) == ("adopt", False, True)
 
 
 def test_strategy_symbols_reads_the_config_dir() -> None:
@@ -196,6 +197,7 @@ def test_file_of_the_other_strategy_is_refused(tmp_path: Path) -> None:
         ("rotation_manager_config", {"min_rank_to_hold": 2}, "min_rank_to_hold=2"),
         ("rotation_manager_config", {"min_strength_to_enter": 2.0}, "unreachable"),
         ("session", {"no_entry_minutes_before_close": 1}, "no_entry_minutes_before_close=1"),
+        ("reconciliation", {"rebalance_tolerance": 0.1}, "rebalance_tolerance=0.1 was removed"),
         ("signal_aggregator_config", {"leverage_boosts": {"SPY": 1.2}}, "['SPY'] not in symbols"),
     ],
 )

@@ -136,7 +136,7 @@ def engine(tmp_path: Path, psm_cfg, full_day):
     eng.executor = Executor(broker, eng.journal, "psm", full_day.date, book=PositionBook(),  # type: ignore[arg-type]
                             view=eng.view, now_ms=eng.sim_now_ms, on_event=eng._event)  # fmt: skip
     eng.step = DecisionStep(eng.strategy, cfg, full_day, signal_engine=FakeSignals(), guard=eng.guard)  # type: ignore[arg-type]
-    eng.eod = EndOfDay(eng.executor, full_day, cfg.session, eng.guard)
+    eng.eod = EndOfDay(eng.executor, full_day, cfg.session, eng.guard, scope=eng.eod_scope)
     eng.feed = FakeFeed()  # type: ignore[assignment]
     eng.clock.observe_clock(t0 + MINUTE_MS, 0.0)  # the clock's duties are not under test:
     # time stands still at 10:01 (monotonic is frozen), so nothing asks the broker's clock

@@ -190,7 +190,7 @@ def live(tmp_path: Path, psm_cfg, full_day):
     eng.executor = Executor(broker, eng.journal, "psm", full_day.date, book=PositionBook(),  # type: ignore[arg-type]
                             view=eng.view, now_ms=eng.sim_now_ms, on_event=eng._event)  # fmt: skip
     eng.step = DecisionStep(eng.strategy, cfg, full_day, signal_engine=Signals(), guard=eng.guard)  # type: ignore[arg-type]
-    eng.eod = EndOfDay(eng.executor, full_day, cfg.session, eng.guard)
+    eng.eod = EndOfDay(eng.executor, full_day, cfg.session, eng.guard, scope=eng.eod_scope)
     eng.feed = Feed(broker)  # type: ignore[assignment]
     eng.view.seed([], cash=broker.cash, start_equity=100_000.0)
     yield eng, broker, stream, t0

@@ -89,6 +89,13 @@ def test_the_daily_loss_limit_halts_with_an_event_and_a_flatten(setup, at) -> No
     assert later.halted and later.events == () and later.orders == ()
 
 
+def test_the_daily_loss_flatten_never_trades_outside_the_universe(setup, at) -> None:
+    _, day, _ = setup
+    held = {"SPY": ViewPosition(100.0, 600.0), "AAPL": ViewPosition(10.0, 200.0)}
+    out = run(setup, at(day, "11:00"), BrokerSnapshot(held, 28_000.0, 100_000.0))  # equity 80k
+    assert out.halted and [(o.symbol, o.side, o.qty) for o in out.orders] == [("SPY", "sell", 100.0)]
+
+
 def test_at_the_eod_minute_the_flatten_replaces_the_orders(setup, at) -> None:
     _, day, _ = setup
     held = {"SPY": ViewPosition(10.0, 500.0)}

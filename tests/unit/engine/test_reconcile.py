@@ -131,19 +131,29 @@ def test_psm_relaunch_in_base_bull_3x_sends_nothing(psm_cfg, feed, full_day, at,
     assert nxt.summary == PsmState.BASE_BULL_3X and nxt.targets == d.targets
 
 
-def test_psm_quantities_far_from_the_allocation_are_rebalanced(psm_cfg, t) -> None:
-    res = run(PsmStrategy(psm_cfg()), psm_holding(PsmState.BASE_BULL_3X, scale=0.5), t=t)
-    assert res.state_name == "BASE_BULL_3X"
-    assert res.targets["SPY"] == 95 and res.targets["SPXL"] == 316
-    assert "rebalance" in res.summary
-    near = run(PsmStrategy(psm_cfg()), psm_holding(PsmState.BASE_BULL_3X, scale=0.95), t=t)
-    assert near.targets["SPY"] == int(47_500 / 500 * 0.95)  # within tolerance: kept
-    loose = run(
-        PsmStrategy(psm_cfg(reconciliation__rebalance_tolerance=0.6)),
-        psm_holding(PsmState.BASE_BULL_3X, scale=0.5),
-        t=t,
+def no_orders(cfg, res, broker, prices, t) -> bool:
+    """Whether the reconciled targets send nothing for what the broker holds."""
+    plan = plan_orders(
+        res.strategy,
+        t,
+        res.targets,
+        {p.symbol: p.qty for p in broker},
+        prices=prices,
+        equity=EQUITY,
+        guard=RiskGuard(cfg.risk),
     )
-    assert loose.targets["SPY"] == 47  # the tolerance knob
+    return plan.orders == ()
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.95, 1.3])
+def test_psm_quantities_are_kept_as_they_are_whatever_the_allocation(psm_cfg, t, scale) -> None:
+    # issue 9: takeover never resizes (the old policy rebalanced 0.5 and 1.3 to the allocation)
+    broker = psm_holding(PsmState.BASE_BULL_3X, scale=scale)
+    res = run(PsmStrategy(psm_cfg()), broker, t=t)
+    assert (res.state_name, res.action, res.issues) == ("BASE_BULL_3X", "continue", ())
+    assert {s: q for s, q in res.targets.items() if q} == {p.symbol: int(p.qty) for p in broker}
+    assert "to trade" not in res.summary
+    assert no_orders(psm_cfg(), res, broker, PSM_PX, t)
 
 
 def test_psm_journal_that_disagrees_is_reset_conservatively(psm_cfg, t) -> None:
@@ -199,45 +209,68 @@ def test_corrupt_journal_state_is_reported_and_ignored(psm_cfg, t) -> None:
     assert res.journal == "none" and any("journal state ignored" in i for i in res.issues)
 
 
-@pytest.mark.parametrize(
-    ("positions", "issue"),
-    [
-        ([position("SPY", 100, 500.0), position("SH", 100, 40.0)], "no PSM state holds"),
-        ([position("SPY", 190, 500.0), position("TQQQ", 10)], "outside the strategy"),
-        ([position("SPY", -10, 500.0)], "short positions"),
-        ([position("SPY", 10.5, 500.0)], "fractional"),
-    ],
-)
-def test_psm_unfit_sets_are_flattened_by_default(psm_cfg, t, positions, issue) -> None:
+UNFIT_PSM = [
+    ([position("SPY", 100, 500.0), position("SH", 100, 40.0)], "no PSM state holds"),
+    ([position("SPY", 190, 500.0), position("SH", -10, 40.0)], "short positions"),
+    ([position("SPY", 10.5, 500.0)], "fractional"),
+]
+
+
+@pytest.mark.parametrize(("positions", "issue"), UNFIT_PSM)
+def test_psm_unfit_sets_are_adopted_by_default_with_no_order(psm_cfg, t, positions, issue) -> None:
+    # issue 9: the default policy is adopt (it was flatten: every unfit set was sold at start-up)
     manual = order("o-9", "my-own-order", "SPY", "buy", 5)
     res = run(PsmStrategy(psm_cfg()), positions, [manual], t=t)
+    assert res.action == "continue" and any(issue in i for i in res.issues)
+    assert res.cancel_order_ids == ("o-9",)  # a hand-placed order on a strategy symbol
+    assert no_orders(psm_cfg(), res, positions, PSM_PX, t)
+    strat = PsmStrategy(psm_cfg())
+    strat.load_state(res.strategy_state)
+    kept = {s: k.qty for s, k in strat.kept.items()}
+    assert kept == {p.symbol: p.qty for p in positions if p.qty < 0 or p.qty != int(p.qty)}
+
+
+@pytest.mark.parametrize(("positions", "issue"), UNFIT_PSM)
+def test_psm_flatten_policy_closes_the_universe_and_nothing_else(psm_cfg, t, positions, issue) -> None:
+    manual = order("o-9", "my-own-order", "SPY", "buy", 5)
+    foreign_order = order("o-8", "manual", "AAPL", "buy", 1)
+    held = [*positions, position("AAPL", 5, 200.0)]
+    res = run(PsmStrategy(psm_cfg(reconciliation__policy="flatten")), held, [manual, foreign_order], t=t)
     assert res.action == "flatten" and res.state_name == "CASH_ONLY"
-    assert all(q == 0 for q in res.targets.values())
-    assert {p.symbol for p in positions} <= set(res.targets)  # foreign symbols are flattened too
-    assert res.cancel_order_ids == ("o-9",)
+    assert res.targets == dict.fromkeys(["SDS", "SH", "SPXL", "SPY"], 0)  # AAPL: never traded
+    assert set(res.cancel_order_ids) == {"o-9", "o-8"}  # flatten: every open order canceled
     assert any(issue in i for i in res.issues)
 
 
-def test_psm_adopt_policy_keeps_the_mix(psm_cfg, t) -> None:
-    cfg = psm_cfg(reconciliation__policy="adopt")
+def test_foreign_symbols_alone_fit_and_are_left_alone(psm_cfg, t) -> None:
     foreign_order = order("o-1", "manual", "AAPL", "buy", 1)
-    res = run(
-        PsmStrategy(cfg),
-        [
-            position("SPY", 100, 500.0),
-            position("SH", 100, 40.0),
-            position("AAPL", 5, 200.0),
-            position("SDS", -3, 20.0),
-        ],
-        [foreign_order],
-        t=t,
-    )
+    broker = [*psm_holding(PsmState.SPY_ONLY), position("AAPL", 5, 200.0), position("TQQQ", -3)]
+    for policy in ("adopt", "flatten", "halt"):
+        res = run(PsmStrategy(psm_cfg(reconciliation__policy=policy)), broker, [foreign_order], t=t)
+        assert (res.action, res.state_name, res.issues) == ("continue", "SPY_ONLY", ()), policy
+        assert "AAPL" not in res.targets and "TQQQ" not in res.targets
+        assert res.cancel_order_ids == ()  # their orders stay working
+        assert "AAPL: outside the psm strategy's universe: left alone (never traded)" in res.details
+
+
+def test_psm_adopt_policy_keeps_the_mix(psm_cfg, t) -> None:
+    foreign_order = order("o-1", "manual", "AAPL", "buy", 1)
+    broker = [
+        position("SPY", 100, 500.0),
+        position("SH", 100, 40.0),
+        position("AAPL", 5, 200.0),
+        position("SDS", -3, 20.0),
+    ]
+    res = run(PsmStrategy(psm_cfg()), broker, [foreign_order], t=t)
     assert res.action == "continue" and res.state_name == "ADOPTED"
-    assert res.targets == {"SPY": 100, "SPXL": 0, "SH": 100, "SDS": 0}  # the short is covered
+    # issue 9: the short is kept aside (left out of the targets), no longer covered at start-up
+    assert res.targets == {"SPY": 100, "SPXL": 0, "SH": 100}
     assert "AAPL" not in res.targets and res.cancel_order_ids == ()  # foreign: left alone
-    strat = PsmStrategy(cfg)
+    assert no_orders(psm_cfg(), res, broker, PSM_PX, t)
+    strat = PsmStrategy(psm_cfg())
     strat.load_state(res.strategy_state)
     assert strat.state == "ADOPTED" and strat.targets()["SH"] == 100
+    assert strat.kept["SDS"].qty == -3 and strat.kept["SDS"].entry_price == 20.0
 
 
 def test_psm_halt_policy_changes_nothing(psm_cfg, t) -> None:
@@ -372,19 +405,20 @@ def test_rotation_partly_agreeing_journal(rot_cfg, full_day, at, t) -> None:
     strat = RotationStrategy(cfg)
     strat.load_state(res.strategy_state)
     assert strat.book["ERX"].entry_t_ms == at(full_day, "14:00")
-    assert (
-        strat.book["FAS"].entry_t_ms == t and strat.book["FAS"].qty == 633
-    )  # rebalanced to equal weight
+    # issue 9: a holding the journal disagrees with keeps its quantity (it was resized to 633)
+    assert strat.book["FAS"].entry_t_ms == t and strat.book["FAS"].qty == 200
     assert strat.book["TNA"].entry_t_ms == t
     assert "TQQQ" not in strat.book
 
 
 def test_rotation_too_many_holdings(rot_cfg, t) -> None:
     broker = [position(s, 100) for s in ("ERX", "FAS", "TNA", "TQQQ")]
-    res = run(RotationStrategy(rot_cfg()), broker, t=t)
+    # issue 9: adopted by default (the old default flattened all four)
+    adopted = run(RotationStrategy(rot_cfg()), broker, t=t)
+    assert (adopted.action, adopted.state_name) == ("continue", "ROTATION[ERX,FAS,TNA,TQQQ]")
+    assert no_orders(rot_cfg(), adopted, broker, ROT_PX, t)
+    res = run(RotationStrategy(rot_cfg(reconciliation__policy="flatten")), broker, t=t)
     assert res.action == "flatten" and all(q == 0 for q in res.targets.values())
-    adopted = run(RotationStrategy(rot_cfg(reconciliation__policy="adopt")), broker, t=t)
-    assert adopted.state_name == "ROTATION[ERX,FAS,TNA,TQQQ]"
 
 
 def test_restored_rotation_flattens_at_end_of_day(rot_cfg, feed, full_day, at, t) -> None:

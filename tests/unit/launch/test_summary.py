@@ -7,11 +7,12 @@ from datetime import date
 
 import pytest
 
+from bridge.state_file import StateFile, state_path_for
 from launch.summary import (
     Fill,
     JournalTally,
     SessionSummary,
-    count_reconnects,
+    bridge_reconnects,
     read_journal,
     realised_pnl,
 )
@@ -78,11 +79,15 @@ def test_a_missing_or_broken_journal_is_said_not_raised(tmp_path):
     assert "cannot read" in read_journal(bad, "rotation", DAY).error
 
 
-def test_reconnects_are_counted_from_the_bridge_log(tmp_path):
+def test_reconnects_are_the_bridge_s_own_count_beside_its_log(tmp_path):
     log = tmp_path / "bridge_x.log"
-    log.write_text("a\n... reconnecting to the market-data stream in 1.0 s\nb\n"
-                   "... reconnecting to the market-data stream in 2.0 s\n")  # fmt: skip
-    assert count_reconnects([log, tmp_path / "missing.log"]) == 2
+    log.write_text("... reconnecting to the market-data stream in 1.0 s\n")  # the wording no longer counts
+    assert bridge_reconnects(log) is None  # no state file: unknown, not 0
+    StateFile(state_path_for(log)).update({"reconnects": 2, "connections": 3}, connected=True, wall_ms=1)
+    assert (tmp_path / "bridge_x.state.json").is_file()
+    assert bridge_reconnects(log) == 2
+    (tmp_path / "bridge_x.state.json").write_text("[1, 2]")
+    assert bridge_reconnects(log) is None
 
 
 def test_the_summary_says_where_each_figure_comes_from():

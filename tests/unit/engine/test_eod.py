@@ -1,0 +1,247 @@
+"""End of day on a fake broker that applies the cost model's no-bar rule: a market order for a
+symbol with no bar in its minute rests until the symbol's next bar, or fills at the close.
+
+The flatten does not wait for it, counts it as pending (nothing is sent again while it
+works), sends again only for an order that is gone, and the confirmation after the close
+sees it filled. Symbols outside the universe are left alone unless the config says so."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from common.calendar import MINUTE_MS, nyse
+from common.config import RiskConfig, SessionConfig
+from common.errors import UnprocessableError
+from common.rest_models import Order, Position
+from engine.eod import EndOfDay, EodScope, eod_bar
+from engine.execution import Executor
+from engine.journal import Journal
+from engine.order_ids import OrderKey, parse_client_order_id
+from engine.position_book import PositionBook
+from engine.risk import RiskGuard
+
+DAY = date(2025, 10, 16)
+SESSION = nyse().session(DAY)
+UNIVERSE = frozenset({"TQQQ", "SQQQ", "FAS"})
+PRICES = {"TQQQ": 50.0, "SQQQ": 20.0, "FAS": 100.0, "AAPL": 200.0}
+TERMINAL = {"filled", "canceled", "expired", "rejected"}
+
+
+class ThinBroker:
+    """Orders, positions and a minute clock; ``bars[symbol]`` are the minutes it trades in."""
+
+    def __init__(self, bars: dict[str, set[int]]) -> None:
+        self.bars = bars
+        self.minute = eod_bar(SESSION, SessionConfig()) + MINUTE_MS  # orders of the EOD bar work here
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.positions: dict[str, float] = {}
+        self.submitted: list[str] = []
+        self.reject_next: set[str] = set()
+        self._n = 0
+
+    # -- the market
+    def hold(self, symbol: str, qty: float) -> None:
+        self.positions[symbol] = qty
+
+    def place(self, symbol: str, side: str, qty: float, client_order_id: str) -> str:
+        """An order someone else placed (or an earlier run), working."""
+        return self._new(symbol, side, qty, client_order_id)["id"]
+
+    def _new(self, symbol: str, side: str, qty: float, cid: str, status: str = "new") -> dict[str, Any]:
+        self._n += 1
+        o = {"id": f"b-{self._n}", "client_order_id": cid, "symbol": symbol, "side": side,
+             "qty": str(qty), "filled_qty": "0", "filled_avg_price": None, "status": status,
+             "type": "market", "time_in_force": "day", "created_at": "2025-10-16T19:58:01Z"}  # fmt: skip
+        self.orders[o["id"]] = o
+        return o
+
+    def _fill(self, o: dict[str, Any]) -> None:
+        qty = float(o["qty"])
+        o.update(status="filled", filled_qty=str(qty), filled_avg_price=str(PRICES[o["symbol"]]))
+        q = self.positions.get(o["symbol"], 0.0) + (qty if o["side"] == "buy" else -qty)
+        self.positions[o["symbol"]] = q
+        if abs(q) < 1e-9:
+            del self.positions[o["symbol"]]
+
+    def _trades(self, symbol: str) -> bool:
+        return self.minute in self.bars.get(symbol, set())
+
+    def next_minute(self) -> None:
+        self.minute += MINUTE_MS
+        for o in self.orders.values():
+            if o["status"] == "new" and o["client_order_id"].startswith("it-") and self._trades(o["symbol"]):
+                self._fill(o)
+
+    def close(self) -> None:
+        """The close: market orders still working fill at the session's last price."""
+        for o in self.orders.values():
+            if o["status"] == "new" and o["client_order_id"].startswith("it-"):
+                self._fill(o)
+
+    # -- the REST client's part the engine uses
+    def submit_order(self, *, symbol: str, qty: float, side: str, client_order_id: str, **_: Any) -> Order:
+        self.submitted.append(client_order_id)
+        if symbol in self.reject_next:
+            self.reject_next.discard(symbol)
+            return Order.from_json(self._new(symbol, side, qty, client_order_id, status="rejected"))
+        o = self._new(symbol, side, qty, client_order_id)
+        if self._trades(symbol):
+            self._fill(o)
+        return Order.from_json(o)
+
+    def get_order(self, order_id: str) -> Order:
+        return Order.from_json(self.orders[order_id])
+
+    def get_order_by_client_id(self, client_order_id: str) -> Order | None:
+        return next((Order.from_json(o) for o in self.orders.values() if o["client_order_id"] == client_order_id), None)
+
+    def cancel_order(self, order_id: str) -> None:
+        o = self.orders[order_id]
+        if o["status"] in TERMINAL:
+            raise UnprocessableError(422, 42210000, f'order is already in "{o["status"]}" state')
+        o["status"] = "canceled"
+
+    def list_orders(self, status: str = "open", limit: int = 500, **_: Any) -> list[Order]:
+        return [Order.from_json(o) for o in self.orders.values() if o["status"] not in TERMINAL]
+
+    def get_positions(self) -> list[Position]:
+        return [Position.from_json({"symbol": s, "qty": str(q), "side": "long" if q > 0 else "short",
+                                    "avg_entry_price": str(PRICES[s])})
+                for s, q in sorted(self.positions.items())]  # fmt: skip
+
+
+class Clock:
+    """Injected wall time: ``sleep`` moves it; ``on_sleep`` lets the test act meanwhile."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps = 0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, s: float) -> None:
+        self.sleeps += 1
+        self.now += s
+
+
+@pytest.fixture
+def journal(tmp_path: Path):
+    j = Journal(tmp_path / "journal.sqlite")
+    yield j
+    j.close()
+
+
+def make(broker: ThinBroker, journal: Journal, *, foreign: bool = False, clock: Clock | None = None) -> EndOfDay:
+    ex = Executor(broker, journal, "rotation", DAY, book=PositionBook(), now_ms=lambda: broker.minute)  # type: ignore[arg-type]
+    clock = clock or Clock()
+    return EndOfDay(ex, SESSION, SessionConfig(), RiskGuard(RiskConfig()), scope=EodScope(UNIVERSE, foreign),
+                    confirm_timeout_s=5.0, poll_s=0.5, sleep=clock.sleep, monotonic=clock.monotonic)  # fmt: skip
+
+
+def ours(broker: ThinBroker) -> list[dict[str, Any]]:
+    return [o for o in broker.orders.values() if o["client_order_id"].startswith("it-")]
+
+
+EOD = eod_bar(SESSION, SessionConfig())  # 15:57, decided at 15:58
+THIN = {"TQQQ": {EOD + MINUTE_MS, EOD + 2 * MINUTE_MS}, "FAS": {EOD + MINUTE_MS}}  # SQQQ: no bar left
+
+
+def test_a_flatten_order_without_a_bar_rests_as_pending_and_fills_at_the_close(journal):
+    broker = ThinBroker(THIN)
+    broker.hold("TQQQ", 100)
+    broker.hold("SQQQ", -40)  # adopted short: covered
+    broker.hold("AAPL", 10)  # outside the universe
+    hand_fas = broker.place("FAS", "buy", 5, "hand-fas")
+    hand_aapl = broker.place("AAPL", "sell", 10, "hand-aapl")
+    clock = Clock()
+    eod = make(broker, journal, clock=clock)
+
+    result = eod.run(EOD, PRICES)
+    assert clock.sleeps == 0  # no waiting at 15:58: the lockstep clock is never stalled
+    assert broker.orders[hand_fas]["status"] == "canceled"  # in the universe: it would reopen FAS
+    assert broker.orders[hand_aapl]["status"] == "new"  # outside: left working
+    assert sorted((o["symbol"], o["side"], o["qty"], o["status"]) for o in ours(broker)) == [
+        ("SQQQ", "buy", "40.0", "new"), ("TQQQ", "sell", "100.0", "filled")]  # fmt: skip
+    assert all(parse_client_order_id(cid).t_ms == EOD for cid in broker.submitted)
+    assert result.resting == {"SQQQ": -40} and result.flat is None
+    assert "working until their symbol's next bar or the close: {'SQQQ': -40" in result.summary()
+
+    for _ in range(2):  # 15:58 and 15:59: no bar for SQQQ, the order still works: nothing resent
+        broker.next_minute()
+        assert eod.follow_up(broker.minute - MINUTE_MS, PRICES, managed=()) == []
+    assert len(broker.submitted) == 2
+
+    broker.close()
+    done = eod.confirm_at_close()
+    assert done.flat and done.remaining == {} and done.left_alone == {"AAPL": 10}
+    assert done.summary().startswith("EOD 2025-10-16T15:58:00-04:00: flat at the close (2 closing order(s)")
+    assert len(broker.submitted) == 2  # the same ids the backtest sends, one per position
+
+
+def test_only_an_order_that_is_gone_is_sent_again_with_the_minute_s_ids(journal):
+    broker = ThinBroker(THIN)
+    broker.hold("TQQQ", 100)
+    broker.hold("FAS", 30)
+    broker.reject_next.add("FAS")
+    eod = make(broker, journal)
+    eod.run(EOD, PRICES)
+    assert {o["symbol"]: o["status"] for o in ours(broker)} == {"FAS": "rejected", "TQQQ": "filled"}
+    broker.next_minute()  # after 15:58: FAS still held, no order working for it: sent again
+    again = eod.follow_up(EOD + MINUTE_MS, PRICES, managed=())
+    assert len(again) == 1 and parse_client_order_id(again[0]).t_ms == EOD + MINUTE_MS
+    assert eod.follow_up(EOD + MINUTE_MS, PRICES, managed=()) == []  # it works (no bar): pending
+    broker.close()
+    assert broker.positions == {} and eod.confirm_at_close().flat
+
+
+def test_the_strategy_s_symbols_are_left_to_its_own_plan_after_the_flatten(journal):
+    broker = ThinBroker(THIN)
+    broker.hold("FAS", 30)
+    broker.reject_next.add("FAS")
+    eod = make(broker, journal)
+    eod.run(EOD, PRICES)
+    # the minute's plan (targets 0, pending counted) covers the universe: no second path
+    assert eod.follow_up(EOD + MINUTE_MS, PRICES, managed=UNIVERSE) == []
+    assert len(broker.submitted) == 1
+
+
+def test_outside_the_universe_is_closed_only_when_the_config_says_so(journal):
+    broker = ThinBroker({**THIN, "AAPL": {EOD + MINUTE_MS}})
+    broker.hold("TQQQ", 100)
+    broker.hold("AAPL", 10)
+    hand_aapl = broker.place("AAPL", "buy", 3, "hand-aapl")
+    eod = make(broker, journal, foreign=True)
+    eod.run(EOD, PRICES)
+    assert broker.orders[hand_aapl]["status"] == "canceled"
+    assert broker.positions == {} and eod.confirm_at_close().left_alone == {}
+
+
+def test_an_order_still_working_after_the_close_is_waited_for_then_reported(journal):
+    broker = ThinBroker(THIN)
+    broker.hold("SQQQ", 50)
+    clock = Clock()
+    eod = make(broker, journal, clock=clock)
+    eod.run(EOD, PRICES)
+    result = eod.confirm_at_close()  # this broker never fills it: the wait is bounded
+    assert clock.now >= 5.0 and clock.sleeps == 10
+    assert not result.flat and result.remaining == {"SQQQ": 50}
+    assert "NOT flat at the close: {'SQQQ': 50" in result.summary()
+
+
+def test_a_relaunch_after_the_flatten_keeps_the_working_closing_orders(journal):
+    broker = ThinBroker(THIN)
+    broker.hold("SQQQ", 50)
+    before = broker.place("SQQQ", "buy", 2, OrderKey.for_minute("rotation", EOD - 5 * MINUTE_MS, "SQQQ", "buy").client_order_id())
+    first = make(broker, journal)
+    first.run(EOD, PRICES)
+    assert broker.orders[before]["status"] == "canceled"  # decided before the EOD bar
+    working = [o["client_order_id"] for o in ours(broker) if o["status"] == "new"]
+    assert len(working) == 1
+    again = make(broker, journal)  # a new engine on the same journal, same minute
+    result = again.run(EOD, PRICES)
+    assert result.orders == [] and [o["client_order_id"] for o in ours(broker) if o["status"] == "new"] == working
