@@ -6,8 +6,8 @@
 2. the current parameters: the strategy file with ``best_params.json``, as the engine
    would trade them;
 3. phase 1 from the current parameters, phase 2 from phase 1's best (:mod:`optimize.study`);
-   the candidate is the better (in-sample) of the two phases' best trials (the current set
-   if no trial completed);
+   the candidate is the best (in-sample) of the two phases' best trials and the current set
+   itself (so a run that finds nothing better in-sample proposes no change);
 4. both sets scored in-sample and held-out; the gate decides (:mod:`optimize.gate`);
 5. if promoted, ``best_params.json`` is rewritten with provenance (:mod:`optimize.best_params`);
 6. the report: the best trials with their diagnostics, the gate's verdict (:mod:`optimize.report`);
@@ -184,14 +184,21 @@ def run_optimizer(
                 start = dict(best.user_attrs["params"])
                 if top is None or float(best.value) > top[0]:
                     top = (float(best.value), start)
-    candidate = current if top is None else top[1]
-    cand_cfg, cur_cfg = data.config(candidate), data.config(current, str(params_path))
     ins, held = windows.scored_index, windows.held_out_index
+    cur_cfg = data.config(current, str(params_path))
+    cur_ins = score(cur_cfg, data, cache, ins, label=IN_SAMPLE, simulator=opts.simulator)
+    if top is not None and not top[0] > cur_ins.value:
+        log.info("no trial beats the current parameters in-sample (best %+.4f, current %+.4f "
+                 "%%/day): the candidate is the current set", top[0], cur_ins.value)  # fmt: skip
+    candidate = top[1] if top is not None and top[0] > cur_ins.value else current
+    cand_cfg = data.config(candidate)
     sc = {
         (who, label): score(cfg, data, cache, ks, label=label, simulator=opts.simulator)
         for who, cfg in (("candidate", cand_cfg), ("current", cur_cfg))
         for label, ks in ((IN_SAMPLE, ins), (HELD_OUT, held))
+        if (who, label) != ("current", IN_SAMPLE)
     }
+    sc["current", IN_SAMPLE] = cur_ins
     verdict = judge(candidate, current, sc["candidate", HELD_OUT], sc["current", HELD_OUT],
                     margin_pct=opts.margin_pct)  # fmt: skip
     rows = _top_rows(data, cache, studies)

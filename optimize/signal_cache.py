@@ -15,9 +15,10 @@ Two levels, for the expensive part and the cheap part of the signal path:
   is cheap. A :class:`Recombiner` recomputes it from a stored run for any other value of
   those knobs. Without one, every distinct :func:`signal_key` is a full batch run.
 
-engine_core's ``recombine`` (another branch) plugs in as a :class:`Recombiner`: its
-``key`` is ``EnsembleParams.prediction_key()`` and ``__call__`` returns the signals of
-``params`` from a base run — with the result a full run would give, bit for bit.
+engine_core's ``recombine`` plugs in as a :class:`Recombiner`: its ``key`` is
+``EnsembleParams.prediction_key()``, ``run`` the whole engine_core run (forecasts,
+confidences, readiness) and ``__call__`` the signals of ``params`` from it — the result
+a full run would give, bit for bit.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from common.config import OesConfig
 from engine.market_grid import MinuteGrid
@@ -45,14 +46,19 @@ def signal_key(oes: OesConfig | EnsembleParams) -> EnsembleParams:
 
 
 class Recombiner(Protocol):
-    """The cheap step after the EWRLS, recomputed from a stored run."""
+    """The expensive EWRLS run once per :meth:`key`, the cheap step after it per parameter set."""
 
     def key(self, params: EnsembleParams) -> Hashable:
         """Two parameter sets with the same key have the same EWRLS forecasts."""
         ...
 
-    def __call__(self, base: BatchSignals, grid: MinuteGrid, params: EnsembleParams) -> BatchSignals:
-        """The signals of ``params`` from ``base`` (computed with the same :meth:`key`)."""
+    def run(self, grid: MinuteGrid, params: EnsembleParams) -> Any:
+        """The stored run (per-horizon forecasts and what the cheap step needs) of ``params``."""
+        ...
+
+    def __call__(self, base: Any, grid: MinuteGrid, params: EnsembleParams) -> BatchSignals:
+        """The signals of ``params`` from ``base`` (a :meth:`run` with the same :meth:`key`),
+        the very numbers a full batch run with ``params`` gives."""
         ...
 
 
@@ -61,8 +67,9 @@ class CacheStats:
     requests: int = 0
     hits: int = 0
     computed: int = 0
-    """Full engine_core batch runs."""
+    """Full engine_core runs (the EWRLS)."""
     recombined: int = 0
+    """Signal sets made by the cheap step from a stored run."""
 
 
 class SignalCache:
@@ -84,13 +91,13 @@ class SignalCache:
         self.recombiner = recombiner
         self.stats = CacheStats()
         self._signals: OrderedDict[EnsembleParams, BatchSignals] = OrderedDict()
-        self._bases: OrderedDict[Hashable, BatchSignals] = OrderedDict()
+        self._bases: OrderedDict[Hashable, Any] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._signals)
 
     @staticmethod
-    def _put(store: OrderedDict, key: Hashable, value: BatchSignals, capacity: int) -> None:
+    def _put(store: OrderedDict, key: Hashable, value: Any, capacity: int) -> None:
         store[key] = value
         store.move_to_end(key)
         while len(store) > capacity:
@@ -112,14 +119,13 @@ class SignalCache:
             bkey = self.recombiner.key(key)
             base = self._bases.get(bkey)
             if base is None:
-                base = self.compute(self.grid, key)
+                base = self.recombiner.run(self.grid, key)
                 self.stats.computed += 1
                 self._put(self._bases, bkey, base, self.capacity)
-                got = base
             else:
                 self._bases.move_to_end(bkey)
-                got = self.recombiner(base, self.grid, key)
-                self.stats.recombined += 1
+            got = self.recombiner(base, self.grid, key)
+            self.stats.recombined += 1
         self._put(self._signals, key, got, self.capacity)
         return got
 

@@ -82,6 +82,37 @@ def test_signals_are_computed_once_per_signal_parameter_set(psm_market: Home):
     assert cache.stats.computed == 2
 
 
+def test_a_recombiner_runs_the_ewrls_once_per_key_and_recombines_per_signal_set(psm_market: Home):
+    from engine.signals import batch_signals
+
+    data = psm_market.dataset()
+    runs: list[float] = []
+    made: list[tuple[float, float]] = []
+
+    class ByLambda:  # a stand-in for engine_core's recombine: the key is lambda alone
+        def key(self, params):
+            return params.ewrls_lambda
+
+        def run(self, grid, params):
+            runs.append(params.ewrls_lambda)
+            return ("run", params.ewrls_lambda)
+
+        def __call__(self, base, grid, params):
+            assert base == ("run", params.ewrls_lambda)
+            made.append((params.ewrls_lambda, params.bb_amplification))
+            return batch_signals(grid, params)
+
+    cache = SignalCache(data.grid, recombiner=ByLambda())
+    for lam, amp in ((0.99, 0.1), (0.99, 0.05), (0.995, 0.1), (0.99, 0.1), (0.99, 0.0)):
+        got = cache.get(data.config({"oes_config.ewrls_lambda": lam,
+                                     "oes_config.bb_amplification": amp}).oes_config)  # fmt: skip
+        assert got.same_as(batch_signals(data.grid, data.config({"oes_config.ewrls_lambda": lam,
+                                         "oes_config.bb_amplification": amp}).oes_config))  # fmt: skip
+    assert runs == [0.99, 0.995]  # one EWRLS run per key
+    assert made == [(0.99, 0.1), (0.99, 0.05), (0.995, 0.1), (0.99, 0.0)]  # the repeat is a hit
+    assert (cache.stats.computed, cache.stats.recombined, cache.stats.hits) == (2, 4, 1)
+
+
 def test_a_pruned_trial_stops_at_the_session_it_is_told(psm_market: Home):
     data = psm_market.dataset()
     seen: list[int] = []

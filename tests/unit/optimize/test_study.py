@@ -52,3 +52,7 @@ def test_a_whole_run_reports_and_writes_only_through_the_gate(psm_market: Home, 
     assert "Best trials (in-sample" in text and "held-out %/day" in text and "gate: " in text
     assert len(out.studies) == 2 and (home.data_dir / "optuna" / "journal.log").exists()
     assert (home.config_dir / "best_params.json").exists() == out.promoted
+    # the current set competes: the candidate is never worse in-sample, and is the current
+    # set itself when no trial beats it
+    assert out.candidate_in_sample.value >= out.current_in_sample.value
+    assert (out.candidate == out.current) or out.candidate_in_sample.value > out.current_in_sample.value
