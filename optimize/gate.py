@@ -7,10 +7,15 @@ on the held-out sessions. The candidate is promoted only if, there:
 
 1. it differs from the current parameters;
 2. it trades (at least one round trip);
-3. it makes money net of costs (mean daily return > 0);
+3. it makes money net of costs, and not by chance: its mean daily return is above 0 by at
+   least ``min_t`` standard errors of its daily returns (a set that trades little on a
+   market with nothing to learn can end a few sessions slightly up; that is no reason to
+   change what the engine trades);
 4. it beats the current parameters by at least ``margin_pct`` per day;
 5. the paired daily differences are not noise: their mean is at least ``min_t`` standard
-   errors above 0 (with one held-out session this test cannot be made and is skipped).
+   errors above 0.
+
+With one held-out session the two significance tests cannot be made and are skipped.
 
 Otherwise the current parameters stay. The verdict lists every reason.
 """
@@ -84,6 +89,10 @@ def judge(
                      f"({candidate.mrd_pct:+.4f} %/day)")  # fmt: skip
     else:
         passes.append(f"the candidate makes {candidate.mrd_pct:+.4f} %/day net of costs, held-out")
+        t0 = paired_t(candidate.daily_pct, (0.0,) * len(candidate.daily_pct))
+        if not math.isnan(t0) and t0 < min_t:
+            fails.append(f"the candidate's held-out profit is noise: t {t0:.2f} < {min_t:g} "
+                         f"({candidate.mrd_pct:+.4f} %/day)")  # fmt: skip
     if not diff >= margin_pct:
         fails.append(f"held-out gain {diff:+.4f} %/day is below the margin {margin_pct:g}")
     else:

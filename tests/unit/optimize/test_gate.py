@@ -22,6 +22,7 @@ def test_the_gate_keeps_the_current_parameters_and_says_why():
         "loses money net of costs": ({"a": 1}, {}, held(-0.01, -0.02), held(-0.5, -0.6)),
         "below the margin": ({"a": 1}, {}, held(0.105, 0.105), held(0.1, 0.1)),
         "is noise": ({"a": 1}, {}, held(0.9, -0.5, 0.2), held(0.0, 0.0, 0.0)),
+        "held-out profit is noise": ({"a": 1}, {}, held(0.54, -0.72, 0.28), held(-0.58, -1.34, -2.06)),
         "no round trip": ({"a": 1}, {}, held(0.3, 0.3, trades=0), held(0.0, 0.0)),
     }
     for why, (cand, cur, c, k) in cases.items():
