@@ -76,3 +76,43 @@ def test_the_engine_is_stopped_refreshed_and_started_again():
     assert midday.step(6.0, engine)
     assert engine.state is ChildState.STARTING and len(procs) == 2  # started again, once
     assert not midday.step(9.0, engine) and midday.stage == "done"
+
+
+def test_the_midday_refresh_downloads_then_optimizes_within_the_budget_and_not_at_all_without_one(
+    monkeypatch, tmp_path
+):
+    import dataclasses
+    from types import SimpleNamespace
+
+    import launch.sequence as seq
+
+    downloads: list[tuple] = []
+    optimized: list[tuple] = []
+
+    class Rest:
+        def __init__(self, endpoints, **kw) -> None:
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            pass
+
+        def get_clock(self):
+            return SimpleNamespace(timestamp_ms=42)
+
+    monkeypatch.setattr(seq, "AlpacaRestClient", Rest)
+    monkeypatch.setattr(seq, "download", lambda rest, symbols, data_dir, **kw: downloads.append((symbols, kw["now_ms"])))
+
+    def launch_with(budget_s: float) -> SimpleNamespace:
+        opts = dataclasses.replace(FakeLaunch().opts, optimizer=OptimizerSettings(trials=1, budget_s=budget_s))
+        me = SimpleNamespace(endpoints=object(), opts=opts, paths=SimpleNamespace(data_dir=tmp_path),
+                             calendar=None)  # fmt: skip
+        me._optimize = lambda now, when, **kw: optimized.append((now, when, kw))
+        return me
+
+    seq.Launch._midday_refresh(launch_with(0.0), ("SPY",))  # type: ignore[arg-type]
+    assert downloads == [(("SPY",), 42)] and optimized == []  # the morning's bars, no trial
+    seq.Launch._midday_refresh(launch_with(30.0), ("SPY",))  # type: ignore[arg-type]
+    assert optimized == [(42, "at midday", {"today": True, "budget_s": 30.0})]
