@@ -13,7 +13,8 @@ Two levels, for the expensive part and the cheap part of the signal path:
   :func:`prediction_key`-like knobs (λ, regularization, initial variance, horizons ...);
 - the step after it (combination of the horizons, probability, Bollinger amplification)
   is cheap. A :class:`Recombiner` recomputes it from a stored run for any other value of
-  those knobs. Without one, every distinct :func:`signal_key` is a full batch run.
+  those knobs (by default :data:`ENGINE_CORE_RECOMBINER`, engine_core's ``recombine``).
+  With ``recombiner=None`` every distinct :func:`signal_key` is a full batch run.
 
 engine_core's ``recombine`` plugs in as a :class:`Recombiner`: its ``key`` is
 ``EnsembleParams.prediction_key()``, ``run`` the whole engine_core run (forecasts,
@@ -31,8 +32,14 @@ from typing import Any, Protocol
 
 from common.config import OesConfig
 from engine.market_grid import MinuteGrid
-from engine.signals import BatchSignals, batch_signals, ensemble_params
-from engine_core import EnsembleParams
+from engine.signals import (
+    BatchSignals,
+    batch_signals,
+    ensemble_params,
+    ensemble_run,
+    recombined_signals,
+)
+from engine_core import BatchResult, EnsembleParams
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +69,25 @@ class Recombiner(Protocol):
         ...
 
 
+class EngineCoreRecombiner:
+    """engine_core's ``recombine`` as the :class:`Recombiner`: the EWRLS once per
+    ``EnsembleParams.prediction_key()`` (:func:`engine.signals.ensemble_run`), then the step
+    after it (calibration, weights, probability, Bollinger) per signal set
+    (:func:`engine.signals.recombined_signals`), bit for bit a full batch run's numbers."""
+
+    def key(self, params: EnsembleParams) -> Hashable:
+        return params.prediction_key()
+
+    def run(self, grid: MinuteGrid, params: EnsembleParams) -> BatchResult:
+        return ensemble_run(grid, params)
+
+    def __call__(self, base: BatchResult, grid: MinuteGrid, params: EnsembleParams) -> BatchSignals:
+        return recombined_signals(grid, params, base)
+
+
+ENGINE_CORE_RECOMBINER = EngineCoreRecombiner()
+
+
 @dataclass
 class CacheStats:
     requests: int = 0
@@ -81,7 +107,7 @@ class SignalCache:
         *,
         capacity: int = DEFAULT_CAPACITY,
         compute: Callable[[MinuteGrid, EnsembleParams], BatchSignals] = batch_signals,
-        recombiner: Recombiner | None = None,
+        recombiner: Recombiner | None = ENGINE_CORE_RECOMBINER,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity={capacity!r} must be >= 1")
@@ -130,4 +156,4 @@ class SignalCache:
         return got
 
 
-__all__ = ["CacheStats", "Recombiner", "SignalCache", "signal_key"]
+__all__ = ["ENGINE_CORE_RECOMBINER", "CacheStats", "EngineCoreRecombiner", "Recombiner", "SignalCache", "signal_key"]

@@ -1,7 +1,8 @@
 """Small synthetic markets for the optimizer's tests (tiny windows, few trials).
 
 ``psm_market``: the PSM family over 12 sessions ending 2025-10-31 with the learnable
-component on; ``rotation_market``: four rotation ETFs over the same sessions. Each is a
+component on; ``rotation_market``: four rotation ETFs over the same sessions;
+``*_original_market``: the same with the ported tuning (``config/original/``). Each is a
 directory holding ``data/equities`` and ``config/<strategy>_strategy.json`` (the default
 config; rotation trimmed to its four symbols). ``midday_market``: the PSM family at
 ``MIDDAY_MS`` (2025-11-03 12:00:30): 12 closed sessions in ``data/equities`` and today's
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from common.calendar import ny_datetime, nyse, to_ms
-from common.config import default_config_json
+from common.config import default_config_json, original_config_json
 from common.csvfiles import read_history, symbol_of, today_path, write_history, write_today
 from common.history_download import TODAYS_BARS
 from mockmarket.synthetic import SyntheticConfig, write_market
@@ -54,8 +55,10 @@ class Home:
                             config_dir=self.config_dir)  # fmt: skip
 
 
-def config_json(strategy: str) -> dict:
-    data = default_config_json(strategy)
+def config_json(strategy: str, original: bool = False) -> dict:
+    """The default config [``original``: the ported system's tuning, ``config/original/``],
+    rotation trimmed to :data:`ROTATION4`."""
+    data = original_config_json(strategy) if original else default_config_json(strategy)
     if strategy == "rotation":
         data["symbols"] = list(ROTATION4)
         boosts = data["signal_aggregator_config"]["leverage_boosts"]
@@ -64,12 +67,14 @@ def config_json(strategy: str) -> dict:
 
 
 def make_home(root: Path, strategy: str, seed: int, signal: float, sessions: int = 12,
-              end: date = LAST) -> Home:  # fmt: skip
+              end: date = LAST, config: dict | None = None) -> Home:  # fmt: skip
+    """``config``: the strategy file [default: :func:`config_json`]."""
     symbols = PSM if strategy == "psm" else ROTATION4
     write_market(root / "data" / "equities", SyntheticConfig(seed=seed, sessions=sessions,
                  end_date=end, signal_strength=signal, symbols=symbols))  # fmt: skip
     (root / "config").mkdir(parents=True, exist_ok=True)
-    (root / "config" / f"{strategy}_strategy.json").write_text(json.dumps(config_json(strategy)))
+    data = config_json(strategy) if config is None else config
+    (root / "config" / f"{strategy}_strategy.json").write_text(json.dumps(data))
     return Home(root, strategy)
 
 
@@ -101,6 +106,19 @@ def psm_market(tmp_path_factory: pytest.TempPathFactory) -> Home:
 @pytest.fixture(scope="session")
 def rotation_market(tmp_path_factory: pytest.TempPathFactory) -> Home:
     return make_home(tmp_path_factory.mktemp("opt_rot"), "rotation", seed=5, signal=0.25)
+
+
+@pytest.fixture(scope="session")
+def psm_original_market(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    """``psm_market``'s bars with the ported tuning: the region the phase spaces cover."""
+    return make_home(tmp_path_factory.mktemp("opt_psm_orig"), "psm", seed=3, signal=0.25,
+                     config=config_json("psm", original=True))  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def rotation_original_market(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    return make_home(tmp_path_factory.mktemp("opt_rot_orig"), "rotation", seed=5, signal=0.25,
+                     config=config_json("rotation", original=True))  # fmt: skip
 
 
 @pytest.fixture

@@ -113,6 +113,22 @@ def test_a_recombiner_runs_the_ewrls_once_per_key_and_recombines_per_signal_set(
     assert (cache.stats.computed, cache.stats.recombined, cache.stats.hits) == (2, 4, 1)
 
 
+def test_engine_core_recombine_gives_a_full_runs_signals_for_one_ewrls_run(psm_market: Home):
+    from engine.signals import batch_signals
+
+    data = psm_market.dataset()
+    cache = SignalCache(data.grid)  # the default: engine_core's recombine
+    sets = ({"oes_config.bb_amplification": 0.1, "oes_config.horizon_weights": [0.3, 0.5, 0.2]},
+            {"oes_config.bb_amplification": 0.0, "oes_config.horizon_weights": [0.2, 0.6, 0.2]},
+            {"oes_config.bb_amplification": 0.15, "oes_config.bb_period": 12})  # fmt: skip
+    for params in sets:
+        oes = data.config(params).oes_config
+        assert cache.get(oes).same_as(batch_signals(data.grid, oes)), params
+    assert (cache.stats.computed, cache.stats.recombined) == (1, 3)  # one EWRLS run for the three
+    cache.get(data.config({"oes_config.ewrls_lambda": 0.99}).oes_config)  # another prediction key
+    assert cache.stats.computed == 2
+
+
 def test_a_pruned_trial_stops_at_the_session_it_is_told(psm_market: Home):
     data = psm_market.dataset()
     seen: list[int] = []
