@@ -4,7 +4,7 @@
 component on; ``rotation_market``: four rotation ETFs over the same sessions;
 ``*_original_market``: the same with the ported tuning (``config/original/``). Each is a
 directory holding ``data/equities`` and ``config/<strategy>_strategy.json`` (the default
-config; rotation trimmed to its four symbols). ``midday_market``: the PSM family at
+config; rotation trimmed to its four symbols). ``midday_market``: the PSM family (ported tuning) at
 ``MIDDAY_MS`` (2025-11-03 12:00:30): 12 closed sessions in ``data/equities`` and today's
 bars 09:30..11:59 in ``data/tmp/todays_bars``, as the launcher's midday download leaves them.
 """
@@ -78,9 +78,10 @@ def make_home(root: Path, strategy: str, seed: int, signal: float, sessions: int
     return Home(root, strategy)
 
 
-def make_midday_home(root: Path, strategy: str, seed: int, signal: float, sessions: int = 12) -> Home:
+def make_midday_home(root: Path, strategy: str, seed: int, signal: float, sessions: int = 12,
+                     config: dict | None = None) -> Home:  # fmt: skip
     """A market at ``MIDDAY_MS``: ``sessions`` closed sessions of history, today's morning apart."""
-    home = make_home(root, strategy, seed, signal, sessions + 1, end=TODAY)
+    home = make_home(root, strategy, seed, signal, sessions + 1, end=TODAY, config=config)
     day = nyse().session(TODAY)
     equities = home.data_dir / "equities"
     for path in sorted(equities.glob("*_RTH_NH.csv")):
@@ -95,7 +96,9 @@ def make_midday_home(root: Path, strategy: str, seed: int, signal: float, sessio
 
 @pytest.fixture(scope="session")
 def midday_market(tmp_path_factory: pytest.TempPathFactory) -> Home:
-    return make_midday_home(tmp_path_factory.mktemp("opt_midday"), "psm", seed=3, signal=0.25)
+    # the ported tuning: it trades all morning (what the partial session's tests need)
+    return make_midday_home(tmp_path_factory.mktemp("opt_midday"), "psm", seed=3, signal=0.25,
+                            config=config_json("psm", original=True))  # fmt: skip
 
 
 @pytest.fixture(scope="session")
