@@ -8,7 +8,8 @@ same run, each with a fresh journal (so no study is reused):
 * plain: every trial computes its signals (a cache of capacity 0 in effect: a fresh
   SignalCache per trial);
 * signal reuse: one SignalCache for the run (trials that change only decision knobs
-  reuse the signals; the recombine step after the EWRLS plugs in there);
+  reuse the signals; those that share the EWRLS knobs, engine_core's prediction key,
+  reuse its run through engine_core's recombine);
 * two workers: signal reuse, two worker processes sharing the journal.
 
 The compiled decision loop (the :class:`optimize.simulator.Simulator` seam) is the next
