@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from common.calendar import MINUTE_MS, iso_ny, ny_datetime, to_ms
-from common.config import apply_params, default_config_json
+from common.config import apply_params, original_config_json
 from engine.order_ids import parse_client_order_id
 from tests.support.processes import poll
 
@@ -23,7 +23,8 @@ def at(hhmm: str) -> int:
 
 def test_midday_reoptimization_restarts_the_engine_without_an_order(home: Home, market):
     m = market("12:25", speed=300.0, paused=True)
-    home.write_config(apply_params(default_config_json("rotation"), HOLDS, source="<test>", strategy="rotation"))
+    # the ported tuning enters as soon as signals are warm (no cost gate to wait on)
+    home.write_config(apply_params(original_config_json("rotation"), HOLDS, source="<test>", strategy="rotation"))
     launcher = home.launch("--download-sessions", "20", "--windows", "2,2,1", "--trials", "2",
                            "--optimize-budget", "60", "--midday-optimize", "--midday-time", "12:40")  # fmt: skip
     first = home.wait_trading(launcher, timeout=120)
