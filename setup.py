@@ -76,8 +76,9 @@ RUNTIME = [
     "websockets>=17.0",  # connect(reconnect_delays=) in bridge/stream.py
     "msgpack>=1.0.5",  # Timestamp.from_unix_nano, unpackb(strict_map_key=): 1.0; 1.0.5: Python 3.11 wheels
     "psutil>=5.9.4",  # the first with a wheel for Python 3.11 (Process.wait/terminate/cmdline are old)
+    "optuna>=4.0",  # optuna.storages.journal.JournalFileBackend (4.0), get_trials(states=), TPESampler(seed=)
     "plotly>=5.0",  # the session report: make_subplots, add_hline, rangebreaks, offline.get_plotlyjs (all older)
-    "rich>=13.0",  # status --watch: Live(auto_refresh=), Group, Table, Panel
+    "rich>=13.0",  # status --watch: Live(auto_refresh=), Group, Table, Panel; optimize: Progress(disable=), MofNCompleteColumn, Console(file=, width=)
 ]
 
 TEST = [
@@ -90,6 +91,10 @@ TEST = [
     "ruff>=0.8",  # 0.6 and 0.7 still have UP027, which this code does not follow
     "aiosmtpd>=1.4.3",  # alert tests: STARTTLS that works on Python 3.11 (1.4.0-1.4.2 fail in it), authenticator
     "trustme>=1.0",  # alert tests: a throwaway CA and server certificate for STARTTLS
+    "pgserver>=0.1.4",  # PostgreSQL binaries in a wheel: the optimizer's shared-storage test starts one
+    "psycopg2-binary>=2.9.5",  # the first with Python 3.11 wheels; SQLAlchemy 1.4/2.0's PostgreSQL driver
+    "psycopg>=3.1.8",  # SQLAlchemy 2.1's default PostgreSQL driver (postgresql:// URLs); 3.1.8: Python 3.11 wheels
+    "psycopg-binary>=3.1.8",  # its compiled implementation (what psycopg[binary] installs), same version
 ]
 
 setup(

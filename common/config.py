@@ -9,9 +9,12 @@ validated range. Files are validated strictly: an unknown key, a value of the wr
 
     {"rotation": {"params": {"oes_config.buy_threshold": 0.54, ...},
                   "provenance": {"data_start": "2025-09-02", "data_end": "2025-10-15",
-                                 "trials": 100, "score": 0.12,
-                                 "created_at": "2025-10-16T09:41:00-04:00"}},
+                                 "trials": 100, "score": 0.12, "held_out_score": 0.05,
+                                 "created_at": "2025-10-16T09:41:00-04:00", ...}},
      "psm": {...}}
+
+written by the optimizer (``optimize.best_params``; ``score`` is the in-sample score,
+``held_out_score`` the held-out one, both mean daily net return in %).
 
 Its params override the strategy file by dotted key (``section.knob`` or
 ``section.mapping.KEY``); an override naming no existing knob is an error, and the
@@ -476,6 +479,15 @@ class Provenance(Section):
     baseline_score: float | None = None
     sessions_scored: int | None = Field(None, ge=1)
     seed: int | None = None
+    held_out_start: date | None = None
+    """First held-out session (the optimizer's gate compares on held_out_start..data_end)."""
+    sessions_held_out: int | None = Field(None, ge=1)
+    baseline_held_out_score: float | None = None
+    """The replaced parameters' held-out score (the gate's comparison)."""
+    code_version: str | None = None
+    """``git describe`` of the checkout that optimized, else the package version."""
+    partial_end: datetime | None = None
+    """The data ended with ``data_end``'s session up to this minute (a midday re-optimization)."""
 
     @model_validator(mode="after")
     def _check(self) -> Provenance:
@@ -676,16 +688,40 @@ def load_strategy_config(
     strategy also means none. Every error is a :class:`ConfigError` naming file and key.
     """
     cfg_path = Path(path) if path is not None else strategy_config_path(strategy, config_dir)
-    data = _read_json(cfg_path)
-    overrides: dict[str, Path] = {}
-    if params_path is not None:
-        best = load_best_params(params_path, strategy)
-        if best is not None:
-            if not isinstance(data, dict):
-                raise ConfigError(f"{cfg_path}: expected a JSON object at the top level")
-            data = apply_params(data, best.params, source=params_path, strategy=strategy)
-            overrides = {k: Path(params_path) for k in best.params}
-    return validate_strategy_config(strategy, data, source=cfg_path, overrides=overrides)
+    data = read_strategy_json(cfg_path)
+    if params_path is None:
+        return validate_strategy_config(strategy, data, source=cfg_path)
+    best = load_best_params(params_path, strategy)
+    if best is None:
+        return validate_strategy_config(strategy, data, source=cfg_path)
+    return config_with_params(strategy, data, best.params, source=cfg_path, params_source=params_path)
+
+
+def read_strategy_json(path: Path | str) -> dict:
+    """A strategy config file's JSON object (not validated yet: see :func:`config_with_params`)."""
+    path = Path(path)
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object at the top level")
+    return data
+
+
+def config_with_params(
+    strategy: str,
+    data: dict,
+    params: Mapping[str, Any],
+    *,
+    source: Path | str = "<config>",
+    params_source: Path | str = "<params>",
+) -> StrategyConfig:
+    """The validated config of ``data`` (a strategy file's JSON) with ``params`` overlaid.
+
+    The one overlay of dotted-key parameters: ``best_params.json`` on load, and every
+    optimizer trial's parameters. Errors name the file (or ``params_source``) and the key.
+    """
+    merged = apply_params(data, params, source=params_source, strategy=strategy)
+    overrides = {k: Path(params_source) for k in params}
+    return validate_strategy_config(strategy, merged, source=source, overrides=overrides)
 
 
 def strategy_symbols(strategy: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> tuple[str, ...]:
@@ -782,11 +818,13 @@ __all__ = [
     "ORIGINAL_DIR",
     "ORIGINAL_PARAMS",
     "apply_params",
+    "config_with_params",
     "default_config_json",
     "original_config",
     "original_config_json",
     "load_best_params",
     "load_strategy_config",
+    "read_strategy_json",
     "strategy_config_path",
     "strategy_symbols",
     "validate_strategy_config",

@@ -30,13 +30,14 @@ A multi-day backtest keeps one signal run across its days: day 2 is warmed up on
 ``warmup_sessions`` + 1 sessions.
 
 :func:`simulate` runs steps 3-5 on a grid and signals already computed (the optimizer
-reuses signals across trials that change only decision knobs).
+reuses signals across trials that change only decision knobs); :func:`simulate_days`
+yields its sessions one by one (the optimizer's trials report each to the pruner).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -374,6 +375,62 @@ def _diagnostics(
     )
 
 
+def _check_inputs(
+    cfg: StrategyConfig, grid: MinuteGrid, signals: BatchSignals, sessions: Sequence[int]
+) -> list[int]:
+    if tuple(grid.symbols) != tuple(cfg.symbols) or signals.symbols != grid.symbols:
+        raise ValueError(
+            f"grid symbols {list(grid.symbols)}, signal symbols {list(signals.symbols)} and "
+            f"config symbols {list(cfg.symbols)} must be the same list"
+        )
+    if not np.array_equal(signals.t_ms, grid.t_ms):
+        raise ValueError("signals were not computed on this grid (minutes differ)")
+    ks = list(sessions)
+    if not ks or ks != sorted(set(ks)) or ks[0] < 0 or ks[-1] >= len(grid.sessions):
+        raise ValueError(f"sessions={ks!r} must be ascending indexes into the grid's sessions")
+    return ks
+
+
+def _costs_and_liquidity(
+    cfg: StrategyConfig,
+    grid: MinuteGrid,
+    ks: Sequence[int],
+    liquidity: SessionLiquidity | None,
+    costs: CostModel | None,
+    calendar: TradingCalendar | None,
+) -> tuple[CostModel, SessionLiquidity]:
+    model = costs if costs is not None else CostModel.from_config(cfg.costs)
+    if liquidity is None:
+        liquidity = backtest_liquidity(grid, ks, model.liquidity_sessions, calendar=calendar)
+    return model, liquidity
+
+
+def _days(run: _Run, ks: Sequence[int], held_out_from: date | None) -> Iterator[DayResult]:
+    grid = run.grid
+    for k in ks:
+        yield run.session(k, held_out_from is not None and grid.sessions[k].date >= held_out_from)
+
+
+def simulate_days(
+    cfg: StrategyConfig,
+    grid: MinuteGrid,
+    signals: BatchSignals,
+    sessions: Sequence[int],
+    *,
+    liquidity: SessionLiquidity | None = None,
+    costs: CostModel | None = None,
+    calendar: TradingCalendar | None = None,
+) -> Iterator[DayResult]:
+    """:func:`simulate`'s sessions one at a time, as each is decided (same account, same code).
+
+    The optimizer's trial form: a trial reads each session's result as it comes (to report
+    it to the pruner) and stops early when pruned; the days equal :func:`simulate`'s.
+    """
+    ks = _check_inputs(cfg, grid, signals, sessions)
+    run = _Run(cfg, grid, signals, *_costs_and_liquidity(cfg, grid, ks, liquidity, costs, calendar))
+    return _days(run, ks, None)
+
+
 def simulate(
     cfg: StrategyConfig,
     grid: MinuteGrid,
@@ -395,24 +452,10 @@ def simulate(
     own sessions (:mod:`engine.sim_liquidity`), ``costs`` to ``cfg.costs``'s model;
     ``diagnostics=False`` skips the signal diagnostics.
     """
-    if tuple(grid.symbols) != tuple(cfg.symbols) or signals.symbols != grid.symbols:
-        raise ValueError(
-            f"grid symbols {list(grid.symbols)}, signal symbols {list(signals.symbols)} and "
-            f"config symbols {list(cfg.symbols)} must be the same list"
-        )
-    if not np.array_equal(signals.t_ms, grid.t_ms):
-        raise ValueError("signals were not computed on this grid (minutes differ)")
-    ks = list(sessions)
-    if not ks or ks != sorted(set(ks)) or ks[0] < 0 or ks[-1] >= len(grid.sessions):
-        raise ValueError(f"sessions={ks!r} must be ascending indexes into the grid's sessions")
-    model = costs if costs is not None else CostModel.from_config(cfg.costs)
-    if liquidity is None:
-        liquidity = backtest_liquidity(grid, ks, model.liquidity_sessions, calendar=calendar)
-    run = _Run(cfg, grid, signals, model, liquidity)
-    days = tuple(
-        run.session(k, held_out_from is not None and grid.sessions[k].date >= held_out_from)
-        for k in ks
-    )
+    ks = _check_inputs(cfg, grid, signals, sessions)
+    run = _Run(cfg, grid, signals, *_costs_and_liquidity(cfg, grid, ks, liquidity, costs, calendar))
+    days = tuple(_days(run, ks, held_out_from))
+    model = run.costs
     trades = tuple(run.trips.closed)
     diag = (
         _diagnostics(cfg, grid, signals, days, ks, trades, held_out_from is not None)
@@ -449,4 +492,5 @@ __all__ = [
     "resolve_config",
     "run_backtest",
     "simulate",
+    "simulate_days",
 ]

@@ -24,7 +24,13 @@ from pathlib import Path
 
 import click
 
-from common.config import BEST_PARAMS_FILE, STRATEGIES, StrategyConfig, load_strategy_config
+from common.config import (
+    BEST_PARAMS_FILE,
+    STRATEGIES,
+    StrategyConfig,
+    load_best_params,
+    load_strategy_config,
+)
 from common.errors import ConfigError, OperationalError
 from common.exit_codes import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR, describe
 from common.fifo import DEFAULT_FIFO_PATH
@@ -41,6 +47,22 @@ def _load_config(strategy: str, config: Path | None, params: Path | None,
     if params is not None and not params.exists():
         raise ConfigError(f"{params}: no such params file (give --params only when it exists)")
     return load_strategy_config(strategy, config, params, config_dir=config_dir)
+
+
+def log_params(strategy: str, params: Path | None) -> None:
+    """Say which optimized parameters the engine trades with, and where they came from."""
+    best = None if params is None else load_best_params(params, strategy)
+    if best is None:
+        log.info("trading with the strategy file's parameters (no optimized entry for %s)", strategy)
+        return
+    p = best.provenance
+    log.info("trading with optimized parameters from %s: %s", params,
+             ", ".join(f"{k}={v}" for k, v in sorted(best.params.items())))  # fmt: skip
+    held = "" if p.held_out_score is None else f", held-out {p.held_out_score:+.4f} %/day"
+    end = f"{p.data_end} up to {p.partial_end:%H:%M}" if p.partial_end is not None else str(p.data_end)
+    log.info("their provenance: data %s..%s, %d trials, in-sample %+.4f %%/day%s, created %s, code %s",
+             p.data_start, end, p.trials, p.score, held, p.created_at.isoformat(),
+             p.code_version or "unknown")  # fmt: skip
 
 
 def _default_params(config_dir: Path) -> Path | None:
@@ -121,6 +143,7 @@ def run_live_command(*, strategy: str, config_path: Path | None, params_path: Pa
         cfg = _load_config(strategy, config_path, params, config_dir)
         log.info("config loaded (%s)%s", config_path or config_dir / f"{strategy}_strategy.json",
                  f", params {params}" if params else ", no params file")  # fmt: skip
+        log_params(strategy, params)
         opts = EngineOptions(strategy=strategy, fifo=fifo, log_dir=log_dir, data_dir=data_dir,
                              history_sessions=history_sessions, alert_after_s=alert_after,
                              rest_fallback_s=rest_fallback)  # fmt: skip

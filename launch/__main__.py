@@ -1,3 +1,6 @@
+"""``python -m launch``: see :mod:`launch.cli`."""
+
 from launch.cli import main
 
-main(prog_name="python -m launch")
+if __name__ == "__main__":  # not when a spawned optimizer worker imports this module
+    main(prog_name="python -m launch")

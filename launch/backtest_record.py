@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from common.calendar import TradingCalendar, nyse
+from common.config import BEST_PARAMS_FILE
 from engine.backtest_result import HELD_OUT, IN_SAMPLE, NO_SPLIT, BacktestResult, format_report
 from launch.journal_record import optimizer_summary
 from launch.minute_prices import load_minute_prices
@@ -65,7 +66,7 @@ def backtest_record(result: BacktestResult, data_dir: Path, *, config_dir: Path 
         equity=np.asarray(r.equity, dtype=np.float64), start_equity=r.starting_cash, symbols=symbols,
         positions=positions, position_values=values, states=tuple(r.states), trades=trades, days=days,
         orders_by_status=statuses, fees=sum(d.costs.fees for d in r.days), broker_pnl=None,
-        optimizer=None if config_dir is None else optimizer_summary(config_dir, r.strategy),
+        optimizer=None if config_dir is None else optimizer_summary(config_dir / BEST_PARAMS_FILE, r.strategy),
         quality=quality, notes=tuple(notes),
         sources={"fills, equity, sessions": "engine.backtest (mockmarket's fill rule and costs)",
                  "minute closes": str(data_dir), "fees": r.costs_model or "the config's cost model"},

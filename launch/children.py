@@ -60,7 +60,9 @@ def bridge_command(paths: ModePaths, s: ChildSettings, env: Mapping[str, str], s
     return ChildCommand(BRIDGE, argv, env, log_file)
 
 
-def engine_command(paths: ModePaths, s: ChildSettings, env: Mapping[str, str], stamp: str) -> ChildCommand:
+def engine_command(paths: ModePaths, s: ChildSettings, env: Mapping[str, str], stamp: str,
+                   params: Path | None = None) -> ChildCommand:  # fmt: skip
+    """The engine's command; ``params``: the optimizer's output it trades (``--params``)."""
     log_file = paths.log_file(LOG_NAMES[ENGINE], stamp)
     argv = (
         sys.executable, "-m", "engine",
@@ -73,6 +75,7 @@ def engine_command(paths: ModePaths, s: ChildSettings, env: Mapping[str, str], s
         "--config-env", str(s.config_env),
         "--history-sessions", str(s.history_sessions),
         "--alert-after", f"{s.alert_after_s:g}",
+        *(("--params", str(params)) if params is not None else ()),
     )  # fmt: skip
     return ChildCommand(ENGINE, argv, env, log_file)
 

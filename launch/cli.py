@@ -2,8 +2,12 @@
 
 ::
 
-    python -m launch live   [--strategy rotation|psm] [--skip-optimize] [--fifo PATH] ...
+    python -m launch live   [--strategy rotation|psm] [--skip-optimize] [--trials N]
+                            [--optimize-budget SECONDS]
+                            [--midday-optimize [--midday-time HH:MM]] [--fifo PATH] ...
     python -m launch mock   [--date YYYY-MM-DD] [--speed N] [--start-time HH:MM] [--seed N] ...
+    python -m launch optimize [--mode live|mock] [--strategy ...] [--trials N] [--storage URL]
+                              [--workers N] [--seed N] [--windows W,S,H] [--until DATE]
     python -m launch download [--mode live|mock] [--strategy ...]
     python -m launch status [--mode live|mock] [--json | --watch]
     python -m launch stop   [--mode live|mock] [--market]
@@ -31,15 +35,34 @@ from common.config import STRATEGIES
 from common.env import load_endpoints
 from common.errors import ConfigError
 from common.process_start import date_option
+from launch.optimize import DEFAULT_BUDGET_S, DEFAULT_MIDDAY, OptimizerSettings, parse_windows
 from launch.paths import MODES, Mode, ModePaths
 from launch.sequence import DOWNLOAD_SESSIONS, REAL_MONEY_FLAG, WARMUP_SESSIONS, LaunchOptions
+from optimize.run import DEFAULT_SEED, DEFAULT_TRIALS
+from optimize.windows import DEFAULT_WINDOWS
 
 log = logging.getLogger("launch")
 
-OPTIMIZER_MISSING = (
-    "{opt} takes effect once the optimizer exists, and this version has none yet: "
-    "it is refused rather than silently ignored (drop it, or use --skip-optimize)"
-)
+OPTIMIZER_OPTIONS = [
+    click.option("--trials", type=click.IntRange(1), default=None,
+                 help=f"Optuna trials per optimizer phase [default: {DEFAULT_TRIALS}]."),
+    click.option("--storage", default=None,
+                 help="Study storage: a journal file or a database URL (postgresql://...) that "
+                      "several workers or machines share [default: <data>/optuna/journal.log]."),
+    click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+                 help="Optimizer worker processes sharing the study."),
+    click.option("--optimizer-seed", "seed_opt", type=click.IntRange(0), default=DEFAULT_SEED,
+                 show_default=True, help="Seed of the optimizer's TPE sampler."),
+    click.option("--windows", default=",".join(str(n) for n in (DEFAULT_WINDOWS.warmup,
+                 DEFAULT_WINDOWS.scored, DEFAULT_WINDOWS.held_out)), show_default=True,
+                 help="Optimizer sessions: WARMUP,SCORED,HELD_OUT (oldest to most recent)."),
+    click.option("--optimize-budget", "budget_s", type=click.FloatRange(0), default=DEFAULT_BUDGET_S,
+                 show_default=True,
+                 help="Once the session is open, the optimization holds up trading: it is skipped "
+                      "when today's has already run (a relaunch trades again at once), otherwise "
+                      "its trials stop after this many seconds (0: skip it). The same box holds "
+                      "the midday re-optimization. Before the open every trial runs."),
+]  # fmt: skip
 
 
 def _hhmm(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -65,18 +88,19 @@ def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Which strategy to trade."),
         click.option("--skip-optimize", is_flag=True,
                      help="Trade with the current parameters, without optimizing first."),
-        click.option("--trials", type=click.IntRange(1), default=None,
-                     help="Optuna trials per optimizer phase (once the optimizer exists)."),
+        *OPTIMIZER_OPTIONS,
         click.option("--midday-optimize", is_flag=True,
-                     help="Re-optimize once during the session (once the optimizer exists)."),
+                     help="At the midday time, stop the engine, download the morning's bars, "
+                          "re-optimize with them as the last held-out session (time-boxed by "
+                          "--optimize-budget) and restart it (positions kept)."),
         click.option("--midday-time", callback=_hhmm, default=None,
-                     help="New York time of the midday re-optimization, HH:MM (once the optimizer exists)."),
+                     help=f"New York time of the midday re-optimization, HH:MM [default: {DEFAULT_MIDDAY}]."),
         click.option("--fifo", type=click.Path(path_type=Path), default=None,
                      help="FIFO between bridge and engine [default: /tmp/alpaca_bars.fifo; "
                           "mock: /tmp/alpaca_bars_mock.fifo]."),
         click.option("--config-dir", type=click.Path(path_type=Path, file_okay=False),
                      default=Path("config"), show_default=True,
-                     help="Strategy configs and best_params.json."),
+                     help="Strategy configs and best_params.json (mock: data/mock/best_params.json)."),
         click.option("--download-sessions", type=click.IntRange(WARMUP_SESSIONS, 250),
                      default=DOWNLOAD_SESSIONS, show_default=True,
                      help=f"Sessions of history to keep up to date ({WARMUP_SESSIONS} warm-up + "
@@ -87,13 +111,33 @@ def run_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(f)
     def wrapper(**kw: Any) -> Any:
-        for name, flag in (("trials", "--trials"), ("midday_optimize", "--midday-optimize"),
-                           ("midday_time", "--midday-time")):  # fmt: skip
-            if kw.get(name):
-                raise click.UsageError(OPTIMIZER_MISSING.format(opt=flag))
+        if kw.get("midday_time") and not kw.get("midday_optimize"):
+            raise click.UsageError("--midday-time is the time of --midday-optimize: give both")
         return f(**kw)
 
     return wrapper
+
+
+def _settings(trials: int | None, seed: int, workers: int, storage: str | None, windows: str,
+              budget_s: float = DEFAULT_BUDGET_S) -> OptimizerSettings:  # fmt: skip
+    try:
+        spec = parse_windows(windows)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--windows") from None
+    return OptimizerSettings(seed=seed, workers=workers, storage=storage, windows=spec,
+                             budget_s=budget_s).with_trials(trials)  # fmt: skip
+
+
+def _launch_options(mode: Mode, kw: dict[str, Any], **extra: Any) -> LaunchOptions:
+    opt = _settings(kw["trials"], kw["seed_opt"], kw["workers"], kw["storage"], kw["windows"],
+                    kw["budget_s"])  # fmt: skip
+    midday = (kw["midday_time"] or DEFAULT_MIDDAY) if kw["midday_optimize"] else None
+    try:
+        return LaunchOptions(mode, kw["strategy"], kw["skip_optimize"], kw["fifo"], kw["config_dir"],
+                             download_sessions=kw["download_sessions"], optimizer=opt, midday=midday,
+                             **extra)  # fmt: skip
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -112,14 +156,11 @@ def main() -> None:
               show_default=True, help="Endpoints and keys (the environment wins).")
 @click.option(REAL_MONEY_FLAG, "real_money", is_flag=True,
               help="Allow ALPACA_TRADING_URL to be Alpaca's real-money API.")
-def live(strategy: str, skip_optimize: bool, trials: int | None, midday_optimize: bool,
-         midday_time: str | None, fifo: Path | None, config_dir: Path, download_sessions: int,
-         config_env: Path, real_money: bool) -> None:  # fmt: skip
+def live(config_env: Path, real_money: bool, **kw: Any) -> None:
     """Trade today's session on the account of config.env."""
     from launch.sequence import Launch
 
-    opts = LaunchOptions(Mode.LIVE, strategy, skip_optimize, fifo, config_dir, config_env,
-                         download_sessions, real_money)  # fmt: skip
+    opts = _launch_options(Mode.LIVE, kw, config_env=config_env, real_money=real_money)
     sys.exit(_run(Launch(opts)))
 
 
@@ -138,10 +179,8 @@ def live(strategy: str, skip_optimize: bool, trials: int | None, midday_optimize
               help="State file of the mock market to reuse or start [default: data/mockmarket/state.json].")
 @click.option("--new-market", is_flag=True,
               help="Replace a running mock market (one a launcher started) with a new one.")
-def mock(strategy: str, skip_optimize: bool, trials: int | None, midday_optimize: bool,
-         midday_time: str | None, fifo: Path | None, config_dir: Path, download_sessions: int,
-         replay_date: date | None, speed: float | None, start_time: str | None, seed: int | None,
-         market_state: Path | None, new_market: bool) -> None:  # fmt: skip
+def mock(replay_date: date | None, speed: float | None, start_time: str | None, seed: int | None,
+         market_state: Path | None, new_market: bool, **kw: Any) -> None:
     """Run the whole pipeline on a local mock market (synthetic data, simulated clock).
 
     A running mock market is reused (a relaunch meets the same market and account);
@@ -151,11 +190,10 @@ def mock(strategy: str, skip_optimize: bool, trials: int | None, midday_optimize
     from launch.sequence import Launch
 
     market = MarketOptions(
-        state_file=market_state or _market_state_default(), sessions=download_sessions + 1,
+        state_file=market_state or _market_state_default(), sessions=kw["download_sessions"] + 1,
         replay_date=replay_date, speed=speed, start_time=start_time, seed=seed, new_market=new_market,
     )  # fmt: skip
-    opts = LaunchOptions(Mode.MOCK, strategy, skip_optimize, fifo, config_dir, Path("config.env"),
-                         download_sessions, False, market)  # fmt: skip
+    opts = _launch_options(Mode.MOCK, kw, market=market)
     sys.exit(_run(Launch(opts)))
 
 
@@ -220,6 +258,62 @@ def _endpoints_of(paths: ModePaths, config_env: Path, market_state: Path | None)
         return (None, "no mock market is running") if m is None else (m.endpoints(), None)
     except ConfigError as e:
         return None, str(e)
+
+
+@main.command()
+@click.option("--mode", type=click.Choice(MODES), default=Mode.LIVE.value, show_default=True,
+              help="Optimize on live history (data/) or mock history (data/mock/).")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="rotation", show_default=True)
+@click.option("--config-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("config"),
+              show_default=True, help="Strategy configs; best_params.json is written here "
+                                      "(mock: data/mock/best_params.json).")
+@click.option("--until", "until", callback=date_option, default=None,
+              help="Last held-out session, YYYY-MM-DD [default: the last session on disk].")
+@click.option("--seed", "seed_opt", type=click.IntRange(0), default=DEFAULT_SEED, show_default=True,
+              help="Seed of the TPE sampler.")
+@click.option("--trials", type=click.IntRange(1), default=None,
+              help=f"Optuna trials per phase [default: {DEFAULT_TRIALS}].")
+@click.option("--storage", default=None,
+              help="Study storage: a journal file or a database URL (postgresql://...) shared by "
+                   "several workers or machines [default: <data>/optuna/journal.log].")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes sharing the study.")
+@click.option("--windows", default=",".join(str(n) for n in (DEFAULT_WINDOWS.warmup,
+              DEFAULT_WINDOWS.scored, DEFAULT_WINDOWS.held_out)), show_default=True,
+              help="Sessions: WARMUP,SCORED,HELD_OUT (oldest to most recent).")
+def optimize(mode: str, strategy: str, config_dir: Path, until: date | None, seed_opt: int,
+             trials: int | None, storage: str | None, workers: int, windows: str) -> None:  # fmt: skip
+    """Optimize the strategy's parameters on the history on disk (two Optuna phases), and
+    promote them to best_params.json only if they also win on the held-out sessions."""
+    from common.calendar import ny_datetime, nyse, to_ms
+    from common.errors import OperationalError
+    from common.exit_codes import EXIT_CRASH, EXIT_OK, EXIT_OPERATOR
+    from launch.console import setup_console_logging
+    from launch.optimize import last_session_on_disk, optimize_once
+
+    setup_console_logging()
+    settings = _settings(trials, seed_opt, workers, storage, windows)
+    paths = ModePaths.of(mode)
+    cal = nyse()
+    try:
+        from common.config import strategy_symbols
+
+        if until is None:
+            until = last_session_on_disk(paths.data_dir, strategy_symbols(strategy, config_dir)[0], cal)
+        last = cal.last_session_on_or_before(until)
+        now = to_ms(ny_datetime(cal.next_session(last.date).date, "00:00"))
+        out = optimize_once(settings, strategy, paths.data_dir, config_dir, now, calendar=cal,
+                            params_file=paths.best_params(config_dir))  # fmt: skip
+    except OperationalError as e:
+        log.error("cannot optimize: %s", e)
+        sys.exit(EXIT_OPERATOR)
+    except ValueError as e:
+        log.error("cannot optimize: %s", e)
+        sys.exit(EXIT_OPERATOR)
+    except Exception:
+        log.exception("the optimizer crashed")
+        sys.exit(EXIT_CRASH)
+    sys.exit(EXIT_OK if out is not None else EXIT_CRASH)
 
 
 @main.command()

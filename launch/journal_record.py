@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from common.calendar import TradingCalendar, iso_ny, nyse
-from common.config import BEST_PARAMS_FILE, StrategyConfig, load_best_params
+from common.config import StrategyConfig, load_best_params
 from common.errors import ConfigError
 from launch.minute_prices import MinutePrices, load_minute_prices
 from launch.session_record import (
@@ -122,10 +122,11 @@ def journal_sessions(path: Path) -> list[tuple[str, str]]:
     return [(str(d), str(s)) for d, s in rows]
 
 
-def optimizer_summary(config_dir: Path, strategy: str) -> OptimizerSummary | None:
-    """The parameters the strategy trades from ``best_params.json`` and the optimizer's scores
-    (None: no file or no entry for the strategy)."""
-    path = Path(config_dir) / BEST_PARAMS_FILE
+def optimizer_summary(params_file: Path, strategy: str) -> OptimizerSummary | None:
+    """The parameters the strategy trades from its ``best_params.json`` (live: in the config
+    directory; mock: in the mode's data directory) and the optimizer's scores (None: no file
+    or no entry for the strategy)."""
+    path = Path(params_file)
     if not path.is_file():
         return None
     try:
@@ -247,7 +248,7 @@ def read_session(
     kind: str,
     cfg: StrategyConfig,
     data_dir: Path,
-    config_dir: Path | None = None,
+    params_file: Path | None = None,
     runs: Sequence[Mapping[str, Any]] = (),
     broker: BrokerFacts | None = None,
     state: Mapping[str, Any] | None = None,
@@ -348,7 +349,7 @@ def read_session(
         t_ms=prices.t_ms[:n].copy(), equity=equity, start_equity=start_equity, symbols=symbols,
         positions=pos, position_values=values, states=state_changes(rows.decisions), trades=tuple(trades),
         days=(day_row,), orders_by_status=statuses, fees=fees, broker_pnl=facts.pnl,
-        optimizer=None if config_dir is None else optimizer_summary(config_dir, strategy),
+        optimizer=None if params_file is None else optimizer_summary(params_file, strategy),
         quality=quality, reconciliations=tuple(reconciliations), events=events, notes=tuple(notes),
         sources={
             "orders, fills, decisions, events": str(journal),

@@ -6,6 +6,12 @@ again meets the same market, clock and paper account. It is found through its st
 market this module starts is recorded in the run directory and stopped once a session ends
 normally; a market someone else started is never stopped.
 
+While the launcher optimizes (before trading, and at midday) the market's simulated clock is
+held (:func:`clock_held`): it runs ``speed`` times faster than the optimizer, so a minute of
+trials at speed 100 would otherwise let 100 minutes of the session go by untraded. The hold
+is written down first (``<run_dir>/market_clock_held.json``), so a launcher killed while
+holding it leaves the next one what it needs to let the clock go (:func:`release_stale_hold`).
+
 It always runs with the mock keys, given through its environment (never the operator's
 keys: ``ALPACA_*`` variables are removed from what it inherits), and the launcher hands
 the same keys to the bridge and the engine through theirs.
@@ -17,20 +23,25 @@ only for the market's default keys; the state file is read through
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from common.atomic_write import write_json_atomic
+from common.calendar import iso_ny
 from common.children import cmdline_of, spawn, stop_pid, with_pythonpath
 from common.env import KEY_VAR, SECRET_VAR, AlpacaEndpoints
 from common.errors import OperationalError
+from common.rest_models import auth_headers
 from launch.children import PROJECT_ROOT
 from launch.paths import ModePaths, point_link
 from launch.pidfiles import MARKET, live_record, remove_record, write_record
@@ -235,6 +246,85 @@ def ensure_market(opts: MarketOptions, paths: ModePaths, stamp: str) -> Market:
     return start_market(opts, paths, stamp)
 
 
+ADMIN_TIMEOUT_S = 10.0
+
+
+def _clock(market: Market, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """GET (no body) or POST ``/admin/clock`` of the market, with the mock keys."""
+    import requests
+
+    url = str(market.state["base_url"]).rstrip("/") + "/admin/clock"
+    r = requests.request("POST" if body else "GET", url, json=body, headers=auth_headers(*mock_keys()),
+                         timeout=ADMIN_TIMEOUT_S)  # fmt: skip
+    r.raise_for_status()
+    out = r.json()
+    if not isinstance(out, dict):
+        raise ValueError(f"/admin/clock answered {type(out).__name__}, not an object")
+    return out
+
+
+HOLD_FILE = "market_clock_held.json"
+
+
+def hold_file(paths: ModePaths) -> Path:
+    return paths.run_dir / HOLD_FILE
+
+
+def _resume(market: Market, hold: Path) -> None:
+    try:
+        now = _clock(market, {"action": "resume"}).get("now_ms")
+        log.info("mock market clock resumed%s", f" at {iso_ny(int(now))[11:19]}" if now else "")
+        hold.unlink(missing_ok=True)
+    except Exception as e:
+        log.error("could not resume the mock market's clock (%s: %s): the next launcher will, or "
+                  "POST /admin/clock {\"action\": \"resume\"}", type(e).__name__, e)  # fmt: skip
+
+
+@contextlib.contextmanager
+def clock_held(market: Market | None, paths: ModePaths, why: str) -> Iterator[None]:
+    """The market's clock paused for the block (module docstring), then resumed, unless it was
+    paused already (someone else holds it: left as it is). Live mode (no market): nothing.
+    A market that does not answer is logged and the block runs anyway."""
+    if market is None:
+        yield
+        return
+    held = False
+    hold = hold_file(paths)
+    try:
+        if not _clock(market).get("paused"):
+            write_json_atomic(hold, {"market_pid": market.pid, "why": why}, sync_dir=True)
+            _clock(market, {"action": "pause"})
+            held = True
+            log.info("mock market clock held while %s", why)
+    except Exception as e:  # the optimization must not depend on the market's admin API
+        log.warning("could not hold the mock market's clock (%s: %s): it runs on", type(e).__name__, e)
+    try:
+        yield
+    finally:
+        if held:
+            _resume(market, hold)
+        else:
+            hold.unlink(missing_ok=True)
+
+
+def release_stale_hold(market: Market | None, paths: ModePaths) -> None:
+    """Let the clock go if a launcher that held it is gone (killed while optimizing); also
+    what a launcher does on its way out while its midday thread still holds it."""
+    hold = hold_file(paths)
+    if market is None or not hold.exists():
+        return
+    try:
+        rec = json.loads(hold.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        rec = {}
+    if rec.get("market_pid") != market.pid:  # a hold on another market, gone since
+        hold.unlink(missing_ok=True)
+        return
+    log.warning("the mock market's clock was held by a launcher that is gone (while %s): resuming it",
+                rec.get("why", "optimizing"))  # fmt: skip
+    _resume(market, hold)
+
+
 JOURNAL_FILES = ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm", "state.json")
 
 
@@ -256,6 +346,8 @@ def archive_journal(paths: ModePaths, stamp: str) -> Path | None:
 __all__ = [
     "DEFAULT_SEED",
     "archive_journal",
+    "clock_held",
+    "release_stale_hold",
     "DEFAULT_SPEED",
     "DEFAULT_START",
     "JOURNAL_FILES",

@@ -1,13 +1,18 @@
 """Where a mode keeps its files: live and mock never share data, logs, journal or FIFO.
 
-======================  ==============================  ==================================
-                        live                            mock
-======================  ==============================  ==================================
-history, today's bars   ``data/``                       ``data/mock/``
-logs, journal, state    ``logs/live_trading/``          ``logs/mock_trading/``
-pid files               ``logs/live_trading/run/``      ``logs/mock_trading/run/``
-FIFO                    ``/tmp/alpaca_bars.fifo``       ``/tmp/alpaca_bars_mock.fifo``
-======================  ==============================  ==================================
+======================  =================================  ==================================
+                        live                               mock
+======================  =================================  ==================================
+history, today's bars   ``data/``                          ``data/mock/``
+optimized parameters    ``<config-dir>/best_params.json``  ``data/mock/best_params.json``
+optimizer studies       ``data/optuna/``                   ``data/mock/optuna/``
+logs, journal, state    ``logs/live_trading/``             ``logs/mock_trading/``
+pid files               ``logs/live_trading/run/``         ``logs/mock_trading/run/``
+FIFO                    ``/tmp/alpaca_bars.fifo``          ``/tmp/alpaca_bars_mock.fifo``
+======================  =================================  ==================================
+
+Parameters the optimizer fitted on the mock market's synthetic data are never traded live:
+in mock mode the optimizer writes, and the engine reads (``--params``), a file of their own.
 
 Each process logs to ``<name>_<ts>.log`` in the log directory; ``<name>.log`` is a link to the
 latest one (``make tail`` follows them).
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from common.config import BEST_PARAMS_FILE
 from common.fifo import DEFAULT_FIFO_PATH
 
 
@@ -51,6 +57,11 @@ class ModePaths:
             Path("logs/mock_trading"),
             DEFAULT_FIFO_PATH.with_name(f"{DEFAULT_FIFO_PATH.stem}_mock{DEFAULT_FIFO_PATH.suffix}"),
         )
+
+    def best_params(self, config_dir: Path) -> Path:
+        """The optimizer's output that this mode's engine trades (see the module docstring)."""
+        root = config_dir if self.mode is Mode.LIVE else self.data_dir
+        return root / BEST_PARAMS_FILE
 
     @property
     def run_dir(self) -> Path:

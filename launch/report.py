@@ -72,7 +72,7 @@ def day_record(paths: ModePaths, strategy: str, day: date, cfg: StrategyConfig, 
     runs = [r for r in read_runs(paths, day) if r.get("strategy") in (None, strategy)]
     return read_session(
         journal or paths.journal, strategy, day, kind=str(paths.mode), cfg=cfg, data_dir=paths.data_dir,
-        config_dir=config_dir, runs=runs, broker=broker, state=_state(paths),
+        params_file=paths.best_params(config_dir), runs=runs, broker=broker, state=_state(paths),
         reconnects=day_reconnects(paths, runs), calendar=calendar or nyse(),
     )  # fmt: skip
 

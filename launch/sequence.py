@@ -7,10 +7,17 @@
 3. the broker's clock decides: a closed day or a session already over ends the run (exit 0);
 4. history and today's bars so far are brought up to date (only what is missing);
 5. before the open, the launcher waits (countdown) and starts the processes shortly before it;
-6. optimization (not part of this version: the current parameters are used, and said so);
+6. optimization (two Optuna phases and the held-out gate, :mod:`launch.optimize`), unless
+   ``--skip-optimize``; it runs before the wait for the open, so an early launch optimizes
+   while it waits; once the session is open it is skipped if today's has already run (a
+   relaunch trades again at once), else time-boxed (``--optimize-budget``); a failure never
+   stops the session (the current parameters are used);
 7. the reconciliation preview: the account's positions as the engine will find them;
 8. the bridge and the engine are started and supervised; when the engine ends the session
-   (flat after the close) the bridge is stopped and the session summary printed;
+   (flat after the close) the bridge is stopped and the session summary printed. With
+   ``--midday-optimize`` the engine is stopped at the midday time, the morning's bars are
+   downloaded, the optimizer runs again (time-boxed, today's morning the last held-out
+   session) and the engine restarts (:class:`_Midday`);
 9. today's bars are brought up to date and the HTML session report written
    (:mod:`launch.report`); its path is printed.
 
@@ -29,19 +36,20 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
 import psutil
 
-from common.calendar import TradingCalendar, iso_ny, ny_date, nyse
-from common.config import BEST_PARAMS_FILE, StrategyConfig, load_strategy_config
+from common.calendar import Session, TradingCalendar, iso_ny, ny_date, ny_datetime, nyse, to_ms
+from common.config import StrategyConfig, load_strategy_config
 from common.env import KEY_VAR, SECRET_VAR, AlpacaEndpoints, load_endpoints
 from common.errors import (
     AuthError,
@@ -71,12 +79,15 @@ from launch.children import ChildSettings, bridge_command, engine_command, start
 from launch.console import add_secrets, setup_launch_logging
 from launch.lock import AccountLock, LockHeld, account_lock_path
 from launch.market_wait import wait_until
+from launch.optimize import OptimizerSettings, optimize_before_trading, plan_before_trading
 from launch.paths import Mode, ModePaths, log_stamp
 from launch.pidfiles import BRIDGE, ENGINE, LAUNCHER, remove_record, stop_recorded, write_record
 from launch.preview import money, preview_lines
 from launch.run_record import RunRecorder, broker_facts
 from launch.summary import SessionSummary, bridge_reconnects, read_journal
 from launch.supervisor import Change, Child, ChildState, Policy, Supervisor
+from optimize.last_run import read_last_run
+from optimize.windows import DEFAULT_WINDOWS
 
 if TYPE_CHECKING:
     from launch.mock_market import Market, MarketOptions
@@ -85,9 +96,11 @@ log = logging.getLogger("launch")
 
 WARMUP_SESSIONS = 20
 """Full sessions the engine warms up on (its ``--history-sessions``)."""
-SCORED_SESSIONS = 10
-"""Sessions the optimizer scores after its own warm-up (kept on disk for it)."""
-DOWNLOAD_SESSIONS = WARMUP_SESSIONS + SCORED_SESSIONS
+DOWNLOAD_SESSIONS = max(WARMUP_SESSIONS, DEFAULT_WINDOWS.total)
+"""Sessions kept on disk: the engine's warm-up, and the optimizer's windows
+(:data:`optimize.windows.DEFAULT_WINDOWS`: warm-up + scored + held-out)."""
+MIDDAY_POLL_S = 2.0
+"""Wall seconds between two looks at the broker's clock while waiting for the midday time."""
 REAL_MONEY_HOST = "api.alpaca.markets"
 REAL_MONEY_FLAG = "--i-understand-real-money"
 START_LEAD_MS = 60_000
@@ -114,6 +127,9 @@ class LaunchOptions:
     market: MarketOptions | None = None
     """Mock mode: how to find or start the market."""
     policy: Policy = field(default_factory=Policy)
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    midday: str | None = None
+    """New York time HH:MM of the midday re-optimization (None: none)."""
 
     def __post_init__(self) -> None:
         if self.download_sessions < WARMUP_SESSIONS:
@@ -149,7 +165,7 @@ def verify_account(rest: AlpacaRestClient) -> Account:
 
 def load_config(opts: LaunchOptions) -> tuple[StrategyConfig, Path | None]:
     """The strategy config with the optimizer's params if present (as the engine loads it)."""
-    params = opts.config_dir / BEST_PARAMS_FILE
+    params = ModePaths.of(opts.mode).best_params(opts.config_dir)
     params_path = params if params.exists() else None
     return load_strategy_config(opts.strategy, None, params_path, config_dir=opts.config_dir), params_path
 
@@ -194,6 +210,62 @@ def download(
     return report
 
 
+class _Midday:
+    """The midday re-optimization inside the supervision loop.
+
+    At ``at_ms`` (broker time) the engine is stopped cleanly (SIGTERM: it exits 0 and keeps
+    its positions); once it is gone, the morning's bars are downloaded and the optimizer
+    runs, in a thread, while the loop keeps supervising the bridge; then the engine is
+    started again: it warms up on history and today's bars, takes over its positions and
+    its journal's state, and sends no order for the restart.
+    """
+
+    def __init__(self, at_ms: int | None, launch: Launch) -> None:
+        self.at_ms = at_ms
+        self.launch = launch
+        self.next_look = 0.0
+        self.stage = "waiting" if at_ms is not None else "done"
+        self.thread: threading.Thread | None = None
+
+    def _due(self, now: float) -> bool:
+        if now < self.next_look:
+            return False
+        self.next_look = now + MIDDAY_POLL_S
+        assert self.launch.rest is not None and self.at_ms is not None
+        return self.launch.rest_now_or(0) >= self.at_ms
+
+    def step(self, now: float, engine: Child) -> bool:
+        """Advance; True while the midday restart owns the engine (the loop must not end the run)."""
+        if self.stage == "done" or self.launch.stop.requested:
+            return False
+        if self.stage == "waiting":
+            if engine.state is not ChildState.RUNNING or not self._due(now):
+                return False
+            log.info("midday (%s ET): stopping the engine for the re-optimization; its positions "
+                     "stay open", self.launch.opts.midday)  # fmt: skip
+            engine.stop(now)
+            self.stage = "stopping"
+            return True
+        if self.stage == "stopping":
+            if engine.state is ChildState.STOPPED:
+                if engine.returncode not in (EXIT_OK, None):
+                    log.warning("the engine ended with %s when stopped for midday", describe(engine.returncode))
+                self.thread = threading.Thread(target=self.launch._midday_refresh, args=(self.launch.symbols,),
+                                               name="midday-optimize", daemon=True)  # fmt: skip
+                self.thread.start()
+                self.stage = "optimizing"
+            return True
+        if self.stage == "optimizing":
+            assert self.thread is not None
+            if self.thread.is_alive():
+                return True
+            log.info("midday: restarting the engine with the parameters in force")
+            engine.start(now)
+            self.stage = "done"
+            return True
+        return False
+
+
 def describe_ending(code: int) -> str:
     return {
         EXIT_OK: "session over, flat",
@@ -229,6 +301,12 @@ class Launch:
         self.locks: list[AccountLock] = []
         self.rest: AlpacaRestClient | None = None
         self.market: Market | None = None
+        self.symbols: tuple[str, ...] = ()
+        """The strategy's symbols (the midday download fetches them)."""
+        self.endpoints: AlpacaEndpoints | None = None
+        """The broker's (the midday refresh opens its own client on them)."""
+        self.params_file = self.paths.best_params(opts.config_dir)
+        """The optimizer's output this mode's engine trades."""
         self.starter = starter
         """How a child's process is started (tests drive the supervision with fake processes)."""
         self.recorder: RunRecorder | None = None
@@ -259,6 +337,10 @@ class Launch:
             log.exception("the launcher crashed")
             return EXIT_CRASH
         finally:
+            if self.market is not None:  # a midday optimization cut short holds the mock clock
+                from launch.mock_market import release_stale_hold
+
+                release_stale_hold(self.market, self.paths)
             # stopped on request: `launch stop` waits a bounded time, so a hung channel gets little
             self.alerts.close(STOPPING_ALERTS_S if self.stop.requested else CLOSE_TIMEOUT_S)
             remove_record(self.paths.run_dir, LAUNCHER, os.getpid())
@@ -282,11 +364,12 @@ class Launch:
             endpoints = load_endpoints(self.opts.config_env, self.environ)
             check_real_money(endpoints, self.opts.real_money)
             return endpoints, dict(self.environ), self.opts.config_env
-        from launch.mock_market import ensure_market
+        from launch.mock_market import ensure_market, release_stale_hold
 
         if self.opts.market is None:
             raise ValueError("mock mode needs MarketOptions")
         self.market = ensure_market(self.opts.market, self.paths, self.stamp)
+        release_stale_hold(self.market, self.paths)  # the launcher lock is ours: its holder is gone
         return self.market.endpoints(), self.market.child_env(self.environ), Path(os.devnull)
 
     def _run(self) -> int:
@@ -295,6 +378,7 @@ class Launch:
         self.recorder = RunRecorder(self.paths, self.stamp, mode=str(self.opts.mode), strategy=self.opts.strategy,
                                     pid=os.getpid())  # fmt: skip
         cfg, params = load_config(self.opts)
+        self.symbols = cfg.symbols
         log.info("config %s%s: %d symbols", self.opts.config_dir / f"{self.opts.strategy}_strategy.json",
                  f" with params {params}" if params else "", len(cfg.symbols))  # fmt: skip
         self.alert_cfg = load_alert_config(self.opts.config_env, self.environ)
@@ -303,6 +387,7 @@ class Launch:
         log.info("alerts: %s", self.alert_cfg.describe())
         endpoints, child_env, child_config_env = self._endpoints()
         child_env = {k: v for k, v in child_env.items() if not k.startswith(ALERT_PREFIX)}  # the launcher's alone (a password)
+        self.endpoints = endpoints
         add_secrets(endpoints.secrets())
         log.info("broker: %s", endpoints.trading_url)
         self.rest = rest = AlpacaRestClient(endpoints, timeout=10.0, max_retries=3)
@@ -348,17 +433,30 @@ class Launch:
         if self.stop.requested:
             log.info("%s received: stopping before the session", self.stop.signal)
             return EXIT_OK
+        self._optimize_before_trading(session, now)
+        if self.stop.requested:
+            log.info("%s received: stopping before the session", self.stop.signal)
+            return EXIT_OK
         early = rest.get_clock().timestamp_ms < session.open_ms - START_LEAD_MS
         if early and self._wait_for_open(session.open_ms) is None:
             log.info("%s received while waiting for the open: stopping", self.stop.signal)
             return EXIT_OK
-        self._optimize()
+        cfg, _ = load_config(self.opts)  # as the engine will load it: the optimizer may have changed it
         self._preview(cfg)
 
         settings = ChildSettings(self.opts.strategy, self.fifo, self.opts.config_dir,
                                  child_config_env, WARMUP_SESSIONS, self.alert_cfg.feed_silence_s)  # fmt: skip
+        midday = None if self.opts.midday is None else to_ms(ny_datetime(session.date, self.opts.midday))
+        if midday is not None and not session.open_ms < midday < session.eod_ms():
+            log.warning("--midday-time %s is not within today's session before its end of day: "
+                        "no midday re-optimization", self.opts.midday)  # fmt: skip
+            midday = None
+        elif midday is not None and rest.get_clock().timestamp_ms >= midday:
+            log.info("the midday time %s has passed: no midday re-optimization today (the "
+                     "parameters in force stay)", self.opts.midday)  # fmt: skip
+            midday = None
         self.watcher = JournalWatcher(self.paths.journal, cfg.strategy, day, self.paths.run_dir / CURSOR)
-        code, ending, sup = self._supervise(settings, child_env)
+        code, ending, sup = self._supervise(settings, child_env, midday)
         self._watch()
         self.recorder.update(ending=ending, exit_code=code)
         lines = self._summary(cfg.strategy, session.date, ending, sup)
@@ -394,12 +492,61 @@ class Launch:
                           lead_wall_s=START_LEAD_WALL_S, sleep=self.sleep,
                           monotonic=self.mono)  # fmt: skip
 
-    def _optimize(self) -> None:
-        if self.opts.skip_optimize:
-            log.info("optimization skipped (--skip-optimize): trading with the current parameters")
-        else:
-            log.info("optimization: no optimizer in this version yet; trading with the current "
-                     "parameters (pass --skip-optimize to say so)")  # fmt: skip
+    def _optimize_before_trading(self, session: Session, fallback_ms: int) -> None:
+        """The optimization on the way to trading, by :func:`launch.optimize.plan_before_trading`."""
+        now = self.rest_now_or(fallback_ms)
+        last_closed = self.calendar.sessions_before(session.date, 1)[-1].date
+        plan = plan_before_trading(session=session, now_ms=now, last_closed=last_closed,
+                                   last=read_last_run(self.paths.data_dir, self.opts.strategy),
+                                   budget_s=self.opts.optimizer.budget_s,
+                                   skip=self.opts.skip_optimize)  # fmt: skip
+        log.info("optimization before trading: %s", plan.why)
+        if plan.run:
+            self._optimize(now, "before trading", budget_s=plan.budget_s)
+
+    def _optimize(self, now_ms: int, when: str, *, today: bool = False, budget_s: float | None = None) -> None:
+        need = self.opts.optimizer.windows.total
+        if self.opts.download_sessions < need:
+            log.error("optimization %s not run: its windows need %d sessions and only %d are kept "
+                      "(--download-sessions; --windows): trading with the current parameters",
+                      when, need, self.opts.download_sessions)  # fmt: skip
+            return
+        from launch.mock_market import clock_held
+
+        with clock_held(self.market, self.paths, f"the optimizer runs {when}"):
+            optimize_before_trading(self.opts.optimizer, self.opts.strategy, self.paths.data_dir,
+                                    self.opts.config_dir, now_ms, calendar=self.calendar, when=when,
+                                    today=today, budget_s=budget_s, params_file=self.params_file)  # fmt: skip
+
+    def _midday_refresh(self, symbols: tuple[str, ...]) -> None:
+        """Download the morning's bars, then re-optimize on them and the history (engine stopped).
+
+        Runs in a thread beside the supervision loop, with a REST client of its own."""
+        assert self.endpoints is not None
+        with AlpacaRestClient(self.endpoints, timeout=10.0, max_retries=3) as rest:
+            try:
+                now = rest.get_clock().timestamp_ms
+                download(rest, symbols, self.paths.data_dir, sessions=self.opts.download_sessions,
+                         now_ms=now, calendar=self.calendar)  # fmt: skip
+            except TraderError as e:
+                log.error("midday download failed (%s): re-optimizing on the data on disk", e)
+                try:
+                    now = rest.get_clock().timestamp_ms
+                except TraderError:
+                    log.error("midday: the broker's clock cannot be read: no re-optimization")
+                    return
+        budget = self.opts.optimizer.budget_s
+        if budget <= 0:
+            log.info("midday: --optimize-budget is 0: no re-optimization, only the morning's bars")
+            return
+        self._optimize(now, "at midday", today=True, budget_s=budget)
+
+    def rest_now_or(self, default: int) -> int:
+        assert self.rest is not None
+        try:
+            return self.rest.get_clock().timestamp_ms
+        except TraderError:
+            return default
 
     def _alert(self, kind: AlertKind, subject: str, text: str, at_ms: int | None = None, **detail: object) -> None:
         self.alerts.send(Alert(kind, subject, text, detail, at=iso_ny(at_ms if at_ms is not None else
@@ -445,12 +592,19 @@ class Launch:
             self._alert(AlertKind.CHILD_FATAL, f"{c.child} FATAL", f"{c.child} keeps failing ({c.why}): {what}",
                         child=c.child, why=c.why)  # fmt: skip
 
-    def _supervise(self, settings: ChildSettings, env: dict[str, str]) -> tuple[int, str, Supervisor]:
+    def _supervise(self, settings: ChildSettings, env: dict[str, str],
+                   midday_ms: int | None = None) -> tuple[int, str, Supervisor]:  # fmt: skip
         bridge_cmd = bridge_command(self.paths, settings, env, self.stamp)
         engine_cmd = engine_command(self.paths, settings, env, self.stamp)
         pol = self.opts.policy
+
+        def start_engine() -> Any:
+            # the command of each start: the parameters file may appear at midday
+            params = self.params_file if self.params_file.exists() else None
+            return self.starter(engine_command(self.paths, settings, env, self.stamp, params), self.paths)()
+
         bridge = Child(BRIDGE, self.starter(bridge_cmd, self.paths), pol, self._on_change)
-        engine = Child(ENGINE, self.starter(engine_cmd, self.paths), pol, self._on_change)
+        engine = Child(ENGINE, start_engine, pol, self._on_change)
         self._children = {BRIDGE: bridge, ENGINE: engine}
         if self.recorder is not None:
             for c, cmd in ((engine, engine_cmd), (bridge, bridge_cmd)):
@@ -466,13 +620,16 @@ class Launch:
         bridge_trouble: tuple[int, str] | None = None
         bridge_noted = False
         next_watch = now
+        midday = _Midday(midday_ms, self)
         while True:
             now = self.mono()
             sup.transition(now)
             if now >= next_watch:
                 next_watch = now + WATCH_EVERY_S
                 self._watch()
-            if code is None:
+            if code is None and midday.step(now, engine):
+                pass  # the engine is stopped (or restarting) for the midday re-optimization
+            elif code is None:
                 if self.stop.requested:
                     code, ending = EXIT_OK, f"stopped by {self.stop.signal}"
                     log.info("%s received: stopping the engine and the bridge", self.stop.signal)

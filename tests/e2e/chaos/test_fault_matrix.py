@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -52,6 +49,10 @@ EXISTING = {
     # minute it swallows, which in lockstep only REST could bring, after the engine's
     # silence by the broker's clock — which a paused clock defeats
     "silent socket": "tests/integration/bridge/test_bridge_recovery.py::test_silent_socket_is_replaced",
+    # the launcher stops the engine at --midday-time, re-optimizes and restarts it: no order at
+    # the restart, none twice (broker against journal), flat at the close
+    "--midday-optimize": "tests/e2e/launch/test_launch_midday.py::"
+    "test_midday_reoptimization_restarts_the_engine_without_an_order",
 }
 
 
@@ -185,13 +186,3 @@ def test_every_fault_has_its_scenario():
         path, name = node.split("::")
         assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.M), f"{fault}: {node} is gone"
 
-
-def test_midday_optimize():
-    """``launch --midday-optimize``: the row of the matrix waits for the optimizer (issue 12
-    builds on it); while the launcher refuses the option there is nothing to run."""
-    r = subprocess.run([sys.executable, "-m", "launch", "mock", "--midday-optimize", "--help"],
-                       capture_output=True, text=True, cwd=Path(ROOT), timeout=60)  # fmt: skip
-    if "once the optimizer exists" in r.stdout + r.stderr:
-        pytest.skip("launch --midday-optimize is refused until the optimizer lands on main")
-    pytest.fail("launch --midday-optimize exists now: write its chaos scenario (a session "
-                "re-optimized at --midday-time, killed around it, flat and without duplicates)")

@@ -21,7 +21,7 @@ def run_live(home: Path, *args: str, env: dict[str, str] | None = None) -> subpr
 
 
 def make_home(tmp_path: Path) -> Path:
-    (tmp_path / "config").mkdir()
+    (tmp_path / "config").mkdir(parents=True)
     (tmp_path / "config" / "rotation_strategy.json").write_text(json.dumps(default_config_json("rotation")))
     return tmp_path
 
@@ -55,6 +55,8 @@ def test_the_real_money_url_is_refused_without_the_flag_and_no_key_is_printed(tm
     assert SECRET not in everything and "PKABCDEF123" not in everything
 
 
-def test_an_unknown_option_and_the_optimizer_options_are_refused(tmp_path):
-    r = run_live(make_home(tmp_path), "--midday-optimize")
-    assert r.returncode == 2 and "--midday-optimize takes effect once the optimizer exists" in r.stderr
+def test_an_unknown_option_is_refused_and_the_optimizer_options_are_taken(tmp_path):
+    r = run_live(make_home(tmp_path), "--no-such-option")
+    assert r.returncode == 2 and "No such option '--no-such-option'" in r.stderr
+    r = run_live(make_home(tmp_path / "b"), "--midday-optimize", "--trials", "3")
+    assert r.returncode == 2 and "missing ALPACA_PAPER_API_KEY" in r.stdout  # got past the options

@@ -15,18 +15,43 @@ from launch.sequence import LaunchOptions, RealMoneyRefused, check_real_money, v
 SECRET = "sk-super-secret-value"
 
 
-@pytest.mark.parametrize("cmd", ["live", "mock", "download", "status", "stop", "report", "backtest"])
+@pytest.mark.parametrize("cmd", ["live", "mock", "optimize", "download", "status", "stop", "report", "backtest"])
 def test_every_command_has_help(cmd):
     r = CliRunner().invoke(main, [cmd, "--help"])
     assert r.exit_code == 0 and "Usage:" in r.output
 
 
-@pytest.mark.parametrize("args", [["--trials", "50"], ["--midday-optimize"], ["--midday-time", "12:30"]])
 @pytest.mark.parametrize("cmd", ["live", "mock"])
-def test_optimizer_options_are_refused_until_the_optimizer_exists(cmd, args):
-    r = CliRunner().invoke(main, [cmd, *args])
-    assert r.exit_code == 2
-    assert f"{args[0]} takes effect once the optimizer exists" in r.output
+def test_optimizer_options_reach_the_launch_options(cmd, monkeypatch):
+    seen: list[LaunchOptions] = []
+
+    class Capture:
+        def __init__(self, opts: LaunchOptions) -> None:
+            seen.append(opts)
+
+    monkeypatch.setattr("launch.sequence.Launch", Capture)
+    monkeypatch.setattr("launch.cli._run", lambda launch: 0)
+    r = CliRunner().invoke(main, [cmd, "--trials", "7", "--workers", "2", "--optimizer-seed", "3",
+                                  "--windows", "5,6,7", "--storage", "x.log", "--midday-optimize",
+                                  "--midday-time", "12:30"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (opts,) = seen
+    o = opts.optimizer
+    assert (o.trials, o.workers, o.seed, o.storage) == (7, 2, 3, "x.log")
+    assert (o.windows.warmup, o.windows.scored, o.windows.held_out) == (5, 6, 7)
+    assert opts.midday == "12:30" and not opts.skip_optimize
+
+
+def test_midday_defaults_to_12_45_and_its_time_needs_the_flag(monkeypatch):
+    seen: list[LaunchOptions] = []
+    monkeypatch.setattr("launch.sequence.Launch", lambda opts: seen.append(opts))
+    monkeypatch.setattr("launch.cli._run", lambda launch: 0)
+    assert CliRunner().invoke(main, ["live", "--midday-optimize"]).exit_code == 0
+    assert seen[0].midday == "12:45" and seen[0].optimizer.trials == 50
+    r = CliRunner().invoke(main, ["live", "--midday-time", "12:30"])
+    assert r.exit_code == 2 and "--midday-time is the time of --midday-optimize" in r.output
+    r = CliRunner().invoke(main, ["live", "--windows", "20,20"])
+    assert r.exit_code == 2 and "WARMUP,SCORED,HELD_OUT" in r.output
 
 
 def test_a_bad_time_is_refused():

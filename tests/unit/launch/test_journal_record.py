@@ -8,7 +8,7 @@ import pytest
 
 from common.bars import Bar
 from common.calendar import ny_datetime, nyse, to_ms
-from common.config import CostsConfig, PsmStrategyConfig
+from common.config import BEST_PARAMS_FILE, CostsConfig, PsmStrategyConfig
 from common.csvfiles import history_path, today_path, write_history, write_today
 from engine.journal import Journal
 from launch.journal_record import BrokerFacts, optimizer_summary, read_session
@@ -114,16 +114,16 @@ def test_without_a_launcher_record_it_says_what_it_assumed(files, journal):
 
 
 def test_the_optimizer_summary_comes_from_best_params(tmp_path):
-    assert optimizer_summary(tmp_path, "psm") is None
+    assert optimizer_summary(tmp_path / BEST_PARAMS_FILE, "psm") is None
     (tmp_path / "best_params.json").write_text(
         '{"psm": {"params": {"oes_config.buy_threshold": 0.56}, "provenance": {"data_start": "2025-09-01",'
         ' "data_end": "2025-10-15", "trials": 100, "score": 0.12, "held_out_score": 0.05,'
         ' "created_at": "2025-10-16T09:41:00-04:00"}}}')  # fmt: skip
-    o = optimizer_summary(tmp_path, "psm")
+    o = optimizer_summary(tmp_path / BEST_PARAMS_FILE, "psm")
     assert o is not None and o.params == {"oes_config.buy_threshold": 0.56}
     assert (o.in_sample, o.held_out, o.trials) == (0.12, 0.05, 100)
     assert o.verdict.startswith("promoted 2025-10-16 09:41") and "+0.0500 %/day" in o.verdict
-    assert optimizer_summary(tmp_path, "rotation") is None
+    assert optimizer_summary(tmp_path / BEST_PARAMS_FILE, "rotation") is None
 
 
 def test_a_missing_journal_is_named(tmp_path, files):

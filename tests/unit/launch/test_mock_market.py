@@ -60,3 +60,71 @@ def test_a_new_market_archives_the_previous_mock_journal(tmp_path, monkeypatch):
     assert dest == paths.log_dir / "archive" / "20251016_090000"
     assert sorted(p.name for p in dest.iterdir()) == ["journal.sqlite", "journal.sqlite-wal", "state.json"]
     assert not (paths.log_dir / "journal.sqlite").exists()
+
+
+def test_the_clock_is_held_while_the_launcher_optimizes_unless_someone_else_holds_it(monkeypatch, tmp_path):
+    import launch.mock_market as mm
+
+    monkeypatch.chdir(tmp_path)
+    paths = ModePaths.of(Mode.MOCK)
+
+    calls: list[str] = []
+    paused = {"now": False}
+
+    def clock(market, body=None):
+        if body is None:
+            calls.append("get")
+            return {"paused": paused["now"], "now_ms": 0}
+        calls.append(body["action"])
+        return {"paused": body["action"] == "pause", "now_ms": 1760621400000}
+
+    monkeypatch.setattr(mm, "_clock", clock)
+    market = Market(42, STATE, started_by_launcher=True)
+    with mm.clock_held(market, paths, "optimizing"):
+        assert calls == ["get", "pause"]
+        assert mm.hold_file(paths).exists()  # written down first: a killed launcher's heir resumes it
+    assert calls == ["get", "pause", "resume"] and not mm.hold_file(paths).exists()
+    calls.clear()
+    paused["now"] = True  # paused by its owner (a test, an operator): left alone
+    with mm.clock_held(market, paths, "optimizing"):
+        pass
+    assert calls == ["get"]
+    calls.clear()
+    with mm.clock_held(None, paths, "optimizing"):  # live mode: no market
+        pass
+    assert calls == []
+
+
+def test_a_hold_left_by_a_killed_launcher_is_released_by_the_next(monkeypatch, tmp_path, caplog):
+    import launch.mock_market as mm
+
+    monkeypatch.chdir(tmp_path)
+    paths = ModePaths.of(Mode.MOCK)
+    calls: list[str] = []
+    monkeypatch.setattr(mm, "_clock", lambda market, body=None: calls.append(body["action"]) or {"now_ms": 0})
+    market = Market(42, STATE, started_by_launcher=True)
+    mm.release_stale_hold(market, paths)  # nothing held
+    assert calls == []
+    mm.hold_file(paths).parent.mkdir(parents=True)
+    mm.hold_file(paths).write_text('{"market_pid": 41, "why": "x"}')  # another market's, long gone
+    mm.release_stale_hold(market, paths)
+    assert calls == [] and not mm.hold_file(paths).exists()
+    mm.hold_file(paths).write_text('{"market_pid": 42, "why": "the optimizer runs at midday"}')
+    mm.release_stale_hold(market, paths)
+    assert calls == ["resume"] and not mm.hold_file(paths).exists()
+    assert "held by a launcher that is gone (while the optimizer runs at midday): resuming it" in caplog.text
+
+
+def test_a_market_that_does_not_answer_does_not_stop_the_optimization(monkeypatch, caplog, tmp_path):
+    import launch.mock_market as mm
+
+    monkeypatch.chdir(tmp_path)
+
+    def clock(market, body=None):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(mm, "_clock", clock)
+    ran = []
+    with mm.clock_held(Market(42, STATE, started_by_launcher=True), ModePaths.of(Mode.MOCK), "optimizing"):
+        ran.append(True)
+    assert ran and "could not hold the mock market's clock (OSError: connection refused)" in caplog.text

@@ -141,3 +141,46 @@ def test_a_stop_request_stops_both_and_exits_0(tmp_path, monkeypatch):
     assert (code, ending) == (0, "stopped by SIGINT")
     assert w.last("engine").signals == ["TERM"] and w.last("bridge").signals == ["TERM"]
     assert sup.settled
+
+
+class ArgvWorld(World):
+    """Also records the engine's command line at each start."""
+
+    def __init__(self, script: Callable[[float, World], None]) -> None:
+        super().__init__(script)
+        self.engine_argv: list[tuple[str, ...]] = []
+
+    def starter(self, cmd, paths):
+        if cmd.name == "engine":
+            self.engine_argv.append(cmd.argv)
+        return super().starter(cmd, paths)
+
+
+@pytest.mark.parametrize(("mode", "params"), [(Mode.LIVE, "config/best_params.json"),
+                                              (Mode.MOCK, "data/mock/best_params.json")])  # fmt: skip
+def test_each_engine_start_is_given_the_parameters_file_there_is_then(tmp_path, monkeypatch, mode, params):
+    """The file may appear while the engine runs (the midday re-optimization promotes): the
+    next start trades it. Mock mode's own file: parameters fitted on synthetic data never
+    reach the live engine."""
+    monkeypatch.chdir(tmp_path)
+
+    def script(now, w):
+        e = w.last("engine")
+        if now >= 20 and not Path(params).exists():
+            Path(params).parent.mkdir(parents=True, exist_ok=True)
+            Path(params).write_text("{}")
+        if 30 <= now < 60 and e.rc is None and e.signals == [] and len(w.engine_argv) == 1:
+            e.rc = 1  # a crash: restarted
+        if now >= 100 and e.rc is None:
+            e.rc = 0
+
+    world = ArgvWorld(script)
+    launch = Launch(LaunchOptions(mode, policy=Policy(startsecs=5.0, startretries=2)),
+                    monotonic=lambda: world.now, sleep=world.sleep, console=False)  # fmt: skip
+    launch.starter = world.starter
+    settings = ChildSettings("rotation", tmp_path / "bars.fifo", Path("config"), Path("config.env"), 20)
+    code, _, _ = launch._supervise(settings, {})
+    assert code == 0 and len(world.engine_argv) == 2
+    assert "--params" not in world.engine_argv[0]
+    argv = world.engine_argv[1]
+    assert argv[argv.index("--params") + 1] == params
