@@ -48,6 +48,11 @@ test: $(BUILT) ## lint, then run the whole test suite (unit, integration, e2e)
 	@$(PY) -m ruff check .
 	@$(PY) -m pytest
 
+chaos-fuzz: $(BUILT) ## fuzz every parser (>= 100,000 inputs each), then mutation-test the order-safety core
+	@FUZZ_PROFILE=long $(PY) -m pytest tests/fuzz -p no:randomly -p no:timeout
+	@$(PY) -m pip install --disable-pip-version-check -q 'mutmut==3.8.1'
+	@rm -rf mutants && $(PY) -m mutmut run --max-children 2 >/dev/null; $(PY) tests/fuzz/mutation_report.py
+
 bench: $(BUILT) ## run every benchmark under bench/ and print the figures
 	@$(PY) -m bench
 
@@ -76,4 +81,4 @@ mindeps: ## prove setup.py's lower bounds: every dependency at its bound in .ven
 clean: ## remove builds (keeps .venv, data and logs)
 	rm -rf build engine_core/*.c engine_core/*.so engine_core/*.html $(BUILT)
 
-.PHONY: help install mock live tail test bench lint mindeps clean
+.PHONY: help install mock live tail test chaos-fuzz bench lint mindeps clean
