@@ -263,7 +263,7 @@ def test_the_eod_cancel_touches_exactly_the_orders_it_should_and_counts_them(jou
         ex.execute(plan_orders("rotation", t, targets, {}, prices=PRICES, equity=100_000.0, guard=guard))
     early_sqqq, early_tqqq = (r.client_order_id for r in sorted(ex.open_records(), key=lambda r: r.symbol)
                               if parse_client_order_id(r.client_order_id).t_ms < EOD)  # fmt: skip
-    hand_fas = broker.place("FAS", "buy", 5, "hand-fas")
+    broker.place("FAS", "buy", 5, "hand-fas")
     hand_tqqq = broker.place("TQQQ", "sell", 1, "hand-tqqq")
     hand_aapl = broker.place("AAPL", "buy", 3, "hand-aapl")
     flaky = next(o["id"] for o in broker.orders.values() if o["client_order_id"] == early_tqqq)
