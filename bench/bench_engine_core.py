@@ -7,7 +7,10 @@ symbol-bars), with overnight gaps and flat bars. Measured in one command, side b
   entry (``Ensemble.update``, one call per minute for all 12 symbols);
 * the pure-Python/numpy reference (``engine_core.reference``), on the first 2 sessions of
   the same data (it runs ~100x slower; its cost per bar is flat once features are ready);
-* backtrader running an empty strategy over the same 12 x 7,800 bars (its bare loop).
+* backtrader running an empty strategy over the same 12 x 7,800 bars (its bare loop);
+* the step after the EWRLS alone (``recombine``: calibration, combination, probability
+  over a stored run's per-horizon forecasts), the optimizer's path for every knob that
+  leaves the predictions alone, and its speed-up over the full batch.
 
 Then the EWRLS update alone (47 features, horizons 1/5/10, one bar of one symbol): ns per
 update, useful FLOPs counted from the kernel (n = 47, not the padded 48), the achieved
@@ -70,6 +73,12 @@ def _cython_per_bar(bars, t) -> None:
     o, h, lo, c, v = (np.ascontiguousarray(a.T) for a in bars)  # minute-major rows
     for j in range(len(t)):
         ens.update(int(t[j]), o[j], h[j], lo[j], c[j], v[j])
+
+
+def _recombine(bars, t, run) -> None:
+    from engine_core import EnsembleParams, recombine
+
+    recombine(EnsembleParams(), run, bars[0], bars[3], bars[4], t)
 
 
 def _reference(bars, t) -> None:
@@ -163,6 +172,11 @@ def main() -> None:
     rows.append(("Cython core, per-bar (Ensemble.update)", n_bars / per_bar))
     rows.append((f"reference, pure Python/numpy ({REFERENCE_SESSIONS} sessions)", ref_rate))
     rows.append(("backtrader, empty strategy", n_bars / backtrader))
+    from engine_core import EnsembleParams, run_batch
+
+    stored = run_batch(EnsembleParams(), *bars, t)
+    recombined = best_of(lambda: _recombine(bars, t, stored), 5)[0]
+    rows.append(("step after the EWRLS alone (recombine)", n_bars / recombined))
 
     print(f"engine_core full per-bar path: {SYMBOLS} symbols x {SESSIONS} sessions x 390 minutes"
           f" = {n_bars:,} symbol-bars, {N_FEATURES} features, horizons {HORIZONS}")
@@ -170,6 +184,9 @@ def main() -> None:
     bt_rate = n_bars / backtrader
     for name, rate in rows:
         print(f"{name:<52} {rate:>14,.0f} {rate / ref_rate:>12.1f}x {rate / bt_rate:>13.1f}x")
+
+    print(f"recombine (calibration + combination + probability over stored forecasts) is "
+          f"{batch / recombined:.0f}x faster than the full batch")
 
     ns = _ewrls_ns_per_update()
     flops = ewrls_flops()

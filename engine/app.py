@@ -294,7 +294,7 @@ class LiveEngine:
             history_sessions=self.opts.history_sessions, calendar=self.calendar,
         )  # fmt: skip
         self.step = DecisionStep(self.strategy, self.cfg, session, signal_engine=self.warm.signals,
-                                 guard=self.guard)  # fmt: skip
+                                 guard=self.guard, round_trip_costs=self.warm.round_trip_costs)  # fmt: skip
         self._start_stream()
 
         self._set_phase("reconciliation")

@@ -62,6 +62,7 @@ from engine.backtest_result import (
     format_orders,
     format_report,
 )
+from engine.cost_estimates import round_trip_costs, session_prices
 from engine.decision import DecisionStep, flatten_plan
 from engine.diagnostics import SignalDiagnostics, signal_diagnostics, traded_horizon
 from engine.hold_baseline import hold_baseline
@@ -259,8 +260,12 @@ class _Run:
         grid, account = self.grid, self.account
         session = grid.sessions[k]
         minutes = grid.session_range(k)
-        market = SessionMarket(grid, k, self.costs, self.liquidity.on(session, grid.symbols))
-        step = DecisionStep(self.strategy, self.cfg, session, guard=self.guard)
+        liquidity = self.liquidity.on(session, grid.symbols)
+        market = SessionMarket(grid, k, self.costs, liquidity)
+        step = DecisionStep(
+            self.strategy, self.cfg, session, guard=self.guard,
+            round_trip_costs=round_trip_costs(self.costs, session_prices(grid, k), liquidity),
+        )  # fmt: skip
         marks = grid.last_closes(minutes.start - 1) if minutes.start > 0 else {}
         start_equity = account.equity(marks)
         halted = eod_done = False

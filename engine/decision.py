@@ -10,7 +10,9 @@ cash, open orders) and the minute's grid bars and signals, and answers a
    with no price yet is absent);
 2. equity = cash + every holding at its own price (:func:`engine.risk.mark_to_market`);
 3. the strategy decides on the calendar's :func:`~engine.strategies.minute_input`
-   (end of day and the no-entry window come from the session, never from memory);
+   (end of day and the no-entry window come from the session, never from memory), with
+   each symbol's round-trip cost estimate (:mod:`engine.cost_estimates`; a symbol given
+   none is priced at unknown liquidity, the widest spread);
 4. :func:`~engine.order_plan.plan_orders` applies the risk limits (daily loss halt, cap
    per position, cap on orders per minute) and names every order deterministically.
 
@@ -27,6 +29,7 @@ so a backtest and a mock replay of a day send the same orders.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -34,10 +37,13 @@ from common.bars import MINUTE_MS
 from common.calendar import Session
 from common.config import StrategyConfig
 from common.minute import Minute
+from engine.cost_estimates import unknown_liquidity_cost
 from engine.order_plan import OrderPlan, plan_orders
 from engine.risk import RiskGuard, mark_to_market
 from engine.signals import SignalEngine
 from engine.strategies import Decision, Holding, MinuteInput, Signal, Strategy, minute_input
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,8 @@ class DecisionStep:
 
     ``signal_engine`` (optional) is the live engine's warmed-up :class:`SignalEngine`;
     :meth:`signals` feeds it a minute. The backtest passes precomputed signals instead.
+    ``round_trip_costs`` are the session's cost estimates by symbol
+    (:func:`engine.cost_estimates.session_round_trip_costs`).
     """
 
     def __init__(
@@ -101,6 +109,7 @@ class DecisionStep:
         *,
         signal_engine: SignalEngine | None = None,
         guard: RiskGuard | None = None,
+        round_trip_costs: Mapping[str, float] | None = None,
     ) -> None:
         if tuple(strategy.symbols) != tuple(cfg.symbols):
             raise ValueError(
@@ -117,6 +126,19 @@ class DecisionStep:
         self.session = session
         self.signal_engine = signal_engine
         self.guard = guard if guard is not None else RiskGuard(cfg.risk)
+        self.round_trip_costs: dict[str, float] = dict(round_trip_costs or {})
+
+    def _costs(self, prices: Mapping[str, float]) -> dict[str, float]:
+        """The cost estimates, a symbol with none priced (once) at unknown liquidity."""
+        costs = self.round_trip_costs
+        for sym in self.cfg.symbols:
+            if sym not in costs and sym in prices:
+                costs[sym] = unknown_liquidity_cost(self.cfg.costs, prices[sym])
+                log.warning(
+                    "%s: no liquidity estimate for the %s session: its round trip is priced "
+                    "at the widest spread (%.1f bp)", sym, self.session.date, costs[sym] * 1e4,
+                )
+        return costs
 
     def signals(self, minute: Minute) -> dict[str, Signal]:
         """Feed one grid minute to the signal engine; its signals."""
@@ -164,6 +186,7 @@ class DecisionStep:
             signals=signals,
             positions=holdings,
             equity=equity,
+            round_trip_costs=self._costs(prices),
         )
         decision = self.strategy.decide(m)
         universe = self.cfg.symbols  # a halt flattens the universe: other symbols are never traded

@@ -3,7 +3,8 @@
 - :func:`ensemble_params` is the one place ``oes_config`` becomes engine_core's
   :class:`~engine_core.EnsembleParams`: every ``oes_config`` knob is either a signal knob
   (same name in EnsembleParams) or a decision threshold (``buy_threshold``,
-  ``sell_threshold``, read by the strategies); a knob that is neither is an error, so a
+  ``sell_threshold``, ``entry_cost_margin``, read by the strategies); a knob that is neither
+  is an error, so a
   new knob cannot be silently ignored by the signal path.
 - :class:`SignalEngine` (live): ``update(minute)`` consumes one :class:`~common.minute.Minute`
   of all symbols through ``Ensemble.update`` and answers a :class:`Signal` per symbol
@@ -15,7 +16,11 @@
   (``Ensemble.run``) instead; engine_core guarantees the state is the same bit for bit.
 - :func:`batch_signals` (backtests, the optimizer): all minutes of a grid in one call,
   as (S, N) arrays; :func:`per_bar_signals` computes the same arrays through the live
-  per-bar path (tests and benchmarks compare the two).
+  per-bar path (tests and benchmarks compare the two);
+- the optimizer's cheap path: :func:`ensemble_run` once per prediction key (lambda,
+  regularization, horizons...), then :func:`recombined_signals` for any ``oes_config``
+  sharing it (calibration, weights, probability scale, Bollinger): the same numbers as
+  :func:`batch_signals`, for the cost of the step after the EWRLS.
 
 ``age_bars`` counts grid minutes since the symbol's last real (not filled) bar: 0 when it
 traded this minute, 1 the minute after, ... across sessions too. A symbol that has never
@@ -34,9 +39,9 @@ from common.config import OesConfig
 from common.minute import Minute
 from engine.market_grid import MinuteGrid
 from engine.strategies.base import Signal
-from engine_core import Ensemble, EnsembleParams
+from engine_core import BatchResult, Ensemble, EnsembleParams, recombine, run_batch
 
-DECISION_KEYS = frozenset({"buy_threshold", "sell_threshold"})
+DECISION_KEYS = frozenset({"buy_threshold", "sell_threshold", "entry_cost_margin"})
 """oes_config knobs the strategies read (not the signal)."""
 
 
@@ -191,16 +196,39 @@ class SignalEngine:
         age, last = _ages(grid.real)
         self._last_real = last
         self._minutes = grid.n_minutes
-        return BatchSignals(
-            grid.symbols,
-            grid.t_ms,
-            res.prob,
-            res.conf,
-            res.rhat,
-            age,
-            tuple(self.params.horizons),
-            res.preds,
-        )
+        return _batch(grid, res, self.params, age)
+
+
+def _batch(grid: MinuteGrid, res: BatchResult, params: EnsembleParams,
+           age: np.ndarray | None = None) -> BatchSignals:  # fmt: skip
+    """BatchSignals of an engine_core run over ``grid``."""
+    if age is None:
+        age = _ages(grid.real)[0]
+    return BatchSignals(grid.symbols, grid.t_ms, res.prob, res.conf, res.rhat, age,
+                        tuple(params.horizons), res.preds)  # fmt: skip
+
+
+def ensemble_run(
+    grid: MinuteGrid, oes_config: OesConfig | Mapping[str, Any] | EnsembleParams
+) -> BatchResult:
+    """engine_core's whole run over ``grid`` (per-horizon forecasts included): what
+    :func:`recombined_signals` reuses for every ``oes_config`` with the same
+    :meth:`~engine_core.EnsembleParams.prediction_key`."""
+    return run_batch(ensemble_params(oes_config), *grid.arrays(), grid.t_ms, info=grid.info)
+
+
+def recombined_signals(
+    grid: MinuteGrid,
+    oes_config: OesConfig | Mapping[str, Any] | EnsembleParams,
+    run: BatchResult,
+) -> BatchSignals:
+    """The signals ``oes_config`` gives on ``grid``, from a stored :func:`ensemble_run` whose
+    parameters share its prediction key (lambda, regularization, horizons...): only the cheap
+    step after the EWRLS (calibration, weights, probability) is redone
+    (:func:`engine_core.recombine`), with the very numbers :func:`batch_signals` gives."""
+    params = ensemble_params(oes_config)
+    res = recombine(params, run, grid.open, grid.close, grid.volume, grid.t_ms, info=grid.info)
+    return _batch(grid, res, params)
 
 
 def batch_signals(
@@ -242,5 +270,7 @@ __all__ = [
     "SignalEngine",
     "batch_signals",
     "ensemble_params",
+    "ensemble_run",
     "per_bar_signals",
+    "recombined_signals",
 ]

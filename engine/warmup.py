@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +32,7 @@ from common.history_download import EQUITIES, TODAYS_BARS
 from common.minute import Minute
 from common.rest_models import BrokerClock
 from engine.bar_feed import BarsApi
+from engine.cost_estimates import session_round_trip_costs
 from engine.market_grid import HistoryError, MinuteGrid, build_grid, read_bars
 from engine.signals import SignalEngine
 from engine.startup import session_today
@@ -59,6 +60,9 @@ class WarmUp:
     today_minutes: int
     rest_minutes: int
     seconds: float
+    round_trip_costs: dict[str, float] = field(default_factory=dict)
+    """Each symbol's round-trip cost estimate for today (:mod:`engine.cost_estimates`: its
+    liquidity over the sessions before today, at yesterday's close), for the DecisionStep."""
 
     @property
     def last_t(self) -> int | None:
@@ -173,6 +177,7 @@ def warm_up(
         today_minutes=len(today_range),
         rest_minutes=rest_minutes,
         seconds=seconds,
+        round_trip_costs=session_round_trip_costs(full, today_k, strategy.config.costs),
     )
 
 

@@ -3,9 +3,11 @@
 Build: ``make install`` (or ``python setup.py build_ext --inplace``) compiles
 ``engine_core/*.pyx``. Modules: ``rolling`` (O(1) windows), ``features`` (47 features of
 one symbol, normalized online), ``ewrls`` (multi-horizon EWRLS with one shared covariance
-recursion; the exact objective is in its docstring), ``ensemble`` (many symbols:
-features -> EWRLS -> probability). ``engine_core.reference`` is a pure-Python/numpy
-reference of the same math, for tests and benchmarks only.
+recursion; the exact objective is in its docstring), ``combine`` (the step after it:
+each horizon's forecast calibrated by the skill it has shown, the horizons combined, the
+probability), ``ensemble`` (many symbols: features -> EWRLS -> combine).
+``engine_core.reference`` is a pure-Python/numpy reference of the same math, for tests
+and benchmarks only.
 
 Live engine (one minute of all symbols per call)::
 
@@ -19,6 +21,16 @@ Backtests and the optimizer (symbols x minutes in one call, no Python per bar)::
     from engine_core import run_batch
     res = run_batch(params, opens, highs, lows, closes, volumes, t_ms)  # (S, N) arrays
     res.prob, res.rhat, res.conf, res.preds, res.confs, res.ready, res.warm
+    res.cal_preds, res.slopes  # (H, S, N) calibrated per-horizon forecasts and their slopes
+
+The optimizer's cheap path: the EWRLS (``preds``, ``confs``) depends only on
+``EnsembleParams.prediction_key()``; any other knob (calibration, horizon weights,
+probability scale, Bollinger, warm-up) is applied by ``recombine`` to a stored run, with
+the very result a full run with that knob gives::
+
+    from engine_core import recombine
+    other = recombine(dataclasses.replace(params, calibration_z=1.0), res,
+                      opens, closes, volumes, t_ms)
 
 ``Ensemble.run(...)`` is the batch entry on an existing ensemble: warm up in one call,
 then continue with ``update``; the results equal one uninterrupted run bit for bit.
@@ -36,8 +48,9 @@ from ``t_ms`` (zoneinfo, DST-aware): ``minute_info``; the session VWAP restarts 
 New York date changes.
 
 Output per symbol and minute: ``prob`` = P(up) in [0.05, 0.95] (0.5 when not ready or
-warming up), ``rhat`` the combined predicted return, ``conf`` the weighted mean horizon
-confidence; the per-horizon predictions and confidences too. Readiness: features after
+warming up), ``rhat`` the combined (calibrated) predicted return, ``conf`` the weighted
+mean horizon confidence; the per-horizon predictions, confidences, calibrated predictions
+and calibration slopes too. Readiness: features after
 51 bars; the model is warm once the longest horizon has learned ``warmup_samples``
 pairs (until then p = 0.5, rhat = 0, conf = 0).
 """
@@ -45,6 +58,7 @@ pairs (until then p = 0.5, rhat = 0, conf = 0).
 from __future__ import annotations
 
 try:
+    from engine_core.combine import Combiner, recombine
     from engine_core.ensemble import Ensemble, run_batch
     from engine_core.ewrls import MIN_RIDGE, MultiHorizonEWRLS, ridge_weight
     from engine_core.features import FEATURE_NAMES, FEATURE_SCALES, NORM_EPS, READY, FeatureEngine
@@ -56,7 +70,7 @@ except ImportError as exc:  # pragma: no cover - depends on the build
     ) from exc
 
 from engine_core.inputs import BadBarError
-from engine_core.params import EnsembleParams
+from engine_core.params import PREDICTION_FIELDS, EnsembleParams
 from engine_core.results import BatchResult
 from engine_core.timeinfo import MinuteInfo, minute_info
 
@@ -68,15 +82,18 @@ __all__ = [
     "MIN_RIDGE",
     "NORM_EPS",
     "N_FEATURES",
+    "PREDICTION_FIELDS",
     "READY_BARS",
     "BadBarError",
     "BatchResult",
+    "Combiner",
     "Ensemble",
     "EnsembleParams",
     "FeatureEngine",
     "MinuteInfo",
     "MultiHorizonEWRLS",
     "minute_info",
+    "recombine",
     "ridge_weight",
     "run_batch",
 ]

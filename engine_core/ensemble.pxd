@@ -1,8 +1,8 @@
 # The ensemble: features + multi-horizon EWRLS + probability, for many symbols.
 
+from engine_core.combine cimport Combiner
 from engine_core.ewrls cimport Ewrls
 from engine_core.features cimport FeatureState
-from engine_core.rolling cimport Rolling
 
 
 cdef struct Block:
@@ -24,6 +24,8 @@ cdef struct Block:
     double* conf
     double* preds
     double* confs
+    double* cpreds
+    double* slopes
     unsigned char* ready
     unsigned char* warm
 
@@ -31,11 +33,9 @@ cdef struct Block:
 cdef class Ensemble:
     cdef FeatureState* fs
     cdef Ewrls* models
-    cdef Rolling* bands
+    cdef Combiner comb              # calibration, combination, probability (combine.pyx)
     cdef object _model_block
-    cdef object _band_block
     cdef object _horizons
-    cdef object _weights
     cdef object _scratch
     cdef object _out
     cdef object _symbols
@@ -47,12 +47,9 @@ cdef class Ensemble:
     """Number of horizons."""
     cdef readonly object params
     """The EnsembleParams in use."""
-    cdef double alpha_min, z_clip, k_prob, bb_std, bb_prox, bb_amp, weight_sum
+    cdef double alpha_min, z_clip
     cdef long warmup
-    cdef int bb_period
-    cdef double* raw                # scratch: raw features, z, per-horizon preds and confs
-    cdef const double* wts          # horizon weights
-    cdef double* band_buf           # S x bb_period closes of the amplification band
+    cdef double* raw                # scratch: raw features, z, per-horizon preds, confs, cal
     cdef Block _bar                 # the per-bar block, outputs bound at construction
 
     cdef void _run_block(self, const Block* b) noexcept nogil

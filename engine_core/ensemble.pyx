@@ -9,14 +9,12 @@ Per symbol and bar, in order:
 3. the features are normalized online; every horizon learns the forward return this
    close completes; each horizon predicts r_h = theta_h'x with confidence
    c_h = 1/(1 + sqrt(x'P_h x)); the shared covariance steps (``ewrls.pyx``);
-4. combination: r_hat = sum w_h c_h r_h / sum w_h c_h, confidence = sum w_h c_h / sum w_h,
-   p = 0.5 + 0.4 tanh(k r_hat); Bollinger amplification with the band over the last
-   ``bb_period`` closes, mean -/+ bb_std population SD, and the close's position in it
-   pos = (C - lower)/(upper - lower) clamped to [0, 1] (0.5 for a zero-width band):
-   if p > 0.5 and pos < prox, p += amp (1 - pos/prox); if p < 0.5 and pos > 1 - prox,
-   p -= amp (1 - (1 - pos)/prox); finally p is clamped to [0.05, 0.95];
-5. warm-up: until the longest horizon has learned ``warmup_samples`` pairs the outputs
-   are neutral (p = 0.5, r_hat = 0, confidence 0); per-horizon values are still reported.
+4. the step after the EWRLS (``combine.pyx``): each horizon's forecast is calibrated by
+   the skill it has shown on the trades it stands for (``calibration``), the horizons are
+   combined into r_hat and a confidence, r_hat is mapped to p = 0.5 + 0.4 tanh(k r_hat)
+   with the Bollinger amplification, clamped to [0.05, 0.95]; until the longest horizon
+   has learned ``warmup_samples`` pairs the outputs are neutral (p = 0.5, r_hat = 0,
+   confidence 0) while the per-horizon values are reported.
 
 Horizons count the symbol's own bars (absent bars do not count), so a label formed near
 the close spans the overnight gap into the next session: every horizon then sees the
@@ -25,18 +23,19 @@ same feature sequence, which is what lets them share one covariance recursion.
 ``Ensemble.update`` (one minute of all symbols, for the live engine) and
 ``Ensemble.run`` / ``run_batch`` (symbols x minutes in one call, no Python per bar) run the
 very same compiled loop (``_run_block``), so their results are identical to the last bit,
-and a batch warm-up followed by per-bar updates equals one uninterrupted run.
+and a batch warm-up followed by per-bar updates equals one uninterrupted run. Step 4 is
+the same code as :func:`engine_core.combine.recombine`, which redoes it alone over a
+run's stored per-horizon outputs.
 """
 
 cimport cython
 cimport numpy as cnp
-from libc.math cimport isinf, isnan, sqrt, tanh
+from libc.math cimport NAN, isinf, isnan
 from libc.stdlib cimport calloc, free
-
-from collections.abc import Mapping
 
 import numpy as np
 
+from engine_core.combine cimport Combiner, Head, HeadConf, head_push_close, head_step
 from engine_core.ewrls cimport (
     ewrls_bind, ewrls_block_size, ewrls_learn, ewrls_predict_step, ewrls_reset, ewrls_updates,
     ewrls_width,
@@ -44,47 +43,19 @@ from engine_core.ewrls cimport (
 from engine_core.features cimport (
     N_FEATURES, READY_BARS, feat_normalize, feat_reset, feat_update,
 )
-from engine_core.rolling cimport roll_init, roll_mean, roll_push, roll_var
 
+from engine_core.combine import _as_params
 from engine_core.ewrls import ridge_weight
 from engine_core.inputs import (
     FIELDS, MAX_PRICE, MIN_PRICE, BadBarError, as_price_arrays, check_bars,
 )
-from engine_core.params import EnsembleParams
 from engine_core.results import BatchResult
 from engine_core.timeinfo import MinuteInfo, minute_fields, minute_info
 
 cnp.import_array()
 
-cdef double DEGENERATE = 1e-12
-cdef double P_MIN = 0.05
-cdef double P_MAX = 0.95
 cdef double MIN_PRICE_C = MIN_PRICE
 cdef double MAX_PRICE_C = MAX_PRICE
-
-
-cdef inline double _amplify(double p, double c, const Rolling* band, double bb_std,
-                            double prox, double amp) noexcept nogil:
-    cdef double mean, sd, lower, upper, width, pos
-    if band.n < band.w:
-        return p
-    mean = roll_mean(band)
-    sd = sqrt(roll_var(band))
-    lower = mean - bb_std * sd
-    upper = mean + bb_std * sd
-    width = upper - lower
-    if width <= DEGENERATE * c:
-        return p
-    pos = (c - lower) / width
-    if pos < 0.0:
-        pos = 0.0
-    elif pos > 1.0:
-        pos = 1.0
-    if p > 0.5 and pos < prox:
-        p += amp * (1.0 - pos / prox)
-    elif p < 0.5 and pos > 1.0 - prox:
-        p -= amp * (1.0 - (1.0 - pos) / prox)
-    return p
 
 
 # Block (declared in ensemble.pxd): S symbols x N minutes of inputs and outputs as raw
@@ -125,7 +96,7 @@ cdef void _bind_inputs(Block* b, list arrays):
     b.v = <const double*> _ptr(arrays[4])
 
 
-cdef void _bind_outputs(Block* b, prob, rhat, conf, preds, confs, ready, warm):
+cdef void _bind_outputs(Block* b, prob, rhat, conf, preds, confs, ready, warm, cpreds, slopes):
     b.prob = <double*> _ptr(prob)
     b.rhat = <double*> _ptr(rhat)
     b.conf = <double*> _ptr(conf)
@@ -133,16 +104,8 @@ cdef void _bind_outputs(Block* b, prob, rhat, conf, preds, confs, ready, warm):
     b.confs = <double*> _ptr(confs)
     b.ready = <unsigned char*> _ptr(ready)
     b.warm = <unsigned char*> _ptr(warm)
-
-
-def _as_params(params) -> EnsembleParams:
-    if params is None:
-        return EnsembleParams()
-    if isinstance(params, EnsembleParams):
-        return params
-    if isinstance(params, Mapping):
-        return EnsembleParams.from_mapping(params)
-    raise TypeError(f"params must be EnsembleParams or a mapping, not {type(params).__name__}")
+    b.cpreds = <double*> _ptr(cpreds)
+    b.slopes = <double*> _ptr(slopes)
 
 
 cdef class Ensemble:
@@ -158,7 +121,6 @@ cdef class Ensemble:
     def __cinit__(self, *args, **kwargs):
         self.fs = NULL
         self.models = NULL
-        self.bands = NULL
 
     def __init__(self, int n_symbols, params=None, symbols=None):
         if self.fs != NULL:
@@ -176,29 +138,20 @@ cdef class Ensemble:
         self._symbols = symbols
         self.alpha_min = 2.0 / (p.norm_window + 1.0)
         self.z_clip = p.z_clip
-        self.k_prob = p.probability_scale
-        self.bb_std = p.bb_std
-        self.bb_prox = p.bb_proximity
-        self.bb_amp = p.bb_amplification
-        self.bb_period = p.bb_period
         self.warmup = p.warmup_samples
-        self.weight_sum = sum(p.horizon_weights)
         self._horizons = np.asarray(p.horizons, dtype=np.intc)
-        self._weights = np.asarray(p.horizon_weights, dtype=np.float64)
+        self.comb = Combiner(n_symbols, p)
         self.fs = <FeatureState*> calloc(n_symbols, sizeof(FeatureState))
         self.models = <Ewrls*> calloc(n_symbols, sizeof(Ewrls))
-        self.bands = <Rolling*> calloc(n_symbols, sizeof(Rolling))
-        if self.fs == NULL or self.models == NULL or self.bands == NULL:
+        if self.fs == NULL or self.models == NULL:
             raise MemoryError("cannot allocate the ensemble's state")
         cdef int H = self.n_horizons
         cdef Py_ssize_t block = ewrls_block_size(N_FEATURES, H, p.horizons[-1])
         self._model_block = np.zeros((n_symbols, block))
-        self._band_block = np.zeros((n_symbols, p.bb_period))
-        # raw features, then z padded to the EWRLS width (padding stays 0), then per horizon
-        self._scratch = np.zeros(N_FEATURES + ewrls_width(N_FEATURES) + 2 * H)
+        # raw features, then z padded to the EWRLS width (padding stays 0), then per
+        # horizon: predictions, confidences, calibrated predictions; then (p, r_hat, conf)
+        self._scratch = np.zeros(N_FEATURES + ewrls_width(N_FEATURES) + 3 * H + 3)
         self.raw = <double*> cnp.PyArray_DATA(self._scratch)
-        self.wts = <const double*> cnp.PyArray_DATA(self._weights)
-        self.band_buf = <double*> cnp.PyArray_DATA(self._band_block)
         self._out = {
             "prob": np.full(n_symbols, 0.5),
             "rhat": np.zeros(n_symbols),
@@ -207,6 +160,8 @@ cdef class Ensemble:
             "confs": np.zeros((H, n_symbols)),
             "ready": np.zeros(n_symbols, dtype=np.bool_),
             "warm": np.zeros(n_symbols, dtype=np.bool_),
+            "cal_preds": np.zeros((H, n_symbols)),
+            "slopes": np.zeros((H, n_symbols)),
         }
         out = self._out
         self._bar.S = n_symbols
@@ -214,7 +169,7 @@ cdef class Ensemble:
         self._bar.ss = 1
         self._bar.ts = 0
         _bind_outputs(&self._bar, out["prob"], out["rhat"], out["conf"], out["preds"],
-                      out["confs"], out["ready"], out["warm"])
+                      out["confs"], out["ready"], out["warm"], out["cal_preds"], out["slopes"])
         cdef double ridge = ridge_weight(N_FEATURES, p.ewrls_lambda, p.regularization)
         cdef int[::1] hv = self._horizons
         cdef double[:, ::1] mb = self._model_block
@@ -227,7 +182,6 @@ cdef class Ensemble:
     def __dealloc__(self):
         free(self.fs)
         free(self.models)
-        free(self.bands)
 
     def reset(self):
         """Forget everything: back to the state of a new Ensemble."""
@@ -235,13 +189,12 @@ cdef class Ensemble:
         for i in range(self.n_symbols):
             feat_reset(&self.fs[i])
             ewrls_reset(&self.models[i])
-            roll_init(&self.bands[i], self.bb_period)
-        self._band_block[...] = 0.0
+        self.comb.reset()
         self._last_t = None
         self._count = 0
         out = self._out
         out["prob"][:] = 0.5
-        for key in ("rhat", "conf", "preds", "confs", "ready", "warm"):
+        for key in ("rhat", "conf", "preds", "confs", "ready", "warm", "cal_preds", "slopes"):
             out[key][...] = 0
 
     # ------------------------------------------------------------------ state views
@@ -291,6 +244,16 @@ cdef class Ensemble:
         """(H, S) each horizon's confidence at the last per-bar update (internal array)."""
         return self._out["confs"]
 
+    @property
+    def calibrated_predictions(self):
+        """(H, S) each horizon's calibrated prediction at the last per-bar update (internal array)."""
+        return self._out["cal_preds"]
+
+    @property
+    def calibration_slopes(self):
+        """(H, S) each horizon's calibration slope in use now (1 when calibration is off)."""
+        return self.comb.slopes
+
     def theta(self, int symbol):
         """(H, F) coefficients of one symbol (a copy)."""
         if not 0 <= symbol < self.n_symbols:
@@ -308,21 +271,18 @@ cdef class Ensemble:
         cdef double* z = raw + N_FEATURES
         cdef double* ph = z + ewrls_width(N_FEATURES)
         cdef double* ch = ph + H
-        cdef const double* wts = self.wts
+        cdef double* cal = ch + H
+        cdef double* out = cal + H
+        cdef const HeadConf* hc = &self.comb.hp.conf
         cdef FeatureState* fsi
         cdef Ewrls* mi
-        cdef Rolling* bi
-        cdef double* bbuf
-        cdef double cc, num, den, wc, r, p
-        cdef double alpha_min = self.alpha_min, z_clip = self.z_clip, kp = self.k_prob
-        cdef double bb_std = self.bb_std, prox = self.bb_prox, amp = self.bb_amp
-        cdef double wsum = self.weight_sum
-        cdef long warmup = self.warmup
+        cdef Head* hd
+        cdef double cc
+        cdef double alpha_min = self.alpha_min, z_clip = self.z_clip
         for i in range(S):
             fsi = &self.fs[i]
             mi = &self.models[i]
-            bi = &self.bands[i]
-            bbuf = self.band_buf + i * self.bb_period
+            hd = &self.comb.heads[i]
             for t in range(N):
                 k = i * b.ss + t * b.ts
                 cc = b.c[k]
@@ -334,38 +294,30 @@ cdef class Ensemble:
                 for hi in range(H):
                     b.preds[hi * SN + k] = 0.0
                     b.confs[hi * SN + k] = 0.0
+                    b.cpreds[hi * SN + k] = 0.0
+                    b.slopes[hi * SN + k] = 0.0
                 if isnan(cc):
                     continue  # absent bar: state untouched
                 if not feat_update(fsi, b.o[k], b.h[k], b.l[k], cc, b.v[k],
                                    b.mod[t], b.dow[t], b.day[t], raw):
-                    roll_push(bi, bbuf, cc)
+                    head_push_close(hd, cc)
                     continue
-                roll_push(bi, bbuf, cc)
+                head_push_close(hd, cc)
                 feat_normalize(fsi, raw, z, alpha_min, z_clip)
                 ewrls_learn(mi, cc)
                 ewrls_predict_step(mi, z, cc, ph, ch)
                 b.ready[k] = 1
-                num = 0.0
-                den = 0.0
+                if head_step(hd, hc, ph, ch, b.o[k] if b.v[k] > 0.0 else NAN, cc, b.day[t],
+                             cal, out):
+                    b.warm[k] = 1
+                    b.prob[k] = out[0]
+                    b.rhat[k] = out[1]
+                    b.conf[k] = out[2]
                 for hi in range(H):
                     b.preds[hi * SN + k] = ph[hi]
                     b.confs[hi * SN + k] = ch[hi]
-                    wc = wts[hi] * ch[hi]
-                    num += wc * ph[hi]
-                    den += wc
-                if ewrls_updates(mi, H - 1) < warmup:
-                    continue
-                b.warm[k] = 1
-                r = num / den if den > 0.0 else 0.0
-                p = 0.5 + 0.4 * tanh(kp * r)
-                p = _amplify(p, cc, bi, bb_std, prox, amp)
-                if p < P_MIN:
-                    p = P_MIN
-                elif p > P_MAX:
-                    p = P_MAX
-                b.prob[k] = p
-                b.rhat[k] = r
-                b.conf[k] = den / wsum
+                    b.cpreds[hi * SN + k] = cal[hi]
+                    b.slopes[hi * SN + k] = hd.slope[hi]
 
     cdef void _check_and_run(self, Block* b, list arrays, object t_ms):
         """Scan for bad bars (in C); raise with check_bars' message, else run the block."""
@@ -448,7 +400,8 @@ cdef class Ensemble:
         H = self.n_horizons
         res = BatchResult(np.empty((S, N)), np.empty((S, N)), np.empty((S, N)),
                           np.empty((H, S, N)), np.empty((H, S, N)),
-                          np.empty((S, N), dtype=np.bool_), np.empty((S, N), dtype=np.bool_))
+                          np.empty((S, N), dtype=np.bool_), np.empty((S, N), dtype=np.bool_),
+                          np.empty((H, S, N)), np.empty((H, S, N)))
         if N == 0:
             return res
         cdef Block b
@@ -461,15 +414,15 @@ cdef class Ensemble:
         b.day = <const long*> _ptr(day)
         _bind_inputs(&b, arrays)
         _bind_outputs(&b, res.prob, res.rhat, res.conf, res.preds, res.confs, res.ready,
-                      res.warm)
+                      res.warm, res.cal_preds, res.slopes)
         self._check_and_run(&b, arrays, t)
         self._last_t = int(t[-1])
         self._count += N
         out = self._out
         for key in ("prob", "rhat", "conf", "ready", "warm"):
             out[key][:] = getattr(res, key)[:, -1]
-        out["preds"][:] = res.preds[:, :, -1]
-        out["confs"][:] = res.confs[:, :, -1]
+        for key in ("preds", "confs", "cal_preds", "slopes"):
+            out[key][:] = getattr(res, key)[:, :, -1]
         return res
 
 

@@ -15,6 +15,12 @@ from typing import Any
 MAX_HORIZON = 1000
 MAX_BB_PERIOD = 1000
 
+PREDICTION_FIELDS = ("ewrls_lambda", "regularization", "initial_variance", "horizons",
+                     "norm_window", "z_clip", "label_clip")
+"""The knobs the per-horizon predictions depend on; every other knob only shapes the cheap
+step after them (calibration, combination, probability, warm-up), which
+:func:`engine_core.recombine` recomputes from stored predictions."""
+
 
 def _real(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -31,6 +37,12 @@ def _integer(name: str, value: Any) -> int:
     return int(value)
 
 
+def _boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}={value!r} must be true or false")
+    return value
+
+
 def _check(name: str, ok: bool, value: Any, rule: str) -> None:
     if not ok:
         raise ValueError(f"{name}={value!r} must be {rule}")
@@ -38,19 +50,22 @@ def _check(name: str, ok: bool, value: Any, rule: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class EnsembleParams:
-    """Everything that shapes the signal (see engine_core/__init__.py for the math)."""
+    """Everything that shapes the signal (see engine_core/__init__.py for the math).
 
-    ewrls_lambda: float = 0.98
+    The defaults are ``oes_config``'s (``common.config.OesConfig`` says why each is what it is).
+    """
+
+    ewrls_lambda: float = 0.9999
     """Forgetting factor lambda in (0, 1]."""
-    regularization: float = 0.1
+    regularization: float = 10.0
     """Ridge per sample rho >= 0 that does not fade under forgetting (floored at 1e-4 when lambda < 1)."""
     initial_variance: float = 10.0
     """delta > 0: the covariance starts as delta * I (prior ridge 1/delta, fading as lambda^t)."""
     horizons: tuple[int, ...] = (1, 5, 10)
     """Prediction horizons in bars, strictly ascending."""
-    horizon_weights: tuple[float, ...] = (0.3, 0.5, 0.2)
+    horizon_weights: tuple[float, ...] = (0.0, 1.0, 0.0)
     """One weight >= 0 per horizon, not all 0."""
-    probability_scale: float = 50.0
+    probability_scale: float = 2000.0
     """k in p = 0.5 + 0.4 tanh(k r_hat)."""
     bb_period: int = 20
     """Bollinger window (bars) of the amplification."""
@@ -58,8 +73,9 @@ class EnsembleParams:
     """Bollinger half-width in standard deviations."""
     bb_proximity: float = 0.30
     """Amplify when the close is within this fraction of the band from its edge, in (0, 0.5]."""
-    bb_amplification: float = 0.10
-    """Largest amplification added to (or taken from) p, in [0, 0.45]."""
+    bb_amplification: float = 0.0
+    """Largest amplification added to (or taken from) p, in [0, 0.45]; 0 (the default) turns
+    it off: it is a buy-the-dip rule that fights the forecast (oes_config's docs say why)."""
     warmup_samples: int = 100
     """p stays 0.5 until the longest horizon has learned this many pairs."""
     norm_window: int = 780
@@ -68,6 +84,13 @@ class EnsembleParams:
     """Normalized features are clipped to [-z_clip, z_clip]."""
     label_clip: float = 0.2
     """Learning targets (forward returns) are clipped to [-label_clip, label_clip]."""
+    calibration: bool = True
+    """Scale each horizon's forecast by the skill it has shown (``combine.pyx``) before the
+    horizons are combined; False combines the raw EWRLS forecasts (the original behaviour)."""
+    calibration_lambda: float = 0.9995
+    """Forgetting factor of the calibration regression, in (0, 1] (memory ~1/(1 - lambda) pairs)."""
+    calibration_z: float = 0.5
+    """The slope used is max(0, slope - calibration_z x its standard error), calibration_z >= 0."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -110,17 +133,30 @@ class EnsembleParams:
         _check("z_clip", zc > 0.0, self.z_clip, "> 0")
         lc = _real("label_clip", self.label_clip)
         _check("label_clip", lc > 0.0, self.label_clip, "> 0")
+        cal = _boolean("calibration", self.calibration)
+        cal_lam = _real("calibration_lambda", self.calibration_lambda)
+        _check("calibration_lambda", 0.0 < cal_lam <= 1.0, self.calibration_lambda, "in (0, 1]")
+        cal_z = _real("calibration_z", self.calibration_z)
+        _check("calibration_z", cal_z >= 0.0, self.calibration_z, ">= 0")
         for name, value in (("ewrls_lambda", lam), ("regularization", rho),
                             ("initial_variance", delta), ("horizons", hs),
                             ("horizon_weights", ws), ("probability_scale", k),
                             ("bb_period", bbp), ("bb_std", bbs), ("bb_proximity", prox),
                             ("bb_amplification", amp), ("warmup_samples", warm),
-                            ("norm_window", nw), ("z_clip", zc), ("label_clip", lc)):
+                            ("norm_window", nw), ("z_clip", zc), ("label_clip", lc),
+                            ("calibration", cal), ("calibration_lambda", cal_lam),
+                            ("calibration_z", cal_z)):
             set_(self, name, value)
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
+
+    def prediction_key(self) -> tuple[Any, ...]:
+        """The values of :data:`PREDICTION_FIELDS`: two parameter sets with the same key give
+        the same per-horizon predictions and confidences (``BatchResult.preds``/``confs``),
+        so :func:`engine_core.recombine` can reuse one run's for the other."""
+        return tuple(getattr(self, name) for name in PREDICTION_FIELDS)
 
     @classmethod
     def from_mapping(cls, cfg: Mapping[str, Any], *, strict: bool = False) -> EnsembleParams:

@@ -14,7 +14,7 @@ class BatchResult:
     Where a symbol had no bar, or its features were not ready yet, prob is 0.5, rhat and
     conf are 0 and the per-horizon arrays are 0 (``ready`` is False there). Before the
     ensemble is warm (``warm`` False) prob is 0.5 and rhat/conf are 0, while the
-    per-horizon predictions and confidences are already reported.
+    per-horizon predictions, confidences and calibrated predictions are already reported.
     """
 
     prob: np.ndarray
@@ -31,3 +31,8 @@ class BatchResult:
     """(S, N) bool: features were ready (a model step was taken)."""
     warm: np.ndarray
     """(S, N) bool: the longest horizon had learned warmup_samples pairs."""
+    cal_preds: np.ndarray
+    """(H, S, N) each horizon's calibrated prediction, slope x prediction (the prediction
+    itself when calibration is off): what the combination averages."""
+    slopes: np.ndarray
+    """(H, S, N) each horizon's calibration slope in use (1 when calibration is off)."""

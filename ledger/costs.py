@@ -37,6 +37,10 @@ from ledger.no_bar_rule import NoBarRule
 from ledger.portfolio import Execution, Portfolio
 from ledger.spread import SpreadModel
 
+ROUND_TRIP_QTY = Decimal(100)
+"""Shares of the round trip :meth:`CostModel.round_trip_cost` prices by default (fees per
+share hardly depend on it; a commission's cent rounding and the TAF cap a little)."""
+
 
 def _knob(value: float, name: str) -> Decimal:
     d = parse_decimal(value, name)
@@ -144,6 +148,21 @@ class CostModel:
     def fill_fees(self, side: str, qty: Decimal, price: Decimal) -> FillFees:
         return self.fees.for_fill(side, qty, price)
 
+    def round_trip_cost(
+        self, price: Decimal, liquidity: Decimal | None, qty: Decimal = ROUND_TRIP_QTY
+    ) -> Decimal:
+        """What buying ``qty`` shares at ``price`` and selling them back at the same price
+        costs, as a fraction of the value bought: both execution prices (half-spread and
+        slippage each way, rounded as fills are) and both fills' fees, unrounded. The
+        return a trade must earn before costs to break even; the strategies' entry gate.
+        """
+        if price <= 0 or qty <= 0:
+            raise ValueError(f"price={price} and qty={qty} must be > 0")
+        buy = self.execution_price("buy", price, liquidity).price
+        sell = self.execution_price("sell", price, liquidity).price
+        fees = self.fill_fees("buy", qty, buy).total + self.fill_fees("sell", qty, sell).total
+        return ((buy - sell) * qty + fees) / (qty * price)
+
 
 @dataclass(frozen=True, slots=True)
 class FillCosts:
@@ -228,4 +247,4 @@ def book_fill(
     return execution, costs
 
 
-__all__ = ["CostModel", "ExecutionPrice", "FillCosts", "book_fill"]
+__all__ = ["ROUND_TRIP_QTY", "CostModel", "ExecutionPrice", "FillCosts", "book_fill"]

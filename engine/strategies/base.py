@@ -75,6 +75,11 @@ class MinuteInput:
     ``minutes_to_close`` counts from this bar's start to the close (1 for the last bar).
     ``prices`` are the minute's closes (only real prices: a symbol without one is absent),
     ``positions`` the broker's holdings, ``equity`` the account equity.
+    ``round_trip_costs`` is each symbol's estimated cost of a round trip (buy then sell, as
+    a fraction of the price: ``ledger.costs.CostModel.round_trip_cost``), what an entry's
+    expected return must beat (``oes_config.entry_cost_margin``); the engine and the
+    backtest always give it (a symbol missing from it is not entered). None means costs
+    are not modelled (unit tests of a strategy's mechanics): no cost gate.
     """
 
     t_ms: int
@@ -87,10 +92,14 @@ class MinuteInput:
     equity: float
     entries_allowed: bool
     is_eod: bool
+    round_trip_costs: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.t_ms % MINUTE_MS:
             raise ValueError(f"MinuteInput t_ms={self.t_ms} is not a minute start")
+        for sym, c in (self.round_trip_costs or {}).items():
+            if not (isinstance(c, int | float) and math.isfinite(c) and c >= 0):
+                raise ValueError(f"MinuteInput round trip cost of {sym}={c!r} is not a number >= 0")
         if not math.isfinite(self.equity):
             raise ValueError(f"MinuteInput equity={self.equity!r} is not finite")
         for sym, p in self.prices.items():

@@ -8,6 +8,13 @@ Each minute, in order:
 3. the ladder maps the signal symbol's probability to a desired state; a change needs
    ``min_hold_bars`` minutes in the current state unless the current state is CASH_ONLY;
    in the no-entry window only a move to CASH_ONLY is allowed;
+3b. the cost gate (``oes_config.entry_cost_margin``, :mod:`engine.strategies.cost_gate`): a
+   move into a position state needs the state's expected return — the signal symbol's
+   calibrated forecast ``rhat`` times the state's leverage on it (SPXL_ONLY 3, BASE_BEAR_2X
+   −1.5, ...) — to beat the margin times the state's round-trip cost (its symbols' costs
+   weighted by the allocation). When it does not, a position whose expected return is
+   still positive is kept (switching would pay for nothing), anything else goes to
+   CASH_ONLY;
 4. a transition sizes the new state's allocation from equity in whole shares; quantities
    stay fixed while the state lasts (no churn as prices move).
 
@@ -45,7 +52,8 @@ from engine.strategies.base import (
     state_header,
     state_int,
 )
-from engine.strategies.psm_ladder import ALLOCATIONS, Ladder, PsmState, recognize
+from engine.strategies.cost_gate import GateVerdict, entry_gate
+from engine.strategies.psm_ladder import ALLOCATIONS, Ladder, PsmState, recognize, state_leverage
 from engine.strategies.sizing import trading_capital, whole_shares
 from engine.strategies.takeover import (
     Kept,
@@ -226,7 +234,26 @@ class PsmStrategy(Strategy):
             )
         if desired != PsmState.CASH_ONLY and not m.entries_allowed:
             return f"hold: p={sig.prob:.4f} wants {desired}, no entries before the close"
+        if desired != PsmState.CASH_ONLY:
+            gate = self._gate(desired, sig.rhat, m)
+            details["gate"] = gate.why
+            if not gate.ok:
+                held = self.state not in (PsmState.CASH_ONLY, ADOPTED)
+                if held and sig.rhat * state_leverage(self.state, self._psm.signal_symbol) > 0:
+                    return f"hold: p={sig.prob:.4f} wants {desired} but {gate.why}"
+                return self._go(PsmState.CASH_ONLY.value, m, f"p={sig.prob:.4f}: {desired} {gate.why}")
         return self._go(desired.value, m, f"p={sig.prob:.4f}")
+
+    def _gate(self, state: PsmState, rhat: float, m: MinuteInput) -> GateVerdict:
+        """The cost gate of entering ``state`` on the signal symbol's forecast ``rhat``."""
+        expected = rhat * state_leverage(state, self._psm.signal_symbol)
+        costs = m.round_trip_costs
+        cost: float | None = 0.0
+        for sym, w in ALLOCATIONS[state].items():
+            c = None if costs is None else costs.get(sym)
+            cost = None if c is None or cost is None else cost + w * c
+        return entry_gate(expected, cost, self.config.oes_config.entry_cost_margin,
+                          modelled=costs is not None)  # fmt: skip
 
     def _go(self, state: str, m: MinuteInput, why: str) -> str:
         if state == self.state and state == PsmState.CASH_ONLY and not self.kept:

@@ -46,6 +46,16 @@ ALLOCATIONS: dict[PsmState, dict[str, float]] = {
 }
 
 
+LEVERAGE: dict[str, float] = {"SPY": 1.0, "SPXL": 3.0, "SH": -1.0, "SDS": -2.0}
+"""Each PSM symbol's daily leverage on the S&P 500 (what its return is, per unit of SPY's)."""
+
+
+def state_leverage(state: PsmState | str, signal_symbol: str) -> float:
+    """The state's return per unit of ``signal_symbol``'s return (0 for CASH_ONLY)."""
+    base = LEVERAGE[signal_symbol]
+    return sum(w * LEVERAGE[s] for s, w in ALLOCATIONS[PsmState(state)].items()) / base
+
+
 def recognize(held: Iterable[str]) -> PsmState | None:
     """The state whose symbols are exactly ``held`` (long positions), or None if none is."""
     s = frozenset(held)

@@ -11,8 +11,11 @@ Each minute, after the aggregator has updated strengths and ranks:
    ``min_strength_to_exit``), rank exit (unranked or rank > ``min_rank_to_hold``). An exit
    starts a re-entry cooldown of ``cooldown_bars`` minutes;
 3. entries (only when entries are allowed): candidates are ranked, unfiltered, not held,
-   not cooling down, with ``prob >= oes_config.buy_threshold`` and smoothed strength >=
-   ``min_strength_to_enter``; they fill free slots up to ``max_positions``, strongest first;
+   not cooling down, with ``prob >= oes_config.buy_threshold``, smoothed strength >=
+   ``min_strength_to_enter`` and an expected return (the calibrated forecast ``rhat``)
+   above ``oes_config.entry_cost_margin`` times the symbol's round-trip cost (the cost
+   gate, :mod:`engine.strategies.cost_gate`); they fill free slots up to
+   ``max_positions``, strongest first;
 4. rotation (only when entries are allowed): while the best remaining candidate's smoothed
    strength beats the weakest holding past its minimum hold by ``rotation_strength_delta``,
    that holding is exited and the candidate entered.
@@ -58,6 +61,7 @@ from engine.strategies.base import (
     state_int,
     state_price,
 )
+from engine.strategies.cost_gate import entry_gate
 from engine.strategies.sizing import trading_capital, whole_shares
 from engine.strategies.takeover import (
     Kept,
@@ -374,6 +378,7 @@ class RotationStrategy(Strategy):
         exited: set[str],
     ) -> list[str]:
         mgr, buy = self.mgr, self.config.oes_config.buy_threshold
+        margin, costs = self.config.oes_config.entry_cost_margin, m.round_trip_costs
         ranked = sorted(
             (s for s in strengths.values() if s.rank is not None), key=lambda s: s.rank or 0
         )
@@ -396,6 +401,11 @@ class RotationStrategy(Strategy):
                 )
             elif m.price(sym) is None:
                 reasons[sym] = "flat: no price"
+            elif not (gate := entry_gate(
+                m.signals[sym].rhat, None if costs is None else costs.get(sym), margin,
+                modelled=costs is not None,
+            )).ok:  # fmt: skip
+                reasons[sym] = f"flat: rank {st.rank} but {gate.why}"
             else:
                 out.append(sym)
         for sym in self.symbols:

@@ -60,6 +60,7 @@ def minute_input(
     signals: Mapping[str, Signal],
     positions: Mapping[str, Holding],
     equity: float,
+    round_trip_costs: Mapping[str, float] | None = None,
 ) -> MinuteInput:
     """The strategy input for one bar, with every session flag taken from the calendar."""
     sm = session_minute(session, t_ms, cfg)
@@ -74,4 +75,5 @@ def minute_input(
         equity=equity,
         entries_allowed=sm.entries_allowed,
         is_eod=sm.is_eod,
+        round_trip_costs=round_trip_costs,
     )

@@ -24,7 +24,12 @@ from typing import Any
 import pytest
 
 from common.calendar import from_ms, ny_datetime, nyse, to_ms
-from common.config import apply_params, default_config_json, validate_strategy_config
+from common.config import (
+    apply_params,
+    default_config_json,
+    original_config_json,
+    validate_strategy_config,
+)
 from common.csvfiles import history_path, write_history
 from common.env import load_endpoints
 from common.rest import AlpacaRestClient
@@ -45,10 +50,15 @@ def at(day: date, hhmm: str) -> int:
     return to_ms(ny_datetime(day, hhmm))
 
 
-def strategy_config(strategy: str, **dotted: Any) -> dict:
-    """A full, validated config dict with ``section__knob=value`` overrides."""
+def strategy_config(strategy: str, *, defaults: bool = False, **dotted: Any) -> dict:
+    """A full, validated config dict with ``section__knob=value`` overrides.
+
+    The base is the ported system's tuning (``original_config_json``), which trades from the
+    first warm minutes: these sessions test the processes, not the edge. ``defaults`` starts
+    from the shipped defaults instead (calibrated forecasts, the cost gate)."""
     params = {k.replace("__", "."): v for k, v in dotted.items()}
-    data = apply_params(default_config_json(strategy), params, source="<e2e>", strategy=strategy)
+    base = default_config_json(strategy) if defaults else original_config_json(strategy)
+    data = apply_params(base, params, source="<e2e>", strategy=strategy)
     validate_strategy_config(strategy, data, source="<e2e>")
     return data
 
@@ -89,9 +99,9 @@ class Rig:
     def env(self) -> dict[str, str]:
         return child_env(self.market.env())
 
-    def write_config(self, strategy: str, **dotted: Any) -> Path:
+    def write_config(self, strategy: str, *, defaults: bool = False, **dotted: Any) -> Path:
         path = self.config_dir / f"{strategy}_strategy.json"
-        path.write_text(json.dumps(strategy_config(strategy, **dotted), indent=2))
+        path.write_text(json.dumps(strategy_config(strategy, defaults=defaults, **dotted), indent=2))
         return path
 
     def start_bridge(self, symbols: tuple[str, ...]) -> Proc:

@@ -46,11 +46,12 @@ def _journal_equals_broker(rig, strategy: str) -> list:
     return orders
 
 
-def _replay_and_backtest(rig, e2e, tmp_path, strategy: str, symbols: tuple[str, ...], **dotted):
-    """The whole session live in lockstep, then the backtest of it (config overrides
-    ``dotted``): (broker orders, the backtest's result, how many orders rested past their
-    arrival minute)."""
-    cfg_path = rig.write_config(strategy, **dotted)
+def _replay_and_backtest(rig, e2e, tmp_path, strategy: str, symbols: tuple[str, ...], *,
+                         defaults: bool = False, **dotted):
+    """The whole session live in lockstep, then the backtest of it (the ported tuning, or
+    the shipped defaults with ``defaults``, with config overrides ``dotted``): (broker
+    orders, the backtest's result, how many orders rested past their arrival minute)."""
+    cfg_path = rig.write_config(strategy, defaults=defaults, **dotted)
     rig.clock(action="step", seconds=30)
     rig.start_bridge(symbols)
     engine = rig.start_engine(strategy)
@@ -96,12 +97,19 @@ def _replay_and_backtest(rig, e2e, tmp_path, strategy: str, symbols: tuple[str, 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("strategy", "symbols"), [("rotation", ROTATION), ("psm", PSM)])
-def test_backtest_and_mock_replay_of_a_date_agree(rig_factory, e2e, tmp_path, strategy, symbols):
+@pytest.mark.parametrize(
+    ("strategy", "symbols", "defaults"),
+    [("rotation", ROTATION, True), ("psm", PSM, False)],
+    ids=["rotation-defaults", "psm-original"],
+)
+def test_backtest_and_mock_replay_of_a_date_agree(rig_factory, e2e, tmp_path, strategy, symbols,
+                                                  defaults):  # fmt: skip
     # the market's default costs are the config's (CostsConfig, what write_config writes):
-    # half-spread by liquidity, slippage, regulatory fees, resting orders without a bar
+    # half-spread by liquidity, slippage, regulatory fees, resting orders without a bar.
+    # Rotation runs the shipped defaults: the live warm-up's round-trip cost estimates gate
+    # the same entries as the backtest's.
     rig = rig_factory(day=e2e.DAY, start_time="09:29")
-    _replay_and_backtest(rig, e2e, tmp_path, strategy, symbols)
+    _replay_and_backtest(rig, e2e, tmp_path, strategy, symbols, defaults=defaults)
 
 
 def _thin_close(src: Path, dst: Path, day, keep: str) -> None:

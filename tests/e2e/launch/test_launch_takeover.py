@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from common.calendar import MINUTE_MS, ny_datetime, to_ms
-from common.config import apply_params, default_config_json
+from common.config import apply_params, default_config_json, original_config_json
 from common.csvfiles import read_today, today_path
 from engine.order_ids import parse_client_order_id
 from tests.support.processes import poll
@@ -81,7 +81,8 @@ def test_a_market_started_at_1103_is_joined_with_todays_bars_and_no_gap(home: Ho
 
 def test_sigkill_of_the_launcher_then_a_relaunch_takes_over_without_doubling(home: Home, market):
     m = market("14:59", speed=300.0, paused=True)
-    cfg = apply_params(default_config_json("rotation"), HOLDS, source="<test>", strategy="rotation")
+    # the ported tuning enters as soon as signals are warm (no cost gate to wait on)
+    cfg = apply_params(original_config_json("rotation"), HOLDS, source="<test>", strategy="rotation")
     home.write_config(cfg)
     first = home.launch("--skip-optimize", "--download-sessions", "20")
     home.wait_trading(first)

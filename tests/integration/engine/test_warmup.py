@@ -12,6 +12,7 @@ from common.calendar import from_ms, ny_datetime, nyse, to_ms
 from common.config import RotationStrategyConfig
 from common.csvfiles import history_path, today_path, write_history, write_today
 from common.history_download import EQUITIES, TODAYS_BARS
+from engine.cost_estimates import session_round_trip_costs
 from engine.market_grid import HistoryError, build_grid
 from engine.signals import per_bar_signals
 from engine.strategies import make_strategy
@@ -70,6 +71,10 @@ def test_warm_up_then_live_equals_an_uninterrupted_run(setup, today_until, today
     assert live == expected  # dataclass equality: every float identical
     assert np.array_equal(w.grid.close, grid.close[:, :-1], equal_nan=True)
     assert w.last_closes == grid.last_closes()
+    # today's round-trip cost estimates: the cost model at the liquidity of the sessions
+    # before today (what the broker's fills pay), priced at yesterday's close
+    assert w.round_trip_costs == session_round_trip_costs(grid, len(sessions) - 1, CFG.costs)
+    assert set(w.round_trip_costs) == set(SYMS) and all(c > 2e-4 for c in w.round_trip_costs.values())
 
 
 def test_before_the_open_there_is_nothing_of_today(setup):

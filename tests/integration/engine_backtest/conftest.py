@@ -35,11 +35,14 @@ from common.quantities import is_flat
 from common.rest import AlpacaRestClient
 from common.rest_models import Account, Order
 from common.session_grid import GridFiller
+from engine.cost_estimates import round_trip_costs
 from engine.decision import DecisionStep, flatten_plan
 from engine.market_grid import load_sessions
 from engine.position_book import signed_positions
 from engine.signals import SignalEngine
+from engine.sim_liquidity import SessionLiquidity, grid_figures, history_figures
 from engine.strategies import Holding, make_strategy
+from ledger.liquidity import liquidity_window
 from mockmarket.cost_options import option_name
 from mockmarket.harness import run_market
 from mockmarket.synthetic import SyntheticConfig, market_sessions, write_market
@@ -119,7 +122,21 @@ def _replay(
     signals.warm_up(grid)
     feed = GridFiller(cfg.symbols, grid.last_closes())  # the live feed's grid rule
     strategy = make_strategy(cfg)
-    step = DecisionStep(strategy, cfg, session, signal_engine=signals)
+    # the live warm-up's round-trip cost estimates: liquidity over the sessions before (the
+    # broker's window, downloaded like a live engine's history), prices at yesterday's close
+    cal = nyse()
+    figures = grid_figures(grid, range(len(grid.sessions)))
+    window = liquidity_window(cal, session.date, cfg.costs.liquidity_sessions)
+    older = [w for w in window if w not in warm]
+    if older:
+        _download(rest, cfg.symbols, older, data.parent / "liquidity")
+        for sym in cfg.symbols:
+            if not history_path(data.parent / "liquidity", sym).exists():
+                write_history(history_path(data.parent / "liquidity", sym), [])
+        figures.update(history_figures(cfg.symbols, older, data.parent / "liquidity"))
+    liquidity = SessionLiquidity(figures, cfg.costs.liquidity_sessions, cal).on(session, cfg.symbols)
+    step = DecisionStep(strategy, cfg, session, signal_engine=signals,
+                        round_trip_costs=round_trip_costs(cfg.costs, grid.last_closes(), liquidity))  # fmt: skip
     halted = eod_done = False
     for t in session.minutes():
         clock(t + MINUTE_MS + 500)

@@ -15,10 +15,11 @@ import pytest
 from common.calendar import ny_date, nyse
 from common.children import with_pythonpath
 from common.config import (
-    PsmStrategyConfig,
     RotationStrategyConfig,
     apply_params,
     default_config_json,
+    original_config,
+    original_config_json,
     validate_strategy_config,
 )
 from engine.backtest import run_backtest, simulate
@@ -41,9 +42,10 @@ NO_COSTS = {"costs__slippage_bps": 0.0, "costs__fee_per_share": 0.0}
 
 
 def config(strategy: str, **dotted):
+    """The ported system's tuning (it trades within three warm-up sessions) with overrides."""
     dotted = {**NO_COSTS, **dotted}
     data = apply_params(
-        default_config_json(strategy),
+        original_config_json(strategy),
         {k.replace("__", "."): v for k, v in dotted.items()},
         source="<test>",
         strategy=strategy,
@@ -77,8 +79,8 @@ def eod_fill_minute(day: date, before_close: int = 2) -> int:
 
 @pytest.mark.parametrize(
     "cfg",
-    [HOLDS, RotationStrategyConfig(), PsmStrategyConfig()],
-    ids=["rotation-holds", "rotation", "psm"],
+    [HOLDS, original_config("rotation"), original_config("psm"), RotationStrategyConfig()],
+    ids=["rotation-holds", "rotation", "psm", "rotation-defaults"],
 )
 def test_every_day_is_flat_at_the_close_flattened_at_close_minus_two(market, cfg):
     r = run_backtest(cfg, START, END, data_dir=market.directory, warmup_sessions=WARMUP)
@@ -117,7 +119,7 @@ def test_the_per_bar_path_gives_the_same_backtest_as_the_batch_path(market):
 
 @pytest.fixture(scope="module")
 def rotation_data(market) -> tuple[MinuteGrid, BatchSignals, list[int]]:
-    cfg = RotationStrategyConfig()
+    cfg = original_config("rotation")
     cal = nyse()
     sessions = [*cal.sessions_before(START, WARMUP), *cal.sessions_between(START, END)]
     grid = load_sessions(cfg.symbols, sessions, market.directory / "equities")
@@ -131,7 +133,7 @@ def rotation_base(rotation_data) -> BacktestResult:
 
 def run(data, cfg) -> BacktestResult:
     grid, signals, ks = data
-    if cfg.oes_config != RotationStrategyConfig().oes_config:
+    if cfg.oes_config != original_config("rotation").oes_config:
         signals = batch_signals(grid, cfg.oes_config)
     return simulate(cfg, grid, signals, ks)
 
@@ -150,6 +152,8 @@ def fills_of(r: BacktestResult) -> list[tuple]:
         {"oes_config__bb_std": 1.0},
         {"oes_config__bb_proximity": 0.5},
         {"oes_config__bb_amplification": 0.3},
+        {"oes_config__calibration": True},
+        {"oes_config__entry_cost_margin": 1.0},
         {"costs__slippage_bps": 5.0},
         {"costs__fee_per_share": 0.01},
         {"backtest__starting_cash": 25_000.0},

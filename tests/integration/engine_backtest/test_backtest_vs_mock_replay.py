@@ -9,20 +9,26 @@ from decimal import Decimal
 
 import pytest
 
-from common.config import CostsConfig, PsmStrategyConfig, RotationStrategyConfig
+from common.config import original_config
 from engine.backtest import run_backtest
 
 
 @pytest.mark.parametrize(
     ("cfg", "day"),
     [
-        (RotationStrategyConfig(), date(2025, 11, 26)),  # the default costs
+        # the ported tuning trades within three warm-up sessions; the default costs
+        (original_config("rotation"), date(2025, 11, 26)),
         (
-            PsmStrategyConfig(costs=CostsConfig(slippage_bps=1.5, fee_per_share=0.004)),
+            original_config("psm").model_copy(update={"costs": original_config("psm").costs.model_copy(
+                update={"slippage_bps": 1.5, "fee_per_share": 0.004})}),
             date(2025, 11, 28),
         ),
+        # the cost gate on: both sides estimate the same round-trip costs
+        (original_config("rotation").model_copy(update={"oes_config": original_config(
+            "rotation").oes_config.model_copy(update={"entry_cost_margin": 1.0})}),
+         date(2025, 11, 26)),
     ],
-    ids=["rotation-full-day", "psm-half-day"],
+    ids=["rotation-full-day", "psm-half-day", "rotation-gated"],
 )
 def test_backtest_and_mock_replay_produce_the_same_orders_and_fills(market, http_replay, cfg, day):
     result = run_backtest(cfg, day, day, data_dir=market.directory, warmup_sessions=3)

@@ -8,12 +8,17 @@ from pathlib import Path
 import pytest
 
 from common.config import (
+    DEFAULT_BOOSTS,
+    ORIGINAL_DIR,
+    ORIGINAL_PARAMS,
     PsmStrategyConfig,
     RotationStrategyConfig,
     apply_params,
     default_config_json,
     load_best_params,
     load_strategy_config,
+    original_config,
+    original_config_json,
     strategy_config_path,
     strategy_symbols,
 )
@@ -52,20 +57,19 @@ def test_shipped_files_equal_the_documented_defaults() -> None:
     psm = load_strategy_config("psm", config_dir=CONFIG_DIR)
     assert rot == RotationStrategyConfig()
     assert psm == PsmStrategyConfig()
-    o = rot.oes_config
-    assert (o.ewrls_lambda, o.initial_variance, o.regularization, o.warmup_samples) == (
-        0.98,
-        10.0,
-        0.1,
-        100,
-    )
-    assert (o.horizons, o.horizon_weights, o.probability_scale) == (
-        (1, 5, 10),
-        (0.3, 0.5, 0.2),
-        50.0,
-    )
-    assert (o.buy_threshold, o.sell_threshold) == (0.53, 0.47)
-    assert (o.bb_period, o.bb_std, o.bb_proximity, o.bb_amplification) == (20, 2.0, 0.30, 0.10)
+    # issue 10's defaults (OesConfig, RotationManagerConfig and PsmSection say why)
+    for o in (rot.oes_config, psm.oes_config):
+        assert (o.ewrls_lambda, o.initial_variance, o.regularization, o.warmup_samples) == (
+            0.9999, 10.0, 10.0, 100,
+        )  # fmt: skip
+        assert (o.horizons, o.horizon_weights, o.probability_scale) == (
+            (1, 5, 10), (0.0, 1.0, 0.0), 2000.0,
+        )  # fmt: skip
+        assert (o.calibration, o.calibration_lambda, o.calibration_z) == (True, 0.9995, 0.5)
+        assert o.entry_cost_margin == 1.0
+        assert (o.bb_period, o.bb_std, o.bb_proximity, o.bb_amplification) == (20, 2.0, 0.30, 0.0)
+    assert (rot.oes_config.buy_threshold, rot.oes_config.sell_threshold) == (0.53, 0.47)
+    assert (psm.oes_config.buy_threshold, psm.oes_config.sell_threshold) == (0.51, 0.49)
     a = rot.signal_aggregator_config
     assert (a.min_probability, a.min_confidence, a.min_strength, a.smoothing_alpha) == (
         0.51,
@@ -80,9 +84,60 @@ def test_shipped_files_equal_the_documented_defaults() -> None:
         0.03,
         0.015,
         5,
+        0,
+    )
+    assert (m.eod_liquidation, m.eod_exit_time_minutes, m.min_hold_bars) == (True, 388, 5)
+    p = psm.psm_config
+    assert (p.ladder_offsets, p.min_hold_bars, p.profit_target, p.stop_loss) == (
+        (0.01, 0.02),
+        3,
+        0.02,
+        0.015,
+    )
+    r = psm.reconciliation
+    assert (r.policy, r.flatten_foreign_at_eod, r.restore_journal_state) == ("adopt", False, True)
+
+
+def test_the_original_tuning_is_shipped_and_holds_the_ported_values() -> None:
+    """config/original/ keeps the ported system's behaviour one --config away."""
+    rot = load_strategy_config("rotation", CONFIG_DIR / ORIGINAL_DIR / "rotation_strategy.json")
+    psm = load_strategy_config("psm", CONFIG_DIR / ORIGINAL_DIR / "psm_strategy.json")
+    assert rot == original_config("rotation") and psm == original_config("psm")
+    assert original_config_json("psm") == json.loads(
+        (CONFIG_DIR / ORIGINAL_DIR / "psm_strategy.json").read_text()
+    )
+    for o in (rot.oes_config, psm.oes_config):
+        assert (o.ewrls_lambda, o.initial_variance, o.regularization, o.warmup_samples) == (
+            0.98,
+            10.0,
+            0.1,
+            100,
+        )
+        assert (o.horizons, o.horizon_weights, o.probability_scale) == (
+            (1, 5, 10),
+            (0.3, 0.5, 0.2),
+            50.0,
+        )
+        assert (o.bb_period, o.bb_std, o.bb_proximity, o.bb_amplification) == (20, 2.0, 0.30, 0.10)
+        assert o.calibration is False and o.entry_cost_margin is None
+    assert (rot.oes_config.buy_threshold, rot.oes_config.sell_threshold) == (0.53, 0.47)
+    a = rot.signal_aggregator_config
+    assert (a.min_probability, a.min_confidence, a.min_strength, a.smoothing_alpha) == (
+        0.51,
+        0.01,
+        0.005,
+        0.3,
+    )
+    assert a.leverage_boosts == DEFAULT_BOOSTS
+    m = rot.rotation_manager_config
+    assert (m.max_positions, m.min_strength_to_enter, m.rotation_strength_delta) == (3, 0.008, 0.10)
+    assert (m.profit_target, m.stop_loss, m.min_rank_to_hold, m.cooldown_bars) == (
+        0.03,
+        0.015,
+        5,
         10,
     )
-    assert (m.eod_liquidation, m.eod_exit_time_minutes) == (True, 388)
+    assert (m.eod_liquidation, m.eod_exit_time_minutes, m.min_hold_bars) == (True, 388, 5)
     p = psm.psm_config
     assert (psm.oes_config.buy_threshold, psm.oes_config.sell_threshold) == (0.55, 0.45)
     assert (p.ladder_offsets, p.min_hold_bars, p.profit_target, p.stop_loss) == (
@@ -91,8 +146,8 @@ def test_shipped_files_equal_the_documented_defaults() -> None:
         0.02,
         0.015,
     )
-    r = psm.reconciliation
-    assert (r.policy, r.flatten_foreign_at_eod, r.restore_journal_state) == ("adopt", False, True)
+    # every key of ORIGINAL_PARAMS is a knob (apply_params refuses any other)
+    assert all(len(k.split(".")) == 2 for ks in ORIGINAL_PARAMS.values() for k in ks)
 
 
 def test_strategy_symbols_reads_the_config_dir() -> None:
@@ -142,6 +197,11 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
         ("risk__daily_loss_limit_pct", -0.1, "risk.daily_loss_limit_pct=-0.1"),
         ("reconciliation__policy", "ignore", "reconciliation.policy='ignore'"),
         ("session__eod_minutes_before_close", 0, "session.eod_minutes_before_close=0"),
+        ("oes_config__calibration", 1, "oes_config.calibration=1"),
+        ("oes_config__calibration_lambda", 0.5, "oes_config.calibration_lambda=0.5"),
+        ("oes_config__calibration_z", -1.0, "oes_config.calibration_z=-1.0"),
+        ("oes_config__entry_cost_margin", -0.5, "oes_config.entry_cost_margin=-0.5"),
+        ("oes_config__entry_cost_margin", "1", "oes_config.entry_cost_margin='1'"),
     ],
 )
 def test_out_of_range_or_wrong_type_names_file_key_and_value(

@@ -13,7 +13,7 @@ from common.config import (
     PsmStrategyConfig,
     RotationStrategyConfig,
     apply_params,
-    default_config_json,
+    original_config_json,
     validate_strategy_config,
 )
 from engine.strategies import Holding, MinuteInput, Signal, minute_input
@@ -23,9 +23,14 @@ HALF_DAY = date(2025, 11, 28)  # day after Thanksgiving, closes 13:00 EST
 
 
 def make_config(strategy: str, **dotted: Any) -> Any:
-    """A validated config with ``section__knob=value`` (or ``section__map__KEY``) overrides."""
+    """A validated config with ``section__knob=value`` (or ``section__map__KEY``) overrides.
+
+    The base is the ported system's tuning (``common.config.original_config_json``): these
+    tests pin the mechanics of every knob, stated in the original's units (thresholds 0.53
+    / 0.47, boosts, ...); the shipped defaults have their own tests (test_default_edge.py).
+    """
     params = {k.replace("__", "."): v for k, v in dotted.items()}
-    data = apply_params(default_config_json(strategy), params, source="<test>", strategy=strategy)
+    data = apply_params(original_config_json(strategy), params, source="<test>", strategy=strategy)
     return validate_strategy_config(strategy, data, source="<test>")
 
 
@@ -77,6 +82,7 @@ class Feed:
         prices: Mapping[str, float],
         positions: Mapping[str, Holding] | None = None,
         equity: float | None = None,
+        round_trip_costs: Mapping[str, float] | None = None,
     ) -> MinuteInput:
         return minute_input(
             self.session,
@@ -86,6 +92,7 @@ class Feed:
             signals=signals,
             positions=self.positions if positions is None else positions,
             equity=self.equity if equity is None else equity,
+            round_trip_costs=round_trip_costs,
         )
 
     def fill(self, targets: Mapping[str, int], prices: Mapping[str, float]) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from common.config import PsmStrategyConfig
+from common.config import PsmStrategyConfig, original_config
 from engine.strategies import ALLOCATIONS, Ladder, PsmState, recognize
 
 S = PsmState
@@ -27,7 +27,7 @@ def above(x: float) -> float:
 
 @pytest.fixture
 def ladder() -> Ladder:
-    return Ladder.from_config(PsmStrategyConfig())  # b=0.55 s=0.45 offsets 0.05/0.13
+    return Ladder.from_config(original_config("psm"))  # b=0.55 s=0.45 offsets 0.05/0.13
 
 
 def test_every_boundary_falls_in_the_documented_band(ladder: Ladder) -> None:

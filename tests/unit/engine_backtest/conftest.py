@@ -32,9 +32,11 @@ from common.calendar import Session, ny_datetime, nyse, parse_rfc3339, to_ms
 from common.config import StrategyConfig
 from common.csvfiles import history_path, read_history, write_history
 from common.session_grid import GridFiller
+from engine.cost_estimates import round_trip_costs
 from engine.decision import DecisionStep, flatten_plan
 from engine.market_grid import load_sessions
 from engine.signals import SignalEngine
+from engine.sim_liquidity import SessionLiquidity, grid_figures
 from engine.strategies import Holding, make_strategy
 from ledger.costs import CostModel
 from mockmarket.broker import PaperBroker
@@ -139,7 +141,12 @@ def broker_replay(cfg: StrategyConfig, market_dir: Path, day: date, warmup: int)
     signals.warm_up(warm)
     feed = GridFiller(cfg.symbols, warm.last_closes())  # the live feed's grid rule
     strategy = make_strategy(cfg)
-    step = DecisionStep(strategy, cfg, session, signal_engine=signals)
+    # the live warm-up's round-trip cost estimates: liquidity over the sessions before
+    # (the broker's figure), prices at yesterday's close
+    figures = grid_figures(warm, range(len(warm.sessions)))
+    liquidity = SessionLiquidity(figures, cfg.costs.liquidity_sessions, cal).on(session, cfg.symbols)
+    step = DecisionStep(strategy, cfg, session, signal_engine=signals,
+                        round_trip_costs=round_trip_costs(cfg.costs, warm.last_closes(), liquidity))  # fmt: skip
     halted = eod_done = False
     for t in session.minutes():
         clock.set_time(t + MINUTE_MS + 500)  # bar t has closed; minute t+1 is in progress

@@ -11,7 +11,7 @@ from common.config import (
     OesConfig,
     PsmStrategyConfig,
     RotationStrategyConfig,
-    default_config_json,
+    original_config_json,
 )
 from common.errors import ConfigError
 from engine.backtest import backtest_sessions, resolve_config, run_backtest, simulate
@@ -42,7 +42,7 @@ def test_sessions_are_the_scored_range_and_the_warm_up_before_it():
 
 
 def test_the_config_comes_from_the_config_dir_with_best_params_like_live(tmp_path):
-    data = default_config_json("psm")
+    data = original_config_json("psm")  # the ported ladder: buy 0.55
     data["psm_config"]["min_hold_bars"] = 7
     (tmp_path / "psm_strategy.json").write_text(json.dumps(data))
     params = tmp_path / "best_params.json"

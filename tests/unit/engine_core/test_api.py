@@ -16,6 +16,7 @@ from engine_core import (
     N_FEATURES,
     READY_BARS,
     BatchResult,
+    Combiner,
     Ensemble,
     EnsembleParams,
     FeatureEngine,
@@ -161,7 +162,7 @@ def test_module_constants_and_time_fields(small_market):
 def _public_names() -> dict[str, set[str]]:
     """engine_core's exports, and the public attributes of its compiled classes."""
     out = {"engine_core": set(engine_core.__all__)}
-    for cls in (MultiHorizonEWRLS, FeatureEngine, Ensemble):
+    for cls in (MultiHorizonEWRLS, FeatureEngine, Ensemble, Combiner):
         out[cls.__name__] = {n for n in dir(cls) if not n.startswith("_")}
     return out
 

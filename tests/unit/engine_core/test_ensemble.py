@@ -11,7 +11,9 @@ import pytest
 from engine_core import BadBarError, Ensemble, EnsembleParams, minute_info, run_batch
 from engine_core.reference import ReferenceEnsemble
 
-PARAMS = EnsembleParams(warmup_samples=30)
+# the raw combination with the seeds' amplification: these tests pin the ensemble's
+# mechanics; the calibration has its own tests (test_calibration.py)
+PARAMS = EnsembleParams(warmup_samples=30, calibration=False, bb_amplification=0.10)
 FIELDS = ("prob", "rhat", "conf", "preds", "confs", "ready", "warm")
 
 

@@ -7,15 +7,25 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from common.config import OesConfig
 from engine_core import EnsembleParams, run_batch
 
 
 def test_defaults_are_the_oes_config_defaults():
     p = EnsembleParams()
-    assert (p.ewrls_lambda, p.initial_variance, p.regularization, p.warmup_samples) == (0.98, 10.0, 0.1, 100)
-    assert p.horizons == (1, 5, 10) and p.horizon_weights == (0.3, 0.5, 0.2)
-    assert (p.bb_period, p.bb_std, p.bb_proximity, p.bb_amplification) == (20, 2.0, 0.30, 0.10)
-    assert p.probability_scale == 50.0
+    o = OesConfig()
+    shared = set(EnsembleParams.field_names()) & set(OesConfig.model_fields)
+    assert len(shared) == 14  # every oes_config signal knob (norm_window, z_clip, label_clip are not)
+    for name in shared:
+        assert getattr(p, name) == getattr(o, name), name
+    assert (p.ewrls_lambda, p.initial_variance, p.regularization, p.warmup_samples) == (0.9999, 10.0, 10.0, 100)
+    assert p.horizons == (1, 5, 10) and p.horizon_weights == (0.0, 1.0, 0.0)
+    assert (p.bb_period, p.bb_std, p.bb_proximity, p.bb_amplification) == (20, 2.0, 0.30, 0.0)
+    assert p.probability_scale == 2000.0
+    assert (p.calibration, p.calibration_lambda, p.calibration_z) == (True, 0.9995, 0.5)
+    # the ported system's values stay valid
+    EnsembleParams(ewrls_lambda=0.98, regularization=0.1, horizon_weights=(0.3, 0.5, 0.2),
+                   probability_scale=50.0, bb_amplification=0.10, calibration=False)
 
 
 @pytest.mark.parametrize(("key", "value"), [
@@ -28,6 +38,8 @@ def test_defaults_are_the_oes_config_defaults():
     ("bb_proximity", 0.0), ("bb_proximity", 0.6), ("bb_amplification", -0.01),
     ("bb_amplification", 0.5), ("warmup_samples", -1), ("warmup_samples", True),
     ("norm_window", 0), ("z_clip", 0.0), ("label_clip", -1.0), ("ewrls_lambda", "0.98"),
+    ("calibration", 1), ("calibration", "yes"), ("calibration_lambda", 0.0),
+    ("calibration_lambda", 1.5), ("calibration_z", -0.5), ("calibration_z", float("inf")),
 ])
 def test_a_bad_value_names_the_key_and_the_value(key, value):
     with pytest.raises(ValueError, match=key) as err:
@@ -46,7 +58,7 @@ def test_from_mapping_takes_the_known_keys_and_strict_rejects_the_rest():
         replace(p, bb_std=-1)  # a copy is validated again
 
 
-BASE = EnsembleParams(warmup_samples=20)
+BASE = EnsembleParams(warmup_samples=20, calibration=False, bb_amplification=0.10)
 CHANGES = [
     {"ewrls_lambda": 0.99}, {"regularization": 0.5}, {"regularization": 0.0},
     {"initial_variance": 1.0}, {"horizons": (1, 3, 10)}, {"horizon_weights": (0.6, 0.2, 0.2)},

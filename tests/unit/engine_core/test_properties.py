@@ -35,6 +35,9 @@ def params_st(draw) -> EnsembleParams:
         warmup_samples=draw(st.integers(0, 10)),
         bb_period=draw(st.integers(2, 30)),
         bb_amplification=draw(st.sampled_from([0.0, 0.1, 0.3])),
+        calibration=draw(st.booleans()),
+        calibration_lambda=draw(st.sampled_from([1.0, 0.99, 0.9])),
+        calibration_z=draw(st.sampled_from([0.0, 1.0, 2.0])),
     )
 
 
@@ -72,6 +75,16 @@ def _per_bar(params, bars, t):
     return out
 
 
+def single_cal(params, bars, t):
+    """The calibrated per-horizon predictions through the per-bar path."""
+    ens = Ensemble(S, params)
+    out = np.empty((len(params.horizons), S, len(t)))
+    for j in range(len(t)):
+        ens.update(int(t[j]), *(b[:, j] for b in bars))
+        out[:, :, j] = ens.calibrated_predictions
+    return out
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(params=params_st(), stream=streams())
 def test_per_bar_equals_batch_equals_reference(params, stream):
@@ -91,6 +104,8 @@ def test_per_bar_equals_batch_equals_reference(params, stream):
     scale = max(np.abs(ref.rhat).max(), 1e-300)
     np.testing.assert_allclose(batch.rhat, ref.rhat, rtol=1e-5, atol=1e-6 * scale)
     assert np.isfinite(batch.prob).all() and np.isfinite(batch.rhat).all()
+    assert np.array_equal(single_cal(params, bars, t), batch.cal_preds)
+    np.testing.assert_allclose(batch.slopes, ref.slopes, rtol=1e-5, atol=1e-9)
 
 
 BAD = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -1.0, -1e-300])

@@ -8,8 +8,9 @@ import pytest
 
 from common.bars import Bar
 from common.calendar import ny_datetime, nyse, to_ms
-from common.config import OesConfig, PsmStrategyConfig, RotationStrategyConfig
+from common.config import OesConfig, PsmStrategyConfig, RotationStrategyConfig, original_config
 from common.minute import Minute
+from engine.cost_estimates import unknown_liquidity_cost
 from engine.decision import DecisionStep, flatten_plan
 from engine.risk import RiskGuard
 from engine.signals import SignalEngine
@@ -40,7 +41,7 @@ def spy(p: float) -> dict[str, Signal]:
 
 
 def psm_step(day: date = DAY, cfg: PsmStrategyConfig | None = None) -> DecisionStep:
-    cfg = cfg or PsmStrategyConfig()
+    cfg = cfg or original_config("psm")  # the ladder at 0.55 / 0.45, no cost gate
     return DecisionStep(make_strategy(cfg), cfg, nyse().session(day))
 
 
@@ -171,3 +172,18 @@ def test_mismatched_parts_are_refused():
     step = DecisionStep(make_strategy(cfg), cfg, session, guard=RiskGuard(cfg.risk))
     with pytest.raises(ValueError, match="not a minute of the"):
         step.decide(minute(at(date(2025, 10, 17), "10:00")), spy(0.5), holdings={}, cash=1.0)
+
+
+def test_the_sessions_cost_estimates_reach_the_strategy_and_a_missing_one_is_the_widest(caplog):
+    cfg = PsmStrategyConfig()
+    costs = {"SPY": 2.5e-4, "SPXL": 3.5e-4, "SH": 9e-4}
+    step = DecisionStep(make_strategy(cfg), cfg, nyse().session(DAY), round_trip_costs=costs)
+    with caplog.at_level("WARNING", logger="engine.decision"):
+        res = step.decide(minute(at(DAY, "10:00")), spy(0.5), holdings={}, cash=100_000.0)
+    got = res.minute.round_trip_costs
+    assert {s: got[s] for s in costs} == costs
+    # SDS had no estimate: priced at unknown liquidity (the widest spread), with a warning
+    assert got["SDS"] == unknown_liquidity_cost(cfg.costs, PRICES["SDS"]) > 50e-4
+    assert "SDS: no liquidity estimate" in caplog.text
+    res = step.decide(minute(at(DAY, "10:01")), spy(0.5), holdings={}, cash=100_000.0)
+    assert res.minute.round_trip_costs == got  # the same estimates all session

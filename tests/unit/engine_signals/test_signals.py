@@ -20,12 +20,15 @@ from engine.signals import (
     SignalEngine,
     batch_signals,
     ensemble_params,
+    ensemble_run,
     per_bar_signals,
+    recombined_signals,
 )
 from engine.strategies import Signal
 from engine_core import EnsembleParams
 
-FAST = OesConfig(warmup_samples=20)
+FAST = OesConfig(warmup_samples=20, calibration=False, bb_amplification=0.1)
+"""The original signal (raw combination, Bollinger amplification), warm after 20 pairs."""
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +208,17 @@ def test_update_refuses_bad_minutes_with_a_clear_message():
         SignalEngine(["BBB"], FAST).warm_up(build_grid(["AAA"], [s], {}))
     with pytest.raises(ValueError, match="duplicates"):
         SignalEngine(["AAA", "AAA"], FAST)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"calibration": True}, {"calibration": True, "calibration_z": 0.0},
+     {"horizon_weights": (0.0, 1.0, 0.0)}, {"probability_scale": 2000.0},
+     {"bb_amplification": 0.0}],
+)  # fmt: skip
+def test_recombined_signals_equal_a_full_run_to_the_last_bit(grid, changes):
+    """The optimizer's path: one engine_core run per prediction key, then any calibration,
+    weights, probability or Bollinger setting recombined from it."""
+    run = ensemble_run(grid, FAST)
+    other = FAST.model_copy(update=changes)
+    assert recombined_signals(grid, other, run).same_as(batch_signals(grid, other))

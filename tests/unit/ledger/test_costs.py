@@ -126,3 +126,21 @@ def test_a_limit_clamp_is_reported_as_less_spread_and_an_improvement_as_negative
     assert clamped.spread_cost == D("0.5") and clamped.slippage_cost == 0
     _, better = book_fill(pf, acc, m, symbol="X", side="buy", qty=D(10), quote=q, price=D("49.90"), day=DAY, now_ms=2)
     assert better.price_cost == D(-1) and better.spread_cost == 0
+
+
+def test_a_round_trip_costs_both_half_spreads_both_slippages_and_both_fills_fees():
+    m = CostModel.default()
+    # liquidity unknown: buy at 50.13, sell at 49.87 (above); 100 shares
+    fees = (
+        m.fill_fees("buy", D(100), D("50.13")).total + m.fill_fees("sell", D(100), D("49.87")).total
+    )
+    want = (D("0.26") * 100 + fees) / D(5000)
+    assert m.round_trip_cost(D(50), None) == want
+    assert D("0.0052") < want < D("0.0053")  # 2 x (25 + 1) bp and about 0.5 bp of fees
+    # a liquid symbol pays the half-cent floor: 2 x (0.5 c + 1 bp) on $50 = 4 bp, plus fees
+    liquid = m.round_trip_cost(D(50), D(10_000_000))
+    assert D("0.0004") < liquid < D("0.00044")
+    # the legacy model charges slippage only
+    assert CostModel.legacy(slippage_bps=1).round_trip_cost(D(50), None) == D("0.0002")
+    with pytest.raises(ValueError, match="price"):
+        m.round_trip_cost(D(0), None)
