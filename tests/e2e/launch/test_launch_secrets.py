@@ -9,7 +9,7 @@ import os
 import shutil
 import stat
 
-from common.config import apply_params, default_config_json
+from common.config import apply_params, original_config_json
 from launch.paths import Mode, ModePaths
 from mockmarket.harness import run_market
 from tests.support.processes import poll
@@ -33,7 +33,7 @@ ACCOUNT_DATA = ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm", "s
 def test_a_live_run_leaves_no_key_anywhere_and_its_account_files_private(home: Home, tmp_path, market_files, history):
     live = ModePaths.of(Mode.LIVE)
     log_dir, data_dir = home.dir / live.log_dir, home.dir / live.data_dir
-    home.write_config(apply_params(default_config_json("rotation"), HOLDS, source="<test>", strategy="rotation"))
+    home.write_config(apply_params(original_config_json("rotation"), HOLDS, source="<test>", strategy="rotation"))
     with run_market(tmp_path / "market", data_dir=market_files(DAY), seed=SEED, sessions=SESSIONS,
                     date=DAY.isoformat(), start_time="14:50", speed=120.0,
                     extra_args=["--correction-rate", "0", "--paused"], key=KEY, secret=SECRET) as m:  # fmt: skip
