@@ -81,6 +81,11 @@ chaos-kills: $(BUILT) ## seeded SIGKILLs of the engine, bridge and launcher in w
 	  $(PY) -m tests.support.chaos_table $(CHAOS_DIR); rt=$$?; \
 	  test $$r0 -eq 0 -a $$r1 -eq 0 -a $$rt -eq 0 || { echo "chaos: FAILED (replay: make chaos-kills SEED=$(SEED) KILLS=$(KILLS) SESSIONS=$(SESSIONS); see $(CHAOS_DIR)/shard*.log)"; exit 1; }
 
+chaos-fuzz: $(BUILT) ## fuzz every parser (>= 100,000 inputs each), then mutation-test the order-safety core
+	@FUZZ_PROFILE=long $(PY) -m pytest tests/fuzz -p no:randomly -p no:timeout
+	@$(PY) -m pip install --disable-pip-version-check -q 'mutmut==3.8.1'
+	@rm -rf mutants && $(PY) -m mutmut run --max-children 2 >/dev/null; $(PY) tests/fuzz/mutation_report.py
+
 bench: $(BUILT) ## run every benchmark under bench/ and print the figures
 	@$(PY) -m bench
 
@@ -109,4 +114,4 @@ mindeps: ## prove setup.py's lower bounds: every dependency at its bound in .ven
 clean: ## remove builds (keeps .venv, data and logs)
 	rm -rf build engine_core/*.c engine_core/*.so engine_core/*.html $(BUILT)
 
-.PHONY: help install mock live tail test tools docs bench lint mindeps clean chaos chaos-kills
+.PHONY: help install mock live tail test tools docs bench lint mindeps clean chaos chaos-kills chaos-fuzz

@@ -290,20 +290,25 @@ class MarketDataStream:
                 return found
 
     def _dispatch(self, frame: str | bytes) -> None:
+        """Deliver a frame's bars, then act on its first error message (if any): an error
+        never costs the bars that came in the same frame."""
         now = self._now()
         bars: list[StreamBar] = []
+        error: Control | None = None
         for m in parse_frame(frame):
             if isinstance(m, StreamBar):
                 bars.append(m)
             elif isinstance(m, Control):
-                if m.kind == "error":
-                    self._raise_for_error(m)
+                if m.kind == "error" and error is None:
+                    error = m
                 log.debug("stream message %s %s", m.kind, m.msg)
             elif isinstance(m, Malformed):
                 self.stats.malformed += 1
                 log.warning("skipped a malformed stream message: %s", m.reason)
         if bars:
             self._deliver(bars, now)
+        if error is not None:
+            self._raise_for_error(error)
 
     def _deliver(self, bars: list[StreamBar], now: float) -> None:
         self._got_data = True

@@ -522,10 +522,14 @@ def _read_json(path: Path) -> Any:
         raise ConfigError(f"{path}: no such config file") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text: {e}") from None
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except ValueError as e:
         raise ConfigError(f"{path}: not valid JSON: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid JSON: nested too deeply") from None
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:

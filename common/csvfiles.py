@@ -115,6 +115,10 @@ def _finish(bars: list[Bar]) -> list[Bar]:
 _EXACT_FLOATS: dict = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
 
 
+_EPOCH_SECONDS = r"-?[0-9]{1,15}"
+"""Whole Unix seconds whose milliseconds fit an int64 (longer ones are refused, never wrapped)."""
+
+
 def _fast_history(path: Path, symbol: str) -> list[Bar] | None:
     """The bars of a well-formed history file through pandas' C parser, or None.
 
@@ -140,7 +144,7 @@ def _fast_history(path: Path, symbol: str) -> list[Bar] | None:
         return None
     epoch_text = df["ts_nyt_epoch"]
     iso_text = df["ts_utc"]
-    if not (epoch_text.str.fullmatch(r"-?[0-9]+").all() and iso_text.str.contains("T", regex=False).all()):
+    if not (epoch_text.str.fullmatch(_EPOCH_SECONDS).all() and iso_text.str.contains("T", regex=False).all()):
         return None
     try:
         iso_ms = pd.to_datetime(iso_text, format="ISO8601", utc=True).to_numpy("datetime64[ms]").astype(np.int64)
@@ -208,11 +212,11 @@ def history_times(path: str | Path) -> list[int]:
     except (ValueError, OSError) as e:  # a ParserError and a UnicodeDecodeError are ValueErrors
         raise CsvFormatError(f"{path}: cannot read its ts_nyt_epoch column: {e}") from None
     col = df["ts_nyt_epoch"].str.strip()
-    ok = col.str.fullmatch(r"-?[0-9]+").fillna(False)
+    ok = col.str.fullmatch(_EPOCH_SECONDS).fillna(False)
     if not ok.all():
         line = int(ok.to_numpy().argmin()) + 2
         raise CsvFormatError(f"{path}:{line}: ts_nyt_epoch={df['ts_nyt_epoch'].iloc[line - 2]!r} "
-                             "is not whole Unix seconds")  # fmt: skip
+                             "is not whole Unix seconds (at most 15 digits)")  # fmt: skip
     return sorted(set((col.astype(np.int64) * 1000).tolist()))
 
 

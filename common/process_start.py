@@ -15,6 +15,7 @@ import click
 from common.env import AlpacaEndpoints, load_endpoints
 from common.errors import ConfigError
 from common.logs import setup_process_logging
+from common.private_files import make_new_files_private
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,10 @@ class ProcessStart:
 def start_process(
     process: str, log_dir: Path, config_env: Path | None, log_file: Path | None = None
 ) -> ProcessStart:
-    """Load endpoints (remembering a ConfigError) and log to ``log_dir/<process>_<ts>.log``
-    (or exactly ``log_file``, the launcher's choice); OSError if the log cannot be opened."""
+    """Make new files private (umask 077), load endpoints (remembering a ConfigError) and log
+    to ``log_dir/<process>_<ts>.log`` (or exactly ``log_file``, the launcher's choice);
+    OSError if the log cannot be opened."""
+    make_new_files_private()  # logs, journal, state files: account data (common.private_files)
     endpoints: AlpacaEndpoints | None = None
     env_error: ConfigError | None = None
     try:

@@ -167,7 +167,7 @@ class AlpacaRestClient:
         code: int | None = None
         try:
             data = resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
             data = None
         if isinstance(data, dict) and ("message" in data or "code" in data):
             message = str(data.get("message", ""))
@@ -189,7 +189,7 @@ class AlpacaRestClient:
             return None
         try:
             return resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
             snippet = self._scrub(resp.text[:200])
             raise ResponseFormatError(
                 f"{method} {path}: HTTP {resp.status_code} answer is not JSON: {snippet!r}"
@@ -524,6 +524,10 @@ class AlpacaRestClient:
             token = page.get("next_page_token")
             if not token:
                 break
+            if not isinstance(token, str):
+                raise ResponseFormatError(
+                    f"GET /v2/stocks/bars: next_page_token {token!r} is not a string"
+                )
             if token in seen_tokens:
                 raise ResponseFormatError(f"GET /v2/stocks/bars: next_page_token {token!r} repeats")
             seen_tokens.add(token)

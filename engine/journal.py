@@ -44,6 +44,7 @@ from typing import Any
 
 from common.errors import OperationalError, TraderError
 from common.order_status import TERMINAL, OrderStatus, is_terminal
+from common.private_files import narrow
 from common.quantities import QTY_EPS
 from engine.order_lifecycle import OrderProgress, advance
 
@@ -258,6 +259,8 @@ class Journal:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_S)
         try:
             self._open()
+            for part in ("", "-wal", "-shm"):  # account data: 0600 (common.private_files)
+                narrow(f"{self.path}{part}")
         except BaseException:
             self._db.close()
             raise

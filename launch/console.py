@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from common.logs import RedactFilter, setup_process_logging
+from common.private_files import make_new_files_private
 from launch.paths import ModePaths, point_link
 
 CONSOLE_FORMAT = "%(asctime)s %(levelprefix)s%(message)s"
@@ -22,7 +23,9 @@ class _Console(logging.Formatter):
 
 def setup_launch_logging(paths: ModePaths, stamp: str, secrets: Iterable[str] = (),
                          console: bool = True) -> Path:  # fmt: skip
-    """Log to ``<log-dir>/launch_<stamp>.log`` and (``console``) the terminal; the file's path."""
+    """Log to ``<log-dir>/launch_<stamp>.log`` and (``console``) the terminal; the file's path.
+    New files are private from here on (umask 077, inherited by the bridge and the engine)."""
+    make_new_files_private()
     path = setup_process_logging(
         "launch", paths.log_dir, secrets=secrets, stderr=False, filename=paths.log_file("launch", stamp)
     )

@@ -67,6 +67,7 @@ from common.history_download import (
     run_download,
     scan,
 )
+from common.private_files import make_new_files_private
 from common.rest import AlpacaRestClient
 from common.rest_models import Account, BrokerClock
 from common.stop_flag import StopFlag
@@ -318,6 +319,15 @@ class Launch:
 
     # ------------------------------------------------------------------ run
     def run(self) -> int:
+        # logs, pid files, the engine's journal and state: account data, private to the user
+        # (common.private_files); the bridge and the engine inherit the umask
+        umask = make_new_files_private()
+        try:
+            return self._logged_run()
+        finally:
+            os.umask(umask)
+
+    def _logged_run(self) -> int:
         self.paths.run_dir.mkdir(parents=True, exist_ok=True)
         log_file = setup_launch_logging(self.paths, self.stamp, console=self.console)
         log.info("launcher %s mode, strategy %s, pid %d, log %s", self.opts.mode, self.opts.strategy,

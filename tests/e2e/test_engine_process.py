@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -69,15 +71,32 @@ def test_missing_keys_stop_it_naming_the_variable(tmp_path):
     assert "ALPACA_PAPER_API_KEY" in p.stderr and "ALPACA_PAPER_SECRET_KEY" in p.stderr
 
 
-def test_an_unsafe_fifo_path_is_refused(rig_factory, e2e, tmp_path):
+@pytest.mark.parametrize("kind", ["symlink", "regular file", "another user's FIFO"])
+def test_an_unsafe_fifo_path_is_refused(rig_factory, e2e, tmp_path, kind):
+    """The engine refuses a FIFO path that is a symlink (even to a FIFO), a regular file (left
+    as it was) or a FIFO owned by another user, naming the path, before any work."""
+    if kind == "another user's FIFO" and os.geteuid() != 0:
+        pytest.skip("only root can give a FIFO to another user")
     rig = rig_factory(day=e2e.DAY)
     rig.write_config("psm")
-    target = tmp_path / "elsewhere"
-    target.write_text("")
-    rig.fifo.symlink_to(target)
+    if kind == "symlink":
+        target = tmp_path / "elsewhere.fifo"
+        os.mkfifo(target, 0o600)
+        rig.fifo.symlink_to(target)
+        says = f"{rig.fifo} is a symlink; refusing it"
+    elif kind == "regular file":
+        rig.fifo.write_text("precious\n")
+        says = f"{rig.fifo} is a regular file, not a FIFO; refusing it"
+    else:
+        os.mkfifo(rig.fifo, 0o600)
+        os.chown(rig.fifo, 4321, 4321)
+        says = f"{rig.fifo} is a FIFO owned by uid 4321, not by this user"
     engine = rig.start_engine("psm")
     assert engine.wait(60) == 2
-    assert "is a symlink; refusing it" in engine.output()
+    assert says in engine.output()
+    assert rig.counters()["orders_submitted"] == 0
+    if kind == "regular file":
+        assert rig.fifo.read_text() == "precious\n"
 
 
 def test_an_unusable_journal_stops_it_for_the_operator(rig_factory, e2e):

@@ -50,7 +50,12 @@ def test_a_bridge_restart_mid_session_is_ridden_through(rig_factory, e2e):
     # every minute from 14:59 (decided at start-up) went through the engine once; it may
     # exit at the close before the 15:59 batch comes
     assert state["counters"]["minutes"] in (60, 61)
-    assert state["feed"]["gaps"] >= 1 or state["feed"]["by_source"].get("backfill", 0) >= 1
+    # the bridge was away from 15:15 to 15:25 at least: the minutes it missed (at least
+    # 15:15..15:23) came from REST, as bars (backfill), not as flat fills from last closes
+    feed = state["feed"]
+    assert feed["gaps"] >= 1 and feed["gap_filled_minutes"] == 0, feed
+    assert feed["backfilled_minutes"] >= 9 and feed["by_source"].get("backfill") == feed["backfilled_minutes"], feed
+    assert "gap-fill" not in feed["by_source"], feed
     log = rig.trader_log()
     assert "Traceback" not in log and "reopening and waiting for a writer" in log
     decided = rig.journal_rows("SELECT t_ms FROM decisions")

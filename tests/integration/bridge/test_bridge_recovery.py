@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from common.bars import MINUTE_MS
 
@@ -29,7 +30,13 @@ def test_reader_killed_and_restarted(rig_factory, helpers):
     # minutes written while no reader was attached were delivered when it came back; at most the
     # one line sitting unread in the pipe at the moment of the kill may be lost
     assert all(a == last_seen and b - a <= 2 * MINUTE_MS for a, b in gaps(rec.minutes)), gaps(rec.minutes)
-    assert "went away" in rig.bridge_log() or "no reader" in rig.bridge_log()
+    # the writer saw the reader go (EPIPE), then waited for one, buffering, then handed over
+    # what it had kept when the new reader attached
+    log = rig.bridge_log()
+    assert "went away" in log, log[-2000:]
+    after = log[log.index("went away") :]
+    assert "no reader on FIFO" in after and "buffering up to" in after, after[-2000:]
+    assert re.search(r"reader attached to FIFO \S+ \([1-9][0-9]* line\(s\) waiting\)", after), after[-2000:]
 
 
 def test_bridge_killed_and_restarted(rig_factory, helpers):

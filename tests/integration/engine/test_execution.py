@@ -64,8 +64,10 @@ def test_intent_is_journaled_before_the_order_is_sent_and_fills_are_journaled(mk
     market, rest, make = mk
     spy = Spy(rest, journal)
     ex = make(spy)
-    sent = ex.execute(plan({"TQQQ": 10, "SQQQ": 5}))
-    assert sorted(sent.submitted) == sorted(o for o in sent.submitted)
+    p = plan({"TQQQ": 10, "SQQQ": 5})
+    sent = ex.execute(p)
+    assert sorted(sent.submitted) == sorted(o.client_order_id for o in p.orders)
+    assert len(sent.submitted) == 2 and sent.rejected == sent.unknown == sent.skipped == []
     assert spy.seen_at_submit == ["intent", "intent"]
     for cid in sent.submitted:
         rec = journal.order(cid)
@@ -89,6 +91,29 @@ def test_a_lost_response_is_recovered_by_client_order_id_without_a_second_order(
     assert c["orders_accepted"] == 1 and c["fills"] == 1
     assert journal.order(sent.submitted[0]).status == "filled"
     assert signed_positions(rest.get_positions()) == {"TQQQ": 7.0}
+
+
+def test_the_engine_recovers_from_a_422_when_its_journal_lost_the_answer(mk, journal):
+    """A previous life sent the order and died before its journal kept anything of it: the
+    engine re-deciding the minute sends the same client order id, the broker answers 422
+    (duplicate), and the engine journals the broker's order as its own — filled, once —
+    instead of a refusal or a second order."""
+    market, rest, make = mk
+    p = plan({"TQQQ": 10})
+    (o,) = p.orders
+    before = rest.submit_order(symbol="TQQQ", qty=10, side="buy", client_order_id=o.client_order_id)
+    assert jr.orders(journal.path, "rotation", DAY) == []  # the journal lost it all
+    ex = make()
+    sent = ex.execute(p)
+    c = counters(market)
+    assert (c["orders_accepted"], c["duplicates_rejected"]) == (1, 1)  # the 422 was met
+    assert sent.submitted == [o.client_order_id] and sent.rejected == [] and sent.unknown == []
+    rec = journal.order(o.client_order_id)
+    assert rec.status == "filled" and rec.broker_order_id == before.id and rec.filled_qty == 10
+    assert [(f.symbol, f.qty) for f in jr.fills(journal.path, "rotation", DAY)] == [("TQQQ", 10.0)]
+    broker = signed_positions(rest.get_positions())
+    assert broker == {"TQQQ": 10.0}
+    assert ex.book.diff(broker) == [] and ex.pending() == {}
 
 
 def test_a_relaunch_that_re_plans_the_same_minute_sends_nothing_twice(mk, journal, tmp_path):

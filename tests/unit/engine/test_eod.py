@@ -245,3 +245,47 @@ def test_a_relaunch_after_the_flatten_keeps_the_working_closing_orders(journal):
     again = make(broker, journal)  # a new engine on the same journal, same minute
     result = again.run(EOD, PRICES)
     assert result.orders == [] and [o["client_order_id"] for o in ours(broker) if o["status"] == "new"] == working
+
+
+def test_the_eod_cancel_touches_exactly_the_orders_it_should_and_counts_them(journal, caplog):
+    """Canceled: the engine's open orders decided before the EOD bar and every other open
+    order on a universe symbol. Left working: the engine's orders of the EOD bar itself, and
+    orders on symbols outside the universe. A cancel that fails for a moment is logged and
+    not counted; one that comes too late (the order filled meanwhile) is not counted either."""
+    from common.errors import NetworkError
+    from engine.order_plan import plan_orders
+
+    broker = ThinBroker({})  # no bar: every market order rests
+    eod = make(broker, journal)
+    ex = eod.executor
+    guard = RiskGuard(RiskConfig(max_position_pct=1.0))
+    for t, targets in ((EOD - 5 * MINUTE_MS, {"SQQQ": 10, "TQQQ": 3}), (EOD, {"FAS": 2})):
+        ex.execute(plan_orders("rotation", t, targets, {}, prices=PRICES, equity=100_000.0, guard=guard))
+    early_sqqq, early_tqqq = (r.client_order_id for r in sorted(ex.open_records(), key=lambda r: r.symbol)
+                              if parse_client_order_id(r.client_order_id).t_ms < EOD)  # fmt: skip
+    broker.place("FAS", "buy", 5, "hand-fas")
+    hand_tqqq = broker.place("TQQQ", "sell", 1, "hand-tqqq")
+    hand_aapl = broker.place("AAPL", "buy", 3, "hand-aapl")
+    flaky = next(o["id"] for o in broker.orders.values() if o["client_order_id"] == early_tqqq)
+    real_cancel = broker.cancel_order
+
+    def cancel(order_id: str) -> None:
+        if order_id == flaky:
+            raise NetworkError("read timed out")
+        if order_id == hand_tqqq:  # filled between the list and the cancel
+            broker.orders[order_id]["status"] = "filled"
+        real_cancel(order_id)
+
+    broker.cancel_order = cancel  # type: ignore[method-assign]
+    caplog.set_level("INFO", logger="engine.eod")
+    n = eod.cancel_open_orders()
+    status = {o["client_order_id"]: o["status"] for o in broker.orders.values()}
+    assert status[early_sqqq] == "canceled" and journal.order(early_sqqq).status == "canceled"
+    assert status[early_tqqq] == "new" and journal.order(early_tqqq).is_open  # asked again later
+    assert status["hand-fas"] == "canceled" and status["hand-aapl"] == "new"
+    assert status["hand-tqqq"] == "filled"
+    (eod_fas,) = [c for c in status if c.startswith("it-") and parse_client_order_id(c).t_ms == EOD]
+    assert status[eod_fas] == "new"
+    assert n == 2  # early SQQQ and the hand-placed FAS
+    assert hand_aapl in caplog.text and "left working: outside the strategy's universe" in caplog.text
+    assert f"cannot cancel {early_tqqq} now" in caplog.text

@@ -439,3 +439,31 @@ def test_restored_rotation_flattens_at_end_of_day(rot_cfg, feed, full_day, at, t
     assert set(strat.decide(f.minute(at(full_day, "15:57"), strong, ROT_PX)).targets.values()) == {
         0
     }
+
+
+@pytest.mark.parametrize("policy", ["adopt", "halt"])
+def test_open_orders_are_summed_per_symbol_adopted_by_id_and_others_canceled(rot_cfg, t, policy) -> None:
+    """Two of today's open buys on one symbol add up (what is left of each), the held shares
+    plus that is the holding, both are adopted by broker id, and a hand-placed order on a
+    universe symbol is canceled; under ``halt`` (five longs: more than the slots) the same
+    figures come back with the HALT state and nothing is canceled."""
+    day = date(2025, 10, 16)
+    key = OrderKey.for_minute("rotation", t - MINUTE_MS, "TQQQ", "buy")
+    orders = [
+        order("o1", key.with_seq(0).client_order_id(), "TQQQ", "buy", 10, filled=4, status="partially_filled"),
+        order("o2", key.with_seq(1).client_order_id(), "TQQQ", "buy", 3),
+        order("o3", "by-hand-1", "FAS", "sell", 2),
+    ]
+    held = [position("TQQQ", 5)]
+    if policy == "halt":
+        held += [position(s, 10) for s in ("TNA", "ERX", "SSO", "SVXY")]
+    res = run(RotationStrategy(rot_cfg(reconciliation__policy=policy)), held, orders, t=t, day=day)
+    assert res.pending == {"TQQQ": 9.0}
+    assert res.holdings["TQQQ"] == 14.0
+    assert res.adopt_order_ids == ("o1", "o2")
+    if policy == "halt":
+        assert (res.state_name, res.action, res.cancel_order_ids) == ("HALT", "halt", ())
+        assert res.issues and res.holdings == {"TQQQ": 14.0, **dict.fromkeys(("TNA", "ERX", "SSO", "SVXY"), 10.0)}
+    else:
+        assert res.action != "halt" and res.cancel_order_ids == ("o3",)
+        assert any("cancel open order by-hand-1 sell FAS" in d for d in res.details)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from common.config import SessionConfig
-from engine.strategies import session_minute
+from common.config import SessionConfig, default_config_json, validate_strategy_config
+from engine.strategies import BrokerHoldings, Holding, make_strategy, minute_input, session_minute
 
 
 def test_full_day_flags(full_day, at) -> None:
@@ -48,3 +48,38 @@ def test_off_grid_minute_is_refused(full_day) -> None:
         session_minute(full_day, full_day.close_ms, SessionConfig())
     with pytest.raises(ValueError, match="not a minute"):
         session_minute(full_day, full_day.open_ms + 1000, SessionConfig())
+
+
+@pytest.mark.parametrize(
+    ("strategy", "longs", "short"),
+    [("psm", {"SPY": 10.0}, {"SH": -40.0}), ("rotation", {"TQQQ": 10.0}, {"SQQQ": -40.0})],
+)
+@pytest.mark.parametrize(("day", "eod_bar"), [("full", "15:57"), ("half", "12:57")])
+def test_the_eod_minute_takes_every_holding_to_zero_shorts_included(
+    full_day, half_day, at, strategy, longs, short, day, eod_bar
+) -> None:
+    """The calendar's EOD minute (decided at close − 2) makes each strategy target 0 for every
+    holding it took over: the long in its book and the short kept aside alike (a strategy
+    closing only its longs left the short open overnight)."""
+    session = full_day if day == "full" else half_day
+    cfg = validate_strategy_config(strategy, default_config_json(strategy))
+    strat = make_strategy(cfg)
+    prices = dict.fromkeys(cfg.symbols, 20.0)
+    held = {**longs, **short}
+    strat.take_over(
+        BrokerHoldings(longs=longs, entry_prices=dict.fromkeys(held, 20.0), prices=prices,
+                       equity=100_000.0, t_ms=at(session, "10:00"), session_date=session.date,
+                       kept=short),  # fmt: skip
+        None,
+    )
+    positions = {s: Holding(q, 20.0) for s, q in held.items()}
+    before = minute_input(session, at(session, eod_bar) - 60_000, cfg.session, prices=prices,
+                          signals={}, positions=positions, equity=100_000.0)  # fmt: skip
+    assert not before.is_eod
+    kept_before = strat.decide(before).targets
+    assert not set(short) & set(kept_before)  # kept aside: no target before end of day
+    m = minute_input(session, at(session, eod_bar), cfg.session, prices=prices, signals={},
+                     positions=positions, equity=100_000.0)  # fmt: skip
+    assert m.is_eod
+    targets = strat.decide(m).targets
+    assert {s: targets.get(s) for s in held} == dict.fromkeys(held, 0)

@@ -14,7 +14,7 @@ from engine.cost_estimates import unknown_liquidity_cost
 from engine.decision import DecisionStep, flatten_plan
 from engine.risk import RiskGuard
 from engine.signals import SignalEngine
-from engine.strategies import Holding, Signal, make_strategy
+from engine.strategies import BrokerHoldings, Holding, Signal, make_strategy
 
 DAY = date(2025, 10, 16)
 HALF = date(2025, 11, 28)
@@ -98,6 +98,29 @@ def test_the_calendar_decides_end_of_day_and_the_last_minute_sends_nothing(day, 
     assert flat.orders[0].client_order_id == res.plan.orders[0].client_order_id
     end = step.decide(minute(at(day, last)), spy(0.9), holdings={}, cash=100_000.0)
     assert not end.orders_allowed
+
+
+@pytest.mark.parametrize(("day", "eod"), [(DAY, "15:57"), (HALF, "12:57")])
+def test_the_strategy_s_own_end_of_day_covers_a_short_it_kept_aside(day, eod):
+    """The decision at the EOD minute closes a short taken over (kept aside) as well as the
+    long in the book, in one plan with the bar's ids: a buy to cover and a sell."""
+    step = psm_step(day)
+    step.strategy.take_over(
+        BrokerHoldings(longs={"SPY": 100.0}, entry_prices={"SPY": 500.0, "SH": 25.0},
+                       prices=PRICES, equity=100_000.0, t_ms=at(day, "10:00"), session_date=day,
+                       kept={"SH": -40.0}),  # fmt: skip
+        None,
+    )
+    holdings = {"SPY": Holding(100, 500.0), "SH": Holding(-40, 25.0)}
+    # SPY_ONLY's band: the strategy holds, the short stays kept as it is until end of day
+    before = step.decide(minute(at(day, eod) - 60_000), spy(0.55), holdings=holdings, cash=50_000.0)
+    assert before.plan.orders == ()
+    res = step.decide(minute(at(day, eod)), spy(0.55), holdings=holdings, cash=50_000.0)
+    assert res.is_eod
+    assert sorted((o.side, o.symbol, o.qty, o.reduces) for o in res.plan.orders) == [
+        ("buy", "SH", 40.0, True),
+        ("sell", "SPY", 100.0, True),
+    ]
 
 
 def test_the_daily_loss_limit_halts_and_a_halted_day_only_reduces():

@@ -104,3 +104,37 @@ def test_an_unexpected_exception_becomes_a_500_and_the_server_goes_on(server, mo
     assert r.status_code == 500
     assert r.json() == {"code": 50010000, "message": "internal server error"}
     assert server.get("/v2/clock").status_code == 200
+
+
+GOOD = {"APCA-API-KEY-ID": "unit-key", "APCA-API-SECRET-KEY": "unit-secret-value"}
+WRITES = [
+    ("POST", "/v2/orders", {"symbol": "AAA", "qty": "1", "side": "buy", "type": "market",
+                            "time_in_force": "day", "client_order_id": "wrong-keys-1"}),  # fmt: skip
+    ("DELETE", "/v2/orders", None),
+    ("DELETE", "/v2/positions?cancel_orders=true", None),
+    ("POST", "/admin/clock", {"action": "pause"}),
+    ("POST", "/admin/faults", {"reject_order_count": 5}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES)
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"APCA-API-KEY-ID": "unit-key", "APCA-API-SECRET-KEY": "wrong"},
+     {"APCA-API-KEY-ID": "other", "APCA-API-SECRET-KEY": "unit-secret-value"}],
+)  # fmt: skip
+def test_wrong_keys_change_nothing(server, method, path, body, headers):
+    """A request that would trade or steer the market is refused (401) with wrong keys, and
+    leaves no trace: no order, the clock and the faults as they were."""
+    def look() -> tuple:
+        get = {p: requests.get(server.base_url + p, headers=GOOD, timeout=10).json() for p in ("/admin/faults", "/admin/clock", "/admin/counters")}
+        clock = {k: v for k, v in get["/admin/clock"].items() if k in ("speed", "paused", "replay_date")}
+        return get["/admin/faults"], clock, {k: v for k, v in get["/admin/counters"].items() if "order" in k}
+
+    before = look()
+    r = requests.request(method, server.base_url + path, json=body, headers=headers, timeout=10)
+    assert r.status_code == 401
+    assert r.json() == {"code": 40110000, "message": "request is not authorized"}
+    orders = requests.get(server.base_url + "/v2/orders?status=all", headers=GOOD, timeout=10)
+    assert orders.status_code == 200 and orders.json() == []
+    assert look() == before
