@@ -58,7 +58,10 @@ def test_a_bridge_restart_mid_session_is_ridden_through(rig_factory, e2e):
     assert "gap-fill" not in feed["by_source"], feed
     log = rig.trader_log()
     assert "Traceback" not in log and "reopening and waiting for a writer" in log
-    decided = rig.journal_rows("SELECT t_ms FROM decisions")
-    assert len(decided) >= 40
+    # it decided on both sides of the bridge's absence (how many minutes in all depends on how
+    # far behind a loaded machine lets it fall at 300x: after a gap only the newest is decided)
+    decided = [r["t_ms"] for r in rig.journal_rows("SELECT t_ms FROM decisions")]
+    assert any(t < e2e.at(rig.day, "15:15") for t in decided), decided
+    assert any(t >= e2e.at(rig.day, "15:25") for t in decided), decided
     assert rig.positions() == {}
     assert state["phase"] == "done"
