@@ -51,10 +51,11 @@ from bench.timing import percentile
 from common.bars import MINUTE_MS, Bar
 from common.batch_line import encode_minute
 from common.calendar import from_ms, ny_datetime, nyse, to_ms
-from common.config import apply_params, default_config_json, validate_strategy_config
+from common.config import apply_params, original_config_json, validate_strategy_config
 from common.csvfiles import history_path, read_history, write_history
 from common.env import load_endpoints
 from common.fifo import FifoLineReader, FifoWriter
+from common.private_files import make_new_files_private
 from common.rest import AlpacaRestClient
 from common.session_grid import GridFiller
 from engine.app import EngineOptions, LiveEngine
@@ -262,7 +263,10 @@ def _run_window(name: str, stream: bool, market: RunningMarket, cfg: Any, data: 
 
 
 def main() -> None:
-    data_cfg = apply_params(default_config_json("rotation"), CHURN, source="<bench>", strategy="rotation")
+    make_new_files_private()  # as the engine process does: its journal is created 0600
+    # the ported tuning (config/original): it trades from its first warm minute, where the
+    # shipped defaults wait for demonstrated skill and would send no order to time
+    data_cfg = apply_params(original_config_json("rotation"), CHURN, source="<bench>", strategy="rotation")
     cfg = validate_strategy_config("rotation", data_cfg, source="<bench>")
     symbols = tuple(cfg.symbols)
     session = nyse().session(DAY)
