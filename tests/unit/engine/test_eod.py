@@ -289,3 +289,251 @@ def test_the_eod_cancel_touches_exactly_the_orders_it_should_and_counts_them(jou
     assert n == 2  # early SQQQ and the hand-placed FAS
     assert hand_aapl in caplog.text and "left working: outside the strategy's universe" in caplog.text
     assert f"cannot cancel {early_tqqq} now" in caplog.text
+
+
+# ---------------------------------------------------------------- each step, one behaviour each
+
+
+class CountingBroker(ThinBroker):
+    """A ThinBroker that records the REST reads and the open-order listing's arguments."""
+
+    def __init__(self, bars: dict[str, set[int]]) -> None:
+        super().__init__(bars)
+        self.reads: list[str] = []
+        self.listed: list[dict[str, Any]] = []
+
+    def list_orders(self, status: str = "open", limit: int = 500, **kw: Any) -> list[Order]:
+        self.reads.append("list_orders")
+        self.listed.append({"status": status, "limit": limit, **kw})
+        return super().list_orders(status, limit, **kw)
+
+    def get_positions(self) -> list[Position]:
+        self.reads.append("get_positions")
+        return super().get_positions()
+
+    def get_order(self, order_id: str) -> Order:
+        self.reads.append("get_order")
+        return super().get_order(order_id)
+
+
+def test_the_scope_comes_from_the_config_and_splits_positions_into_traded_and_left_alone() -> None:
+    from tests.unit.engine.conftest import make_config
+
+    cfg = make_config("rotation")
+    scope = EodScope.of(cfg)
+    assert scope.universe == frozenset(cfg.symbols) and scope.foreign is False
+    assert EodScope.of(make_config("rotation", reconciliation__flatten_foreign_at_eod=True)).foreign is True
+    mine, left = EodScope(UNIVERSE).split({"TQQQ": 5, "AAPL": -2, "SQQQ": -1})
+    assert (mine, left) == ({"TQQQ": 5, "SQQQ": -1}, {"AAPL": -2})
+    assert EodScope(UNIVERSE, foreign=True).split({"TQQQ": 5, "AAPL": -2}) == ({"TQQQ": 5, "AAPL": -2}, {})
+
+
+def test_the_summary_before_the_close_names_only_what_it_did_when_nothing_rests(journal) -> None:
+    broker = ThinBroker(THIN)
+    broker.hold("TQQQ", 100)  # it trades in the EOD minute: filled at once
+    result = make(broker, journal).run(EOD, PRICES)
+    assert result.resting == {} and result.canceled == 0 and len(result.orders) == 1
+    assert result.summary() == "EOD 2025-10-16T15:58:00-04:00: 1 closing order(s), 0 open order(s) canceled"
+
+
+def test_orders_are_decided_before_the_eod_bar_by_their_id_s_minute_else_by_the_journal_s(journal) -> None:
+    broker = ThinBroker({})
+    eod = make(broker, journal)
+    ex = eod.executor
+    eod_buy = OrderKey.for_minute("rotation", EOD, "FAS", "buy").client_order_id()
+    early_buy = OrderKey.for_minute("rotation", EOD - 3 * MINUTE_MS, "SQQQ", "buy").client_order_id()
+    early_sell = OrderKey.for_minute("rotation", EOD - 2 * MINUTE_MS, "TQQQ", "sell").client_order_id()
+    # adopted at start-up: journaled at an earlier time, but its id says the EOD bar (kept);
+    # a foreign-format id journaled before the EOD bar is judged by its journal time (canceled)
+    adopted = [broker.place("FAS", "buy", 2, eod_buy), broker.place("SQQQ", "buy", 3, early_buy),
+               broker.place("TQQQ", "sell", 4, early_sell), broker.place("FAS", "sell", 1, "legacy-1")]  # fmt: skip
+    ex.adopt([broker.get_order(oid) for oid in adopted], t_ms=EOD - 10 * MINUTE_MS)
+    late = broker.place("TQQQ", "buy", 1, "legacy-2")
+    ex.journal.record_intent("legacy-2", strategy="rotation", session_date=DAY, t_ms=EOD, symbol="TQQQ",
+                             side="buy", qty=1)  # fmt: skip
+    ex.apply(broker.get_order(late))
+    assert eod.cancel_open_orders() == 3  # every one counted, not only the last
+    status = {o["client_order_id"]: o["status"] for o in broker.orders.values()}
+    assert status == {eod_buy: "new", early_buy: "canceled", early_sell: "canceled", "legacy-1": "canceled",
+                      "legacy-2": "new"}  # fmt: skip
+
+
+def test_the_open_orders_of_the_account_are_listed_once_and_an_outside_one_does_not_stop_the_cancels(journal) -> None:
+    broker = CountingBroker({})
+    broker.place("AAPL", "buy", 3, "hand-aapl")  # outside: left working, listed first
+    broker.place("FAS", "buy", 5, "hand-fas")
+    broker.place("SQQQ", "sell", 2, "hand-sqqq")
+    assert make(broker, journal).cancel_open_orders() == 2
+    assert broker.listed == [{"status": "open", "limit": 500}]
+    assert {o["client_order_id"]: o["status"] for o in broker.orders.values()} == {
+        "hand-aapl": "new", "hand-fas": "canceled", "hand-sqqq": "canceled"}  # fmt: skip
+
+
+def test_a_buy_whose_cancel_failed_is_canceled_by_the_flatten_even_with_nothing_held(journal) -> None:
+    from common.errors import NetworkError
+    from engine.order_plan import plan_orders
+
+    broker = ThinBroker({})
+    eod = make(broker, journal)
+    guard = RiskGuard(RiskConfig(max_position_pct=1.0))
+    eod.executor.execute(plan_orders("rotation", EOD - 5 * MINUTE_MS, {"SQQQ": 10}, {}, prices=PRICES,
+                                     equity=100_000.0, guard=guard))  # fmt: skip
+    (buy,) = ours(broker)
+    real_cancel, failures = broker.cancel_order, [buy["id"]]
+
+    def cancel(order_id: str) -> None:
+        if order_id in failures:
+            failures.remove(order_id)
+            raise NetworkError("read timed out")
+        real_cancel(order_id)
+
+    broker.cancel_order = cancel  # type: ignore[method-assign]
+    result = eod.run(EOD, PRICES)
+    assert buy["status"] == "canceled" and result.orders == [] and broker.positions == {}
+    assert journal.order(buy["client_order_id"]).status == "canceled"
+
+
+def test_a_relaunch_at_the_same_minute_sends_again_under_the_next_seq_after_a_rejection(journal) -> None:
+    broker = ThinBroker(THIN)
+    broker.hold("FAS", 30)
+    broker.reject_next.add("FAS")
+    first = make(broker, journal).run(EOD, PRICES)
+    again = make(broker, journal).run(EOD, PRICES)  # relaunched within the EOD minute
+    (rejected,), (resent,) = first.orders, again.orders
+    assert parse_client_order_id(rejected).seq == 0 and parse_client_order_id(resent).seq == 1
+    assert parse_client_order_id(resent).t_ms == EOD and broker.positions == {}
+
+
+def test_the_follow_ups_add_to_the_orders_of_the_flatten(journal) -> None:
+    broker = ThinBroker(THIN)
+    broker.hold("TQQQ", 100)
+    broker.hold("FAS", 30)
+    broker.reject_next.add("FAS")
+    eod = make(broker, journal)
+    first = list(eod.run(EOD, PRICES).orders)
+    assert len(first) == 2
+    broker.next_minute()
+    again = eod.follow_up(EOD + MINUTE_MS, PRICES, managed=())
+    assert len(again) == 1 and eod.done is not None and eod.done.orders == [*first, *again]
+
+
+def test_a_follow_up_leaves_the_symbols_the_strategy_s_plan_manages_alone(journal) -> None:
+    broker = ThinBroker(THIN)
+    broker.hold("TQQQ", 100)
+    broker.hold("FAS", 30)
+    broker.reject_next.update({"TQQQ", "FAS"})
+    eod = make(broker, journal)
+    eod.run(EOD, PRICES)
+    broker.next_minute()
+    (sent,) = eod.follow_up(EOD + MINUTE_MS, PRICES, managed={"TQQQ"})
+    assert parse_client_order_id(sent).symbol == "FAS"
+    assert [o["symbol"] for o in ours(broker) if o["status"] == "new"] == ["FAS"]
+
+
+def test_a_follow_up_before_the_flatten_or_after_the_close_does_nothing(journal) -> None:
+    broker = CountingBroker(THIN)
+    broker.hold("TQQQ", 100)
+    eod = make(broker, journal)
+    assert eod.follow_up(EOD - MINUTE_MS, PRICES, managed=()) == [] and broker.reads == []
+    eod.run(EOD, PRICES)
+    eod.confirm_at_close()
+    broker.hold("FAS", 3)
+    broker.reads.clear()
+    assert eod.follow_up(EOD + MINUTE_MS, PRICES, managed=()) == [] and broker.reads == []
+
+
+def test_a_follow_up_makes_no_read_when_the_strategy_s_plan_covers_the_universe(journal) -> None:
+    broker = CountingBroker(THIN)
+    broker.hold("TQQQ", 100)
+    eod = make(broker, journal)
+    eod.run(EOD, PRICES)
+    broker.reads.clear()
+    assert eod.follow_up(EOD + MINUTE_MS, PRICES, managed=UNIVERSE) == [] and broker.reads == []
+    assert eod.follow_up(EOD + MINUTE_MS, PRICES, managed=UNIVERSE | {"AAPL"}) == [] and broker.reads == []
+    foreign = make(broker, journal, foreign=True)
+    foreign.run(EOD, PRICES)
+    broker.reads.clear()
+    foreign.follow_up(EOD + MINUTE_MS, PRICES, managed=UNIVERSE)  # foreign symbols are its own to close
+    assert "get_positions" in broker.reads
+
+
+def test_a_follow_up_that_meets_a_broker_error_sends_nothing_and_says_so(journal, caplog) -> None:
+    from common.errors import NetworkError
+
+    broker = ThinBroker(THIN)
+    broker.hold("FAS", 30)
+    broker.reject_next.add("FAS")
+    eod = make(broker, journal)
+    eod.run(EOD, PRICES)
+
+    def down() -> list[Position]:
+        raise NetworkError("connection refused")
+
+    broker.get_positions = down  # type: ignore[method-assign]
+    assert eod.follow_up(EOD + MINUTE_MS, PRICES, managed=()) == []
+    assert "EOD follow-up on 2025-10-16T15:58:00-04:00: connection refused" in caplog.text
+
+
+def test_a_broker_error_during_the_flatten_is_kept_in_the_result_cut_to_300_characters(journal) -> None:
+    from common.errors import ServerError
+
+    broker = ThinBroker(THIN)
+    broker.hold("TQQQ", 100)
+    error = ServerError(503, None, "z" * 400)
+
+    def down(**_: Any) -> list[Order]:
+        raise error
+
+    broker.list_orders = down  # type: ignore[method-assign]
+    eod = make(broker, journal)
+    result = eod.run(EOD, PRICES)
+    assert result.errors == [str(error)[:300]] and len(result.errors[0]) == 300
+    assert result.orders == [] and result.canceled == 0 and eod.done is result
+
+
+def test_the_confirmation_without_a_flatten_reports_on_the_eod_bar(journal) -> None:
+    broker = ThinBroker(THIN)
+    broker.hold("AAPL", 10)
+    eod = make(broker, journal)
+    result = eod.confirm_at_close()
+    assert result.t_ms == EOD and result.flat is True and result.left_alone == {"AAPL": 10}
+    assert eod.done is result
+
+
+def test_a_position_without_a_working_order_is_reported_at_once_without_waiting(journal) -> None:
+    broker = ThinBroker(THIN)
+    broker.hold("FAS", 30)
+    broker.reject_next.add("FAS")
+    clock = Clock()
+    eod = make(broker, journal, clock=clock)
+    eod.run(EOD, PRICES)
+    result = eod.confirm_at_close()
+    assert clock.sleeps == 0 and result.flat is False and result.remaining == {"FAS": 30}
+    assert eod.done is result
+
+
+def test_by_default_the_confirmation_waits_20_seconds_polling_every_0_2(journal) -> None:
+    broker = ThinBroker(THIN)
+    broker.hold("SQQQ", 50)  # no bar left: its closing order rests and this broker never fills it
+    clock = Clock()
+    ex = Executor(broker, journal, "rotation", DAY, book=PositionBook(), now_ms=lambda: broker.minute)  # type: ignore[arg-type]
+    eod = EndOfDay(ex, SESSION, SessionConfig(), RiskGuard(RiskConfig()), scope=EodScope(UNIVERSE),
+                   sleep=clock.sleep, monotonic=clock.monotonic)  # fmt: skip
+    eod.run(EOD, PRICES)
+    assert eod.confirm_at_close().flat is False
+    assert clock.sleeps == 101  # 100 sleeps of 0.2 add up to just under 20.0 in floating point
+
+
+def test_the_eod_instant_and_its_bar_follow_the_config_and_the_calendar(journal) -> None:
+    from engine.eod import eod_time_ms
+
+    half = nyse().session(date(2025, 11, 28))
+    assert eod_time_ms(SESSION, SessionConfig()) == SESSION.close_ms - 2 * MINUTE_MS
+    assert eod_time_ms(half, SessionConfig(eod_minutes_before_close=5)) == half.close_ms - 5 * MINUTE_MS
+    assert eod_bar(SESSION, SessionConfig()) == SESSION.close_ms - 3 * MINUTE_MS
+    broker = ThinBroker(THIN)
+    eod = EndOfDay(Executor(broker, journal, "rotation", DAY), SESSION, SessionConfig(), RiskGuard(RiskConfig()),  # type: ignore[arg-type]
+                   scope=EodScope(UNIVERSE))  # fmt: skip
+    assert (eod.at_ms, eod.bar_ms) == (EOD + MINUTE_MS, EOD)
+    assert not eod.due_for_bar(EOD - MINUTE_MS) and eod.due_for_bar(EOD) and eod.due_for_bar(EOD + MINUTE_MS)
+    assert not eod.due_at(EOD + MINUTE_MS - 1) and eod.due_at(EOD + MINUTE_MS)
