@@ -133,3 +133,79 @@ def test_bad_targets_are_refused(t) -> None:
         plan(t, {"AAA": -1}, {})
     with pytest.raises(ValueError, match="target of AAA=1.5"):
         plan(t, {"AAA": 1.5}, {})
+
+
+# ---------------------------------------------------------------- each rule at its edges
+
+
+@pytest.mark.parametrize(
+    ("effective", "target", "legs"),
+    [
+        (10.0, 4.0, [("sell", 6.0, True)]),
+        (-5.0, 3.0, [("buy", 5.0, True), ("buy", 3.0, False)]),
+        (5.0, -3.0, [("sell", 5.0, True), ("sell", 3.0, False)]),
+        (0.0, -3.0, [("sell", 3.0, False)]),
+        (9.5, 10.0, [("buy", 0.5, False)]),
+        (10.0, 9.5, [("sell", 0.5, True)]),
+        (2e-6, 1e-6, []),  # a difference of QTY_EPS is no difference
+        (1e-6, -5.0, [("sell", 5.000001, False)]),  # a position of QTY_EPS is flat: nothing to reduce
+        (-1e-6, 5.0, [("buy", 5.000001, False)]),
+    ],
+)
+def test_legs_never_cross_zero_and_ignore_what_is_within_tolerance(effective, target, legs) -> None:
+    from engine.order_plan import _legs
+
+    got = _legs(effective, target)
+    assert [(s, r) for s, _, r in got] == [(s, r) for s, _, r in legs]
+    assert [q for _, q, _ in got] == pytest.approx([q for _, q, _ in legs])
+
+
+def test_a_halt_earlier_today_says_so_on_every_order(t) -> None:
+    p = plan(t, {"AAA": 10}, {"BBB": 5.0}, halted=True)
+    assert p.halted and p.halt_reason == "halted earlier today"
+    assert [(o.symbol, o.side, o.reason) for o in p.orders] == [("BBB", "sell", "halted earlier today")]
+
+
+def test_a_halt_cancels_pending_buys_on_symbols_neither_held_nor_targeted(t) -> None:
+    p = plan(t, {}, {"DUST": 1e-6}, halted=True, pending={"CCC": 20.0, "ZZZ": -3.0, "NONE": 1e-6})
+    assert p.targets == {"CCC": 0, "ZZZ": 0}  # dust and a pending of QTY_EPS are nothing
+    assert p.cancels == (("CCC", "buy"), ("ZZZ", "sell")) and p.orders == ()  # a sell of nothing held: canceled
+
+
+def test_a_price_that_is_not_a_positive_finite_number_defers_the_buy(t) -> None:
+    p = plan(t, {"AAA": 10, "BBB": 10, "CCC": 10, "ZZZ": 10}, {},
+             prices={"AAA": float("inf"), "BBB": 0.0, "CCC": 0.5, "ZZZ": -1.0})  # fmt: skip
+    assert p.deferred == ("AAA: buy to 10 deferred: no price", "BBB: buy to 10 deferred: no price",
+                          "ZZZ: buy to 10 deferred: no price")  # fmt: skip
+    assert [(o.symbol, o.qty) for o in p.orders] == [("CCC", 10.0)]  # a price under 1 is a price
+
+
+def test_without_a_price_a_short_is_still_covered_but_no_long_opened(t) -> None:
+    p = plan(t, {"AAA": 3, "BBB": 4}, {"AAA": -5.0}, prices={"BBB": 100.0})
+    assert [(o.symbol, o.side, o.qty, o.reduces) for o in p.orders] == [("AAA", "buy", 5.0, True), ("BBB", "buy", 4.0, False)]
+    assert p.deferred == ()
+
+
+def test_a_cap_that_does_not_bind_leaves_no_note(t) -> None:
+    p = plan(t, {"AAA": 10}, {}, guard=RiskGuard(RiskConfig(max_position_pct=0.005)), equity=100_000.0)
+    assert p.notes == () and [o.qty for o in p.orders] == [10.0]  # 0.5% of 100k at 50 = 10 shares
+    capped = plan(t, {"AAA": 11}, {}, guard=RiskGuard(RiskConfig(max_position_pct=0.005)), equity=100_000.0)
+    assert capped.notes == ("AAA: target 11 capped to 10 by max_position_pct",)
+
+
+def test_each_order_carries_its_symbol_s_reason_or_the_default(t) -> None:
+    p = plan(t, {"AAA": 10, "BBB": 5}, {}, reasons={"AAA": "enter: p=0.61"})
+    assert [(o.symbol, o.reason) for o in p.orders] == [("AAA", "enter: p=0.61"), ("BBB", "rebalance to target")]
+
+
+def test_reductions_come_first_then_sells_then_by_symbol(t) -> None:
+    p = plan(t, {"AAA": 10, "ZZZ": 0, "CCC": 0, "BBB": 2}, {"ZZZ": 5.0, "CCC": -4.0, "BBB": 1.0})
+    assert [(o.symbol, o.side, o.reduces) for o in p.orders] == [
+        ("ZZZ", "sell", True), ("CCC", "buy", True), ("AAA", "buy", False), ("BBB", "buy", False)]  # fmt: skip
+
+
+def test_every_order_that_adds_risk_takes_one_of_the_minute_s_places(t) -> None:
+    guard = RiskGuard(RiskConfig(max_position_pct=1.0, max_orders_per_minute=3))
+    p = plan(t, {"AAA": 1, "BBB": 1, "CCC": 1, "ZZZ": 1}, {}, guard=guard)
+    assert [o.symbol for o in p.orders] == ["AAA", "BBB", "CCC"]
+    assert p.deferred == ("ZZZ: buy 1 deferred: max_orders_per_minute reached",)

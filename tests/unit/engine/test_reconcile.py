@@ -467,3 +467,126 @@ def test_open_orders_are_summed_per_symbol_adopted_by_id_and_others_canceled(rot
     else:
         assert res.action != "halt" and res.cancel_order_ids == ("o3",)
         assert any("cancel open order by-hand-1 sell FAS" in d for d in res.details)
+
+
+# ------------------------------------------------------------------ each step at its edges
+
+
+def test_the_halt_result_names_the_strategy_keeps_the_figures_and_resets_the_state(psm_cfg, t) -> None:
+    cfg = psm_cfg(reconciliation__policy="halt")
+    mine = OrderKey.for_minute("psm", t - MINUTE_MS, "SPY", "buy").client_order_id()
+    res = run(PsmStrategy(cfg), [position("SPY", 100, 500.0), position("SH", 100, 40.0)],
+              [order("o-1", mine, "SPY", "buy", 5), order("o-2", "x", "SH", "buy", 1)], t=t)  # fmt: skip
+    assert (res.strategy, res.state_name, res.action, res.journal) == ("psm", "HALT", "halt", "none")
+    assert res.pending == {"SPY": 5.0} and res.adopt_order_ids == ("o-1",) and res.cancel_order_ids == ()
+    assert res.holdings == {"SPY": 105.0, "SH": 100.0} and res.targets == {"SPY": 105, "SH": 100}
+    fresh = PsmStrategy(cfg)
+    fresh.reset(date(2025, 10, 16))
+    assert res.strategy_state == fresh.state_dict()
+    assert res.details[0].startswith("adopt open order") and "cancel open order x buy SH" in res.details
+    assert any("no PSM state holds" in i for i in res.issues)
+
+
+def test_the_flatten_result_names_the_strategy_and_cancels_every_order_including_its_own(psm_cfg, t) -> None:
+    cfg = psm_cfg(reconciliation__policy="flatten")
+    mine = OrderKey.for_minute("psm", t - MINUTE_MS, "SPY", "buy").client_order_id()
+    res = run(PsmStrategy(cfg), [position("SPY", 100, 500.0), position("SH", 100, 40.0)],
+              [order("o-1", mine, "SPY", "buy", 5), order("o-2", "x", "AAPL", "buy", 1)], t=t)  # fmt: skip
+    assert (res.strategy, res.state_name, res.action, res.journal) == ("psm", "CASH_ONLY", "flatten", "reset")
+    assert res.pending == {} and res.adopt_order_ids == () and res.cancel_order_ids == ("o-1", "o-2")
+    assert res.holdings == {"SPY": 105.0, "SH": 100.0}
+    fresh = PsmStrategy(cfg)
+    fresh.reset(date(2025, 10, 16))
+    assert res.strategy_state == fresh.state_dict()
+    assert "cancel open order x buy AAPL" in res.details and any("no PSM state holds" in i for i in res.issues)
+
+
+def test_the_continue_result_names_the_strategy_and_its_session(psm_cfg, t) -> None:
+    res = run(PsmStrategy(psm_cfg()), psm_holding(PsmState.SPY_ONLY), t=t)
+    assert res.strategy == "psm" and res.strategy_state["session_date"] == "2025-10-16"
+    assert res.log_line().startswith("Position reconciliation complete: SPY_ONLY (SPY ")
+
+
+def test_flat_positions_are_skipped_and_the_rest_still_read(rot_cfg, t) -> None:
+    res = run(RotationStrategy(rot_cfg()), [position("TQQQ", 0), position("SSO", 1e-6), position("FAS", 7)], t=t)
+    assert res.holdings == {"FAS": 7.0}
+
+
+def test_pending_sells_subtract_and_an_order_without_a_quantity_adds_nothing(rot_cfg, t) -> None:
+    key = OrderKey.for_minute("rotation", t - MINUTE_MS, "TQQQ", "sell")
+    no_qty = order("o2", OrderKey.for_minute("rotation", t - MINUTE_MS, "FAS", "buy").client_order_id(), "FAS", "buy", 1)
+    object.__setattr__(no_qty, "qty", None)  # a notional order: no share quantity
+    orders = [order("o1", key.client_order_id(), "TQQQ", "sell", 4, filled=1, status="partially_filled"), no_qty]
+    res = run(RotationStrategy(rot_cfg()), [position("TQQQ", 10), position("FAS", 5)], orders, t=t)
+    assert res.pending == {"TQQQ": -3.0, "FAS": 0.0} and res.holdings == {"TQQQ": 7.0, "FAS": 5.0}
+
+
+def test_an_overfilled_order_adds_nothing_pending(rot_cfg, t) -> None:
+    key = OrderKey.for_minute("rotation", t - MINUTE_MS, "TQQQ", "buy")
+    res = run(RotationStrategy(rot_cfg()), [position("TQQQ", 10)],
+              [order("o1", key.client_order_id(), "TQQQ", "buy", 4, filled=5, status="partially_filled")], t=t)  # fmt: skip
+    assert res.pending == {"TQQQ": 0.0}
+
+
+def test_an_order_of_ours_with_no_position_and_no_price_is_canceled_not_adopted(rot_cfg, t) -> None:
+    cid = lambda s: OrderKey.for_minute("rotation", t - MINUTE_MS, s, "buy").client_order_id()  # noqa: E731
+    orders = [order("o1", cid("TQQQ"), "TQQQ", "buy", 4), order("o2", cid("FAS"), "FAS", "buy", 2),
+              order("o3", cid("SSO"), "SSO", "buy", 3)]  # fmt: skip
+    prices = {s: p for s, p in ROT_PX.items() if s not in ("TQQQ", "FAS")}
+    res = run(RotationStrategy(rot_cfg()), [position("FAS", 5)], orders, t=t, prices=prices)
+    assert res.adopt_order_ids == ("o2", "o3") and res.cancel_order_ids == ("o1",)
+    assert res.pending == {"FAS": 2.0, "SSO": 3.0}
+    assert f"open order {cid('TQQQ')} on TQQQ: no position and no price: cancel" in res.issues
+
+
+def test_a_finished_order_in_the_open_list_is_ignored_and_the_rest_still_read(rot_cfg, t) -> None:
+    cid = OrderKey.for_minute("rotation", t - MINUTE_MS, "TQQQ", "buy").client_order_id()
+    orders = [order("o0", "gone", "FAS", "buy", 1, status="canceled"), order("o1", cid, "TQQQ", "buy", 4)]
+    res = run(RotationStrategy(rot_cfg()), [], orders, t=t)
+    assert res.adopt_order_ids == ("o1",) and res.cancel_order_ids == ()
+
+
+def test_assess_sorts_holdings_at_their_edges(rot_cfg) -> None:
+    from engine.reconcile import assess
+
+    a = assess(RotationStrategy(rot_cfg()), {"TQQQ": 0.5, "FAS": -0.5, "SSO": 1, "TNA": 1e-6, "AAPL": 3})
+    assert (a.foreign, a.shorts, a.fractional, a.longs) == ({"AAPL": 3}, {"FAS": -0.5}, {"TQQQ": 0.5}, {"SSO": 1})
+    assert a.kept == {"FAS": -0.5, "TQQQ": 0.5}
+    assert a.unmanaged() == {"FAS": "a short position in a long-only strategy",
+                             "TQQQ": "a fractional quantity; it trades whole shares"}  # fmt: skip
+    assert a.unfit == ["short positions in a long-only strategy: ['FAS']", "fractional quantities: ['TQQQ']"]
+
+
+def test_longs_that_fit_no_state_are_each_unmanaged_for_that_reason(psm_cfg) -> None:
+    from engine.reconcile import assess
+
+    a = assess(PsmStrategy(psm_cfg()), {"SPY": 100, "SH": 100})
+    assert not a.recognition.fits and a.unmanaged() == dict.fromkeys(["SPY", "SH"], a.recognition.why)
+    ok = assess(PsmStrategy(psm_cfg()), {"SPY": 100})
+    assert ok.recognition.fits and ok.unmanaged() == {} and ok.unfit == []
+
+
+def test_takeover_notes_say_what_each_policy_does(psm_cfg, rot_cfg) -> None:
+    from engine.reconcile import takeover_notes
+
+    unfit = {"SPY": 100, "SH": -3, "AAPL": 1}
+    adopt = takeover_notes(PsmStrategy(psm_cfg()), unfit)
+    assert adopt == [
+        "AAPL: outside the psm strategy's universe: left alone (never traded)",
+        "SH: the psm strategy cannot manage it (a short position in a long-only strategy): policy adopt: kept "
+        "as it is, never added to; closed by the strategy's exit rules or at end of day",
+        "the psm strategy takes over SPY_ONLY as it is: no order",
+    ]
+    flatten = takeover_notes(PsmStrategy(psm_cfg(reconciliation__policy="flatten")), {"SPY": 100, "SPXL": 1.5})
+    assert flatten[-1] == "SPY: closed at start-up too (policy flatten)"
+    halt = takeover_notes(PsmStrategy(psm_cfg(reconciliation__policy="halt")), {"SPY": 100, "SH": -3})
+    assert halt == ["SH: the psm strategy cannot manage it (a short position in a long-only strategy): "
+                    "policy halt: nothing is sent; the engine stops for the operator"]  # fmt: skip
+    fits = takeover_notes(PsmStrategy(psm_cfg(reconciliation__policy="halt")), {"SPY": 100})
+    assert fits == ["the psm strategy takes over SPY_ONLY as it is: no order"]
+    assert takeover_notes(PsmStrategy(psm_cfg()), {"SH": -3}) == [adopt[1]]  # no long: no takeover line
+    two = takeover_notes(RotationStrategy(rot_cfg(reconciliation__policy="flatten")), {"TQQQ": 2, "FAS": 1, "SSO": -1})
+    assert two[-1] == "FAS, TQQQ: closed at start-up too (policy flatten)"
+    eod = takeover_notes(PsmStrategy(psm_cfg(reconciliation__flatten_foreign_at_eod=True)), {"AAPL": 1})
+    assert eod == ["AAPL: outside the psm strategy's universe: left alone until the end of day, then closed "
+                   "(flatten_foreign_at_eod)"]  # fmt: skip
