@@ -9,9 +9,9 @@ The kill rate is killed / (killed + survived + timeouts): every survivor counts 
 explained or not. The survivors are then sorted into
 
 - *message only*, recognised mechanically by comparing the mutant's syntax tree with the
-  original's: every difference lies in the arguments of a logging call (``log.info(...)``:
-  the text or the values it formats), is the level of a logging call, or is the text of an
-  exception's message (a string in the arguments of the raised exception);
+  original's: every difference is an argument of a logging call (``log.info(...)``) dropped
+  or replaced whole, or a text in one, or the level of a logging call, or the message of a
+  raised exception (a text in its arguments, or the text argument replaced);
 - *equivalent*: recognised mechanically where only the letter case of SQL text changes
   outside its quoted literals (SQLite reads keywords, table and column names in any case),
   or of a key read from a ``sqlite3.Row`` (case-insensitive) under a rule of
@@ -153,7 +153,11 @@ def _message_only(path: tuple[Step, ...], a: Any, b: Any) -> str | None:
         node, field = path[i]
         if _is_log_call(node):
             if field in ("args", "keywords"):
-                return "log message"
+                # an argument dropped or replaced whole, or a text changed: only the message
+                # differs; a change inside an argument's expression could raise, and survives
+                # then only where no test runs it, so it is not explained here
+                whole = i == len(path) - 1 or (i == len(path) - 2 and isinstance(path[-1][0], ast.Constant))
+                return "log message" if whole or (isinstance(a, str) and isinstance(b, str)) else None
             if field == "func" and i + 1 < len(path) and path[i + 1][1] == "attr" and b in LOG_LEVELS:
                 return "log level"
             return None

@@ -97,3 +97,18 @@ def test_an_entry_without_a_reason_is_refused(tmp_path: Path) -> None:
     path.write_text('[[equivalent]]\nmutant = "m"\nline = "x"\nreason = " "\n')
     with pytest.raises(ValueError, match="entry 1 lacks reason"):
         report.load_equivalents(path)
+
+
+def test_a_change_inside_a_log_argument_s_expression_is_not_explained(tmp_path: Path) -> None:
+    path = tmp_path / "m.py"
+    path.write_text('''
+def x_g__mutmut_orig(t):
+    log.info("at %s", iso(t + 1))
+def x_g__mutmut_1(t):
+    log.info("at %s", iso(None))
+def x_g__mutmut_2(t):
+    log.info("at %s", None)
+''')
+    mutated = report.MutatedModule(path)
+    assert report.message_only(mutated.mutant("m.x_g__mutmut_1")) is None  # it could raise
+    assert report.message_only(mutated.mutant("m.x_g__mutmut_2")) == "log message"

@@ -568,3 +568,37 @@ def test_an_intent_journaled_before_whose_fill_comes_now_reports_it(rig) -> None
 def test_sent_counts_the_orders_that_reached_or_may_have_reached_the_broker() -> None:
     s = Sent(submitted=["a", "b"], rejected=["c"], unknown=["d"], skipped=["e"], canceled=["f"])
     assert s.count == 4
+
+
+# ---------------------------------------------------------------- adopting the broker's open orders
+
+
+def test_open_orders_of_ours_the_journal_lost_are_adopted_as_they_are(rig, caplog) -> None:
+    caplog.set_level("INFO", logger="engine.execution")
+    known = rig.working(cid("TQQQ"), "b-1")
+    lost_buy = order(cid("SSO"), oid="b-2", symbol="SSO", qty=10, filled=4, avg=90.0, status="partially_filled")
+    lost_sell = order(cid("TNA", "s"), oid="b-3", symbol="TNA", side="sell", qty=2.5)
+    notional = order(cid("FAS"), oid="b-4", symbol="FAS", qty=0)
+    rig.broker.calls.clear()
+    assert rig.ex.adopt([known, lost_buy, notional, lost_sell], t_ms=T + 120_000) == 2
+    buy, sell = rig.journal.order(cid("SSO")), rig.journal.order(cid("TNA", "s"))
+    assert (buy.strategy, buy.session_date, buy.t_ms, buy.symbol, buy.side, buy.qty, buy.reason) == (
+        "rotation", DAY, T + 120_000, "SSO", "buy", 10, "adopted at start-up")  # fmt: skip
+    assert (buy.status, buy.broker_order_id, buy.filled_qty) == ("partially_filled", "b-2", 4)
+    assert (sell.side, sell.qty, sell.status, sell.broker_order_id) == ("sell", 2.5, "new", "b-3")
+    assert rig.journal.order(cid("FAS")) is None and rig.ex.book.qty("SSO") == 4
+    assert rig.broker.calls == []  # the broker's word was given: nothing read again
+    assert f"adopted open order {cid('SSO')} buy 10 SSO" in caplog.text
+    assert rig.ex.adopt([lost_buy], t_ms=T + 180_000) == 0  # journaled now
+
+
+def test_a_fill_with_no_time_of_its_own_is_dated_by_the_executor_s_clock_not_the_journal_s(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite", now_ms=lambda: NOW)
+    try:
+        ex = Executor(Broker(), journal, "rotation", DAY, now_ms=lambda: T + 5)  # type: ignore[arg-type]
+        journal.record_intent(cid("TQQQ"), strategy="rotation", session_date=DAY, t_ms=T, symbol="TQQQ",
+                              side="buy", qty=10)  # fmt: skip
+        f = ex.apply(order(cid("TQQQ"), qty=10, filled=10, avg=50.0, status="filled"))
+        assert f is not None and f.t_ms == T + 5
+    finally:
+        journal.close()
