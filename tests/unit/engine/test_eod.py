@@ -537,3 +537,57 @@ def test_the_eod_instant_and_its_bar_follow_the_config_and_the_calendar(journal)
     assert (eod.at_ms, eod.bar_ms) == (EOD + MINUTE_MS, EOD)
     assert not eod.due_for_bar(EOD - MINUTE_MS) and eod.due_for_bar(EOD) and eod.due_for_bar(EOD + MINUTE_MS)
     assert not eod.due_at(EOD + MINUTE_MS - 1) and eod.due_at(EOD + MINUTE_MS)
+
+
+def test_the_flatten_passes_its_crash_point_before_it_cancels_anything_and_counts_its_cancels(journal, monkeypatch, caplog) -> None:
+    import engine.eod as eod_module
+
+    broker = ThinBroker(THIN)
+    broker.hold("TQQQ", 100)
+    hand = broker.place("FAS", "buy", 5, "hand-fas")
+    seen: list[tuple[str, str]] = []
+    monkeypatch.setattr(eod_module, "crash_point", lambda name: seen.append((name, broker.orders[hand]["status"])))
+    caplog.set_level("INFO", logger="engine.eod")
+    result = make(broker, journal).run(EOD, PRICES)
+    assert seen == [("eod", "new")] and result.canceled == 1
+    assert "EOD at 2025-10-16T15:58:00-04:00: canceling open orders" in caplog.text
+
+
+def test_a_broker_error_in_the_flatten_is_logged_with_the_eod_instant(journal, caplog) -> None:
+    from common.errors import ServerError
+
+    broker = ThinBroker(THIN)
+
+    def down(**_: Any) -> list[Order]:
+        raise ServerError(503, None, "unavailable")
+
+    broker.list_orders = down  # type: ignore[method-assign]
+    make(broker, journal).run(EOD, PRICES)
+    assert "EOD 2025-10-16T15:58:00-04:00: broker error: HTTP 503" in caplog.text
+
+
+def test_a_follow_up_leaves_the_working_orders_of_the_managed_symbols_alone(journal) -> None:
+    broker = ThinBroker(THIN)
+    broker.hold("SQQQ", 40)  # no bar: its closing order works on
+    broker.hold("FAS", -30)
+    broker.reject_next.add("FAS")
+    eod = make(broker, journal)
+    eod.run(EOD, PRICES)
+    broker.next_minute()
+    (sent,) = eod.follow_up(EOD + MINUTE_MS, PRICES, managed={"SQQQ"})
+    key = parse_client_order_id(sent)
+    assert (key.symbol, key.side) == ("FAS", "buy")  # the short covered again, priced
+    assert [o["symbol"] for o in ours(broker) if o["status"] == "new"] == ["SQQQ", "FAS"]
+
+
+def test_a_relaunch_sends_a_closing_order_lost_before_it_was_sent_under_its_own_id(journal) -> None:
+    broker = ThinBroker(THIN)
+    broker.hold("SQQQ", 40)
+    first = make(broker, journal)
+    lost = OrderKey.for_minute("rotation", EOD, "SQQQ", "sell").client_order_id()
+    journal.record_intent(lost, strategy="rotation", session_date=DAY, t_ms=EOD, symbol="SQQQ", side="sell",
+                          qty=40, reason="end of day: flatten")  # fmt: skip
+    first.executor.settle()  # the killed run never sent it: the broker does not know it
+    assert journal.order(lost).status == "lost"
+    result = make(broker, journal).run(EOD, PRICES)
+    assert result.orders == [lost] and broker.submitted == [lost]

@@ -590,3 +590,17 @@ def test_takeover_notes_say_what_each_policy_does(psm_cfg, rot_cfg) -> None:
     eod = takeover_notes(PsmStrategy(psm_cfg(reconciliation__flatten_foreign_at_eod=True)), {"AAPL": 1})
     assert eod == ["AAPL: outside the psm strategy's universe: left alone until the end of day, then closed "
                    "(flatten_foreign_at_eod)"]  # fmt: skip
+
+
+def test_a_position_of_qty_eps_is_no_position_for_an_unpriced_order(rot_cfg, t) -> None:
+    cid = OrderKey.for_minute("rotation", t - MINUTE_MS, "TQQQ", "buy").client_order_id()
+    prices = {s: p for s, p in ROT_PX.items() if s != "TQQQ"}
+    res = run(RotationStrategy(rot_cfg()), [position("TQQQ", 1e-6)], [order("o1", cid, "TQQQ", "buy", 4)], t=t, prices=prices)
+    assert res.cancel_order_ids == ("o1",) and res.adopt_order_ids == ()
+
+
+def test_positions_reported_twice_for_a_symbol_add_up_and_a_holding_of_qty_eps_is_none(rot_cfg, t) -> None:
+    sell = OrderKey.for_minute("rotation", t - MINUTE_MS, "SSO", "sell").client_order_id()
+    res = run(RotationStrategy(rot_cfg()), [position("TQQQ", 5), position("TQQQ", 3), position("SSO", 2e-6)],
+              [order("o1", sell, "SSO", "sell", 1e-6)], t=t)  # fmt: skip
+    assert res.holdings == {"TQQQ": 8.0}
