@@ -99,9 +99,11 @@ class MutatedModule:
             n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
         }
 
-    def _body_lines(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
-        start = fn.body[0].lineno - 1 if fn.body else fn.lineno
-        return [line.strip() for line in self.lines[start : fn.end_lineno]]
+    def _lines(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+        """The function's lines, stripped, its generated name read as ``f`` (so that only
+        the mutation differs between an original and its mutant, its signature included)."""
+        start = fn.decorator_list[0].lineno - 1 if fn.decorator_list else fn.lineno - 1
+        return [line.strip().replace(f"def {fn.name}(", "def f(", 1) for line in self.lines[start : fn.end_lineno]]
 
     def mutant(self, key: str) -> Mutant | None:
         name = key.rsplit(".", 1)[-1]
@@ -111,7 +113,7 @@ class MutatedModule:
             return None
         diff = tuple(
             line
-            for line in difflib.unified_diff(self._body_lines(orig), self._body_lines(mut), lineterm="", n=0)
+            for line in difflib.unified_diff(self._lines(orig), self._lines(mut), lineterm="", n=0)
             if line[:1] in "+-" and not line.startswith(("+++", "---"))
         )
         return Mutant(key, orig, mut, diff)
@@ -137,6 +139,12 @@ def differences(a: Any, b: Any, path: tuple[Step, ...] = ()) -> Iterator[tuple[t
                 yield from differences(x, y, path)
     elif a != b:
         yield path, a, b
+
+
+def _function_differences(m: Mutant) -> Iterator[tuple[tuple[Step, ...], Any, Any]]:
+    """Where a mutant differs from its original: its signature (defaults) and its body."""
+    yield from differences(m.original.args, m.mutated.args)
+    yield from differences(m.original.body, m.mutated.body)
 
 
 def _is_log_call(node: ast.AST) -> bool:
@@ -217,7 +225,7 @@ def _equivalent(path: tuple[Step, ...], a: Any, b: Any, module: str, row_names: 
 def equivalent(m: Mutant, module: str, row_names: dict[str, set[str]]) -> str | None:
     """Why the mutant cannot change behaviour, when every difference is a mechanical case."""
     kinds = set()
-    for path, a, b in differences(m.original.body, m.mutated.body):
+    for path, a, b in _function_differences(m):
         kind = _equivalent(path, a, b, module, row_names)
         if kind is None:
             return None
@@ -230,7 +238,7 @@ def message_only(m: Mutant) -> str | None:
     ``exception message``), or None if any of its differences can change behaviour."""
     kinds = set()
     found = False
-    for path, a, b in differences(m.original.body, m.mutated.body):
+    for path, a, b in _function_differences(m):
         found = True
         kind = _message_only(path, a, b)
         if kind is None:

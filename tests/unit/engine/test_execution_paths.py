@@ -309,8 +309,10 @@ def test_pending_sums_what_open_orders_still_add_per_symbol_buys_up_sells_down(r
     assert rig.ex.pending() == {"TQQQ": 13.0, "SSO": -9.0, "TNA": 7.0}
 
 
-def test_pending_ignores_a_remainder_within_tolerance(rig) -> None:
-    rig.working(cid("TQQQ"), "b-1", qty=10, filled=10 - QTY_EPS, avg=50.0)
+def test_pending_ignores_a_remainder_of_qty_eps(rig) -> None:
+    rig.working(cid("TQQQ"), "b-1", qty=2 * QTY_EPS, filled=QTY_EPS, avg=50.0)
+    rec = rig.journal.order(cid("TQQQ"))
+    assert rec.is_open and rec.remaining_qty == QTY_EPS
     assert rig.ex.pending() == {}
 
 
@@ -602,3 +604,31 @@ def test_a_fill_with_no_time_of_its_own_is_dated_by_the_executor_s_clock_not_the
         assert f is not None and f.t_ms == T + 5
     finally:
         journal.close()
+
+
+def test_a_cancel_found_finished_while_asking_counts_at_once_the_others_after_the_read_back(rig) -> None:
+    rig.working(cid("TQQQ"), "b-1")  # known to the broker: canceled, read back after the sends
+    late = rig.intent(cid("TQQQ", seq=1))  # its answer was lost; the broker filled it meanwhile
+    rig.broker.put(order(late, oid="b-2", filled=100, avg=50.0, status="filled"))
+    sent = rig.ex.execute(OrderPlan(T + 60_000, (), cancels=(("TQQQ", "buy"),)))
+    assert sent.canceled == [late, cid("TQQQ")]
+    assert rig.broker.calls == [("cancel", "b-1"), ("get_by_cid", late), ("get", "b-1")]
+
+
+def test_a_plan_whose_first_cancel_fails_still_asks_the_next(rig) -> None:
+    rig.working(cid("TQQQ"), "b-1")
+    rig.working(cid("TQQQ", seq=1), "b-2")
+    rig.broker.cancel_error["b-1"] = NetworkError("read timed out")
+    sent = rig.ex.execute(OrderPlan(T + 60_000, (), cancels=(("TQQQ", "buy"),)))
+    assert sent.canceled == [cid("TQQQ", seq=1)] and rig.journal.order(cid("TQQQ")).is_open
+
+
+def test_each_send_passes_its_crash_points_around_the_request(rig, monkeypatch) -> None:
+    import engine.execution as execution_module
+
+    seen: list[tuple[str, str, int]] = []
+    c = cid("TQQQ", minute="1001")
+    monkeypatch.setattr(execution_module, "crash_point", lambda name: seen.append(
+        (name, rig.journal.order(c).status, len(rig.broker.submit_kwargs))))  # fmt: skip
+    rig.ex.execute(plan_of(PlannedOrder("TQQQ", "buy", 12, c, False, "enter")))
+    assert seen == [("before_send", "intent", 0), ("after_send", "intent", 1)]  # answer not journaled yet

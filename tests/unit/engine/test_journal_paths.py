@@ -436,3 +436,16 @@ def test_an_order_record_s_derived_figures() -> None:
     assert rec.remaining_qty == 6 and rec.is_open and rec.progress.filled_qty == 4
     over = OrderRecord(CID, "rotation", DAY, T, "TQQQ", "buy", 10, "", "filled", "b-1", 12, 10.0, "", 0, 0)
     assert over.remaining_qty == 0 and not over.is_open
+
+
+def test_a_minute_s_ids_include_its_lost_intents_unless_only_the_taken_ones_are_asked(journal: Journal) -> None:
+    lost = intent(journal)
+    journal.update_order(lost, "lost")
+    assert journal.ids_for_minute("rotation", T) == {lost}
+    assert journal.ids_for_minute("rotation", T, taken_only=True) == set()
+
+
+def test_a_fill_names_the_stream_as_its_source_unless_told(journal: Journal) -> None:
+    intent(journal)
+    f = journal.record_fill(CID, execution_id="e1", cum_qty=1, qty=1, price=10.0, t_ms=T)
+    assert f is not None and f.source == "stream" and jr.fills(journal.path, "rotation", DAY)[0].source == "stream"
