@@ -209,3 +209,32 @@ def test_every_order_that_adds_risk_takes_one_of_the_minute_s_places(t) -> None:
     p = plan(t, {"AAA": 1, "BBB": 1, "CCC": 1, "ZZZ": 1}, {}, guard=guard)
     assert [o.symbol for o in p.orders] == ["AAA", "BBB", "CCC"]
     assert p.deferred == ("ZZZ: buy 1 deferred: max_orders_per_minute reached",)
+
+
+def test_at_target_nothing_is_deferred_even_without_a_price(t) -> None:
+    p = plan(t, {"AAA": 10}, {"AAA": 10.0}, prices={})
+    assert p.orders == () and p.deferred == ()
+
+
+def test_within_qty_eps_of_the_target_no_buy_is_deferred_or_capped(t) -> None:
+    p = plan(t, {"AAA": 5}, {"AAA": 5 - 1e-6}, prices={})  # 4.999999 + QTY_EPS is 5.0
+    assert p.deferred == () and p.notes == ()
+
+
+def test_a_dust_short_of_qty_eps_is_no_short_to_cover(t) -> None:
+    p = plan(t, {"AAA": 3}, {"AAA": -1e-6}, prices={})
+    assert p.orders == () and p.deferred == ("AAA: buy to 3 deferred: no price",)
+
+
+def test_a_pending_quantity_of_qty_eps_is_nothing_to_cancel(t) -> None:
+    buy = plan(t, {"AAA": 0}, {"AAA": 5.0}, pending={"AAA": 1e-6})
+    assert buy.cancels == ()
+    sell = plan(t, {"AAA": 6}, {"AAA": 5.0}, pending={"AAA": -1e-6})
+    assert sell.cancels == ()
+
+
+def test_pending_orders_within_qty_eps_of_the_target_are_not_canceled(t) -> None:
+    buys = plan(t, {"AAA": 5}, {}, pending={"AAA": 5.000001})  # 5.000001 - QTY_EPS is 5.0
+    assert buys.cancels == ()
+    sells = plan(t, {"AAA": 5}, {"AAA": 6.999999}, pending={"AAA": -2.0})  # 4.999999 + QTY_EPS is 5.0
+    assert sells.cancels == ()
