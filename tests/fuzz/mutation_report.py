@@ -19,6 +19,8 @@ explained or not. The survivors are then sorted into
   that hold rows there); else listed one by one in that file (``[[equivalent]]``: mutant
   name, the mutated line, why behaviour cannot differ); an entry whose line no longer
   matches its mutant is stale and explains nothing;
+- *kept*: not equivalent, but listed one by one in that file with the reason they are left
+  alive (``[[kept]]``, same fields); they count as survivors in both rates;
 - *unexplained*: listed with their diff.
 
 A second rate leaves the explained ones out: killed / (killed + unexplained + timeouts).
@@ -51,6 +53,7 @@ LOG_LEVELS = {"debug", "info", "warning", "warn", "error", "exception", "critica
 MESSAGE_ONLY = "message only"
 EQUIVALENT = "equivalent"
 UNEXPLAINED = "unexplained"
+KEPT = "kept"
 
 
 def outcome(code: int | None) -> str:
@@ -255,6 +258,7 @@ class Explanation:
     mutant: str
     line: str
     reason: str
+    equivalent: bool = True
 
 
 def load_row_names(path: Path = EQUIVALENT_FILE) -> dict[str, set[str]]:
@@ -275,11 +279,13 @@ def load_equivalents(path: Path = EQUIVALENT_FILE) -> dict[str, Explanation]:
         return {}
     data = tomllib.loads(path.read_text())
     out: dict[str, Explanation] = {}
-    for i, entry in enumerate(data.get("equivalent", [])):
-        missing = [k for k in ("mutant", "line", "reason") if not str(entry.get(k, "")).strip()]
-        if missing:
-            raise ValueError(f"{path.name}: entry {i + 1} lacks {', '.join(missing)}")
-        out[entry["mutant"]] = Explanation(entry["mutant"], entry["line"].strip(), entry["reason"].strip())
+    for table in ("equivalent", "kept"):
+        for i, entry in enumerate(data.get(table, [])):
+            missing = [k for k in ("mutant", "line", "reason") if not str(entry.get(k, "")).strip()]
+            if missing:
+                raise ValueError(f"{path.name}: {table} entry {i + 1} lacks {', '.join(missing)}")
+            out[entry["mutant"]] = Explanation(entry["mutant"], entry["line"].strip(), entry["reason"].strip(),
+                                               equivalent=table == "equivalent")  # fmt: skip
     return out
 
 
@@ -312,7 +318,7 @@ def classify(key: str, m: Mutant | None, equivalents: dict[str, Explanation], mo
     e = equivalents.get(key)
     if e is not None:
         if explains(e, m):
-            return Survivor(m, key, EQUIVALENT, e.reason)
+            return Survivor(m, key, EQUIVALENT if e.equivalent else KEPT, e.reason)
         return Survivor(m, key, UNEXPLAINED, f"stale entry in {EQUIVALENT_FILE.name}: {e.line!r} is not its line")
     return Survivor(m, key, UNEXPLAINED, "")
 
@@ -331,7 +337,7 @@ def main(root: Path = Path("mutants"), equivalents_path: Path = EQUIVALENT_FILE)
     total: Counter[str] = Counter()
     survivors: list[Survivor] = []
     no_test: dict[str, Counter[str]] = defaultdict(Counter)
-    print(f"{'module':<22} {'mutants':>7} {'killed':>6} {'survived':>8} {'msg-only':>8} {'equiv':>5} "
+    print(f"{'module':<22} {'mutants':>7} {'killed':>6} {'survived':>8} {'msg-only':>8} {'equiv':>5} {'kept':>4} "
           f"{'unexpl':>6} {'timeout':>7} {'no test':>7} {'not run':>7} {'kill rate':>9} {'excl.':>6}")  # fmt: skip
     for meta in metas:
         codes = json.loads(meta.read_text())["exit_code_by_key"]
@@ -351,7 +357,7 @@ def main(root: Path = Path("mutants"), equivalents_path: Path = EQUIVALENT_FILE)
         total.update(c)
         ran = c["killed"] + c["survived"] + c["timeout"]
         print(f"{module:<22} {len(codes):>7} {c['killed']:>6} {c['survived']:>8} {c[MESSAGE_ONLY]:>8} "
-              f"{c[EQUIVALENT]:>5} {c[UNEXPLAINED]:>6} {c['timeout']:>7} {c['no test']:>7} {c['not run']:>7} "
+              f"{c[EQUIVALENT]:>5} {c[KEPT]:>4} {c[UNEXPLAINED]:>6} {c['timeout']:>7} {c['no test']:>7} {c['not run']:>7} "
               f"{rate(c['killed'], ran):>9} {rate(c['killed'], ran - c[MESSAGE_ONLY] - c[EQUIVALENT]):>6}")  # fmt: skip
     ran = total["killed"] + total["survived"] + total["timeout"]
     explained = total[MESSAGE_ONLY] + total[EQUIVALENT]
@@ -359,8 +365,8 @@ def main(root: Path = Path("mutants"), equivalents_path: Path = EQUIVALENT_FILE)
           f"{total['survived']} survived, {total['timeout']} timed out; {total['no test']} reached by no "
           f"selected test, {total['not run']} not run)")  # fmt: skip
     print(f"kill rate without the explained survivors: {rate(total['killed'], ran - explained)} "
-          f"({total[MESSAGE_ONLY]} message only, {total[EQUIVALENT]} equivalent; "
-          f"{total[UNEXPLAINED]} unexplained)")  # fmt: skip
+          f"({total[MESSAGE_ONLY]} message only, {total[EQUIVALENT]} equivalent; {total[KEPT]} kept with a "
+          f"reason, {total[UNEXPLAINED]} unexplained)")  # fmt: skip
     by_verdict: dict[str, list[Survivor]] = defaultdict(list)
     for s in survivors:
         by_verdict[s.verdict].append(s)
@@ -381,6 +387,12 @@ def main(root: Path = Path("mutants"), equivalents_path: Path = EQUIVALENT_FILE)
                 rules[s.why] += 1
         for why, n in sorted(rules.items()):
             print(f"  {n} where only the {why} changes")
+    if by_verdict[KEPT]:
+        print(f"\nkept, with a reason (not equivalent: they count as survivors) ({len(by_verdict[KEPT])}):")
+        for s in by_verdict[KEPT]:
+            print(f"  {s.key}: {s.why}")
+            for line in s.mutant.diff if s.mutant else ():
+                print(f"      {line}")
     if by_verdict[UNEXPLAINED]:
         print(f"\nunexplained ({len(by_verdict[UNEXPLAINED])}):")
         for s in by_verdict[UNEXPLAINED]:

@@ -55,6 +55,11 @@ mutant = "engine.x.x_f__mutmut_9"
 line = "if a > 2:"
 reason = "a is 1 or 3"
 
+[[kept]]
+mutant = "engine.x.x_f__mutmut_11"
+line = "log.info(\\"sent %s\\", a); a = 0"
+reason = "left alive on purpose"
+
 [[equivalent]]
 mutant = "engine.x.x_f__mutmut_10"
 line = "return db.execute(\\"SELECT v FROM t WHERE k='key'\\"), row[\\"qty\\"] * a"
@@ -69,7 +74,7 @@ def test_survivors_are_sorted_into_message_only_equivalent_and_unexplained(root:
     rows = report.load_row_names(root.parent / "equivalent.toml")
     got = {n: report.classify(f"engine.x.x_f__mutmut_{n}", mutated.mutant(f"engine.x.x_f__mutmut_{n}"), eq,
                               "engine/x.py", rows) for n in MUTANTS}  # fmt: skip
-    assert {n: (s.verdict, s.why) for n, s in got.items() if s.verdict != report.UNEXPLAINED} == {
+    assert {n: (s.verdict, s.why) for n, s in got.items() if s.verdict not in (report.UNEXPLAINED, report.KEPT)} == {
         1: ("message only", "log message"),
         2: ("message only", "log message"),
         3: ("message only", "log level"),
@@ -78,7 +83,8 @@ def test_survivors_are_sorted_into_message_only_equivalent_and_unexplained(root:
         7: ("equivalent", "sqlite3.Row key case"),
         9: ("equivalent", "a is 1 or 3"),
     }
-    assert sorted(n for n, s in got.items() if s.verdict == report.UNEXPLAINED) == [6, 8, 10, 11]
+    assert sorted(n for n, s in got.items() if s.verdict == report.UNEXPLAINED) == [6, 8, 10]
+    assert (got[11].verdict, got[11].why) == (report.KEPT, "left alive on purpose")
     assert got[10].why.startswith("stale entry")
     assert got[8].mutant is not None and got[8].mutant.diff == ("-if a > 1:", "+if a >= 1:")
 
@@ -87,7 +93,8 @@ def test_the_kill_rate_counts_every_survivor_and_the_second_rate_leaves_out_the_
     assert report.main(root, root.parent / "equivalent.toml") == 0
     out = capsys.readouterr().out
     assert "kill rate: 8.3% (killed 1 of 12 mutants that ran: 11 survived, 0 timed out; 1 reached by no selected test" in out
-    assert "kill rate without the explained survivors: 20.0% (4 message only, 3 equivalent; 4 unexplained)" in out
+    assert ("kill rate without the explained survivors: 20.0% (4 message only, 3 equivalent; 1 kept with a reason, "
+            "3 unexplained)") in out
     assert "engine.x.x_f__mutmut_9: a is 1 or 3" in out and "+if a >= 1:" in out
     assert "reached by no selected test in engine/x.py: f 1" in out
 
@@ -95,7 +102,7 @@ def test_the_kill_rate_counts_every_survivor_and_the_second_rate_leaves_out_the_
 def test_an_entry_without_a_reason_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "e.toml"
     path.write_text('[[equivalent]]\nmutant = "m"\nline = "x"\nreason = " "\n')
-    with pytest.raises(ValueError, match="entry 1 lacks reason"):
+    with pytest.raises(ValueError, match="equivalent entry 1 lacks reason"):
         report.load_equivalents(path)
 
 
