@@ -290,8 +290,10 @@ def load_equivalents(path: Path = EQUIVALENT_FILE) -> dict[str, Explanation]:
 
 
 def explains(e: Explanation, m: Mutant) -> bool:
-    """Whether an entry still describes this mutant: its line is one the mutant adds."""
-    return any(line[1:].strip() == e.line for line in m.diff if line.startswith("+"))
+    """Whether an entry still describes this mutant: its line is one the mutant adds (or,
+    for a mutant that only drops lines, one it drops)."""
+    added = [line for line in m.diff if line.startswith("+")] or list(m.diff)
+    return any(line[1:].strip() == e.line for line in added)
 
 
 # ---------------------------------------------------------------- the report

@@ -591,3 +591,86 @@ def test_a_relaunch_sends_a_closing_order_lost_before_it_was_sent_under_its_own_
     assert journal.order(lost).status == "lost"
     result = make(broker, journal).run(EOD, PRICES)
     assert result.orders == [lost] and broker.submitted == [lost]
+
+
+def eod_lines(caplog) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "engine.eod"]
+
+
+def test_the_log_tells_each_step_of_the_end_of_day(journal, caplog) -> None:
+    from common.errors import NetworkError
+
+    caplog.set_level("INFO", logger="engine.eod")
+    broker = ThinBroker(THIN)
+    broker.hold("SQQQ", 40)  # no bar: its closing order rests
+    broker.hold("FAS", 30)
+    broker.reject_next.add("FAS")
+    early = broker.place("TNA", "buy", 1, "hand-tna")  # not ours, outside: left working
+    filled = broker.place("TQQQ", "buy", 2, "hand-tqqq")
+    broker.orders[filled]["status"] = "new"
+    real_cancel = broker.cancel_order
+
+    def cancel(order_id: str) -> None:
+        if order_id == filled:  # it filled between the listing and the cancel
+            broker.orders[order_id]["status"] = "filled"
+        real_cancel(order_id)
+
+    broker.cancel_order = cancel  # type: ignore[method-assign]
+    clock = Clock()
+    eod = make(broker, journal, clock=clock)
+    journal.record_intent("it-rot-20251016-1500-SQQQ-b-0", strategy="rotation", session_date=DAY,
+                          t_ms=EOD - 57 * MINUTE_MS, symbol="SQQQ", side="buy", qty=1)  # fmt: skip
+    journal.update_order("it-rot-20251016-1500-SQQQ-b-0", "new", broker_order_id="gone-1")
+    real_get = broker.get_order
+
+    def get_order(order_id: str) -> Order:
+        if order_id == "gone-1":
+            raise NetworkError("read timed out")
+        return real_get(order_id)
+
+    broker.get_order = get_order  # type: ignore[method-assign]
+    broker.cancel_order = lambda oid: (_ for _ in ()).throw(NetworkError("read timed out")) if oid == "gone-1" else cancel(oid)  # type: ignore[method-assign]
+    result = eod.run(EOD, PRICES)
+    when = "2025-10-16T15:58:00-04:00"
+    (sqqq, fas) = sorted(result.orders)[1], sorted(result.orders)[0]
+    assert eod_lines(caplog) == [
+        ("INFO", f"EOD at {when}: canceling open orders and flattening the strategy's positions"),
+        ("WARNING", "EOD: cannot cancel it-rot-20251016-1500-SQQQ-b-0 now: read timed out"),
+        ("INFO", f"EOD: open order {early} (buy TNA) left working: outside the strategy's universe"),
+        ("INFO", f"EOD: order {filled}: order is already in \"filled\" state"),
+        ("INFO", f"EOD {when}: 2 closing order(s), 0 open order(s) canceled; working until their symbol's next bar"
+                 " or the close: {'SQQQ': 40.0}"),
+    ]
+    assert parse_client_order_id(fas).symbol == "FAS" and parse_client_order_id(sqqq).symbol == "SQQQ"
+    caplog.clear()
+    broker.get_order = real_get  # type: ignore[method-assign]
+    journal.update_order("it-rot-20251016-1500-SQQQ-b-0", "canceled")
+    broker.next_minute()
+    (again,) = eod.follow_up(EOD + MINUTE_MS, PRICES, managed=())
+    eod.confirm_at_close()
+    assert eod_lines(caplog)[:2] == [
+        ("WARNING", f"EOD follow-up {when}: 1 closing order(s) sent: ['{again}']"),
+        ("INFO", "after the close: waiting for the closing orders of ['FAS', 'SQQQ']"),
+    ]
+
+
+def test_the_log_names_a_hand_placed_order_canceled_at_end_of_day(journal, caplog) -> None:
+    caplog.set_level("INFO", logger="engine.eod")
+    broker = ThinBroker(THIN)
+    hand = broker.place("FAS", "sell", 5, "hand-fas")
+    make(broker, journal).cancel_open_orders()
+    assert eod_lines(caplog) == [("INFO", f"EOD: canceled open order {hand} (sell FAS, not ours)")]
+
+
+def test_the_log_tells_a_broker_error_during_the_flatten_in_full(journal, caplog) -> None:
+    from common.errors import ServerError
+
+    broker = ThinBroker(THIN)
+
+    def down(**_: Any) -> list[Order]:
+        raise ServerError(503, None, "unavailable")
+
+    broker.list_orders = down  # type: ignore[method-assign]
+    make(broker, journal).run(EOD, PRICES)
+    assert ("ERROR", "EOD 2025-10-16T15:58:00-04:00: broker error: HTTP 503 code=None unavailable "
+                     "(later minutes send what is missing)") in eod_lines(caplog)

@@ -632,3 +632,80 @@ def test_each_send_passes_its_crash_points_around_the_request(rig, monkeypatch) 
         (name, rig.journal.order(c).status, len(rig.broker.submit_kwargs))))  # fmt: skip
     rig.ex.execute(plan_of(PlannedOrder("TQQQ", "buy", 12, c, False, "enter")))
     assert seen == [("before_send", "intent", 0), ("after_send", "intent", 1)]  # answer not journaled yet
+
+
+# ---------------------------------------------------------------- what the operator reads
+
+
+def lines(caplog) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "engine.execution"]
+
+
+def test_the_log_tells_each_send_its_answer_and_each_fill(rig, caplog) -> None:
+    caplog.set_level("DEBUG", logger="engine.execution")
+    ok, refused, unsure = cid("TQQQ", minute="1001"), cid("SSO", minute="1001"), cid("TNA", minute="1001")
+    real_submit = rig.broker.submit_order
+
+    def submit(**kw: Any) -> Order:
+        if kw["symbol"] == "SSO":
+            raise ForbiddenError(403, 40310000, "insufficient buying power")
+        if kw["symbol"] == "TNA":
+            raise NetworkError("read timed out")
+        return real_submit(**kw)
+
+    rig.broker.submit_order = submit  # type: ignore[method-assign]
+    rig.ex.execute(plan_of(PlannedOrder("TQQQ", "buy", 12, ok, False, "enter: p=0.61"),
+                           PlannedOrder("SSO", "sell", 3, refused, True, "exit"),
+                           PlannedOrder("TNA", "buy", 2.5, unsure, False, "enter")))  # fmt: skip
+    rig.ex.apply_event(fill_event(order(ok, oid="s-1", qty=12, filled=5, avg=50.0, status="partially_filled"),
+                                  "x-1", 5, 50.0037))  # fmt: skip
+    assert lines(caplog) == [
+        ("INFO", f"sending {ok}: buy 12 TQQQ (enter: p=0.61)"),
+        ("INFO", f"sending {refused}: sell 3 SSO (exit)"),
+        ("WARNING", f"order {refused} refused: HTTP 403: insufficient buying power"),
+        ("INFO", f"sending {unsure}: buy 2.5 TNA (enter)"),
+        ("ERROR", f"order {unsure}: outcome unknown (read timed out); will ask by client_order_id"),
+        ("INFO", f"fill {ok} buy 5 TQQQ @ 50.0037 (cumulative 5 of 12, partially_filled, from stream)"),
+    ]
+
+
+def test_the_log_tells_a_stale_report_a_rejection_and_a_plan_journaled_before(rig, caplog) -> None:
+    caplog.set_level("DEBUG", logger="engine.execution")
+    c = rig.intent(cid("TQQQ"))
+    rig.ex.apply(order(c, filled=40, avg=50.0, status="partially_filled"))
+    caplog.clear()
+    rig.ex.apply(order(c, filled=39, avg=50.0, status="new"), source="stream")
+    other = rig.intent(cid("SSO"), symbol="SSO")
+    rig.ex.apply(order(other, oid="b-2", symbol="SSO", status="rejected"))
+    rig.ex.execute(plan_of(PlannedOrder("SSO", "buy", 100, other, False, "enter"), t=T))
+    assert lines(caplog) == [
+        ("DEBUG", f"order {c}: stream report (new, 39 filled) is older than the journal's (partially_filled, 40)"),
+        ("WARNING", f"order {other} was rejected by the broker"),
+        ("WARNING", f"order {other} was journaled already: asking the broker, not resending"),
+    ]
+
+
+def test_the_log_tells_each_cancel_and_what_became_of_it(rig, caplog) -> None:
+    caplog.set_level("INFO", logger="engine.execution")
+    rig.working(cid("TQQQ"), "b-1")
+    rig.working(cid("SSO"), "b-2", symbol="SSO")
+    rig.working(cid("TNA"), "b-3", symbol="TNA")
+    rig.broker.put(order(cid("SSO"), oid="b-2", symbol="SSO", filled=100, avg=90.0, status="filled"))
+    rig.broker.cancel_error["b-2"] = UnprocessableError(422, 42210000, 'order is already in "filled" state')
+    rig.broker.cancel_error["b-3"] = NetworkError("read timed out")
+    caplog.clear()
+    rig.ex.cancel_matching(side="buy")
+    assert [m for m in lines(caplog) if not m[1].startswith("fill ")] == [
+        ("INFO", f"cancel of {cid('SSO')}: order is already in \"filled\" state (refreshing it)"),
+        ("INFO", f"order {cid('SSO')} is filled"),
+        ("WARNING", f"cannot cancel {cid('TNA')} now: read timed out"),
+        ("INFO", f"order {cid('TQQQ')} is canceled"),
+    ]
+    caplog.clear()
+    rig.broker.get_error = NetworkError("connection reset")
+    rig.ex.execute(OrderPlan(T + 60_000, (), cancels=(("TNA", "buy"),)))
+    assert lines(caplog) == [("WARNING", f"cannot cancel {cid('TNA')} now: read timed out")]
+    rig.broker.cancel_error.clear()
+    caplog.clear()
+    rig.ex.execute(OrderPlan(T + 60_000, (), cancels=(("TNA", "buy"),)))
+    assert lines(caplog) == [("WARNING", f"cannot read back the cancel of {cid('TNA')} now: connection reset")]

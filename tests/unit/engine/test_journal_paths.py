@@ -449,3 +449,17 @@ def test_a_fill_names_the_stream_as_its_source_unless_told(journal: Journal) -> 
     intent(journal)
     f = journal.record_fill(CID, execution_id="e1", cum_qty=1, qty=1, price=10.0, t_ms=T)
     assert f is not None and f.source == "stream" and jr.fills(journal.path, "rotation", DAY)[0].source == "stream"
+
+
+def test_an_execution_quantity_exactly_a_millionth_off_the_addition_is_that_addition(journal: Journal) -> None:
+    intent(journal, qty=1)
+    f = journal.record_fill(CID, execution_id="e1", cum_qty=2e-6, qty=1e-6, price=10.0, avg_price=11.0, t_ms=T)
+    assert f is not None and f.price == 10.0  # 2e-6 - 1e-6 is exactly 1e-6: within tolerance
+
+
+def test_the_log_tells_a_lost_intent_planned_again(journal: Journal, caplog) -> None:
+    lost = intent(journal)
+    journal.update_order(lost, "lost")
+    journal.record_intents([Intent(lost, "rotation", DAY, T, "TQQQ", "buy", 100)])
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "engine.journal"] == [
+        ("WARNING", f"order {lost} never reached the broker and is planned again: sending it under its own id")]  # fmt: skip
