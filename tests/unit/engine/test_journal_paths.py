@@ -463,3 +463,8 @@ def test_the_log_tells_a_lost_intent_planned_again(journal: Journal, caplog) -> 
     journal.record_intents([Intent(lost, "rotation", DAY, T, "TQQQ", "buy", 100)])
     assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "engine.journal"] == [
         ("WARNING", f"order {lost} never reached the broker and is planned again: sending it under its own id")]  # fmt: skip
+
+
+def test_an_intent_without_a_reason_has_an_empty_one(journal: Journal) -> None:
+    journal.record_intent(CID, strategy="rotation", session_date=DAY, t_ms=T, symbol="TQQQ", side="buy", qty=1)
+    assert journal.order(CID).reason == ""
