@@ -261,11 +261,13 @@ def test_a_report_one_share_behind_the_journal_is_stale_and_within_tolerance_is_
     assert rig.journal.order(c).status == "pending_cancel"
 
 
-def test_a_working_report_within_tolerance_of_a_finished_order_s_fill_is_stale(rig) -> None:
+def test_a_working_report_within_tolerance_of_a_finished_order_s_fill_is_stale(rig, caplog) -> None:
     c = rig.intent(cid("TQQQ"))
     rig.ex.apply(order(c, filled=40, avg=50.0, status="canceled"))
+    rig.ex.apply(order(c, filled=40, avg=50.0, status="new"))  # the stream's late "new"
     rig.ex.apply(order(c, filled=40 + QTY_EPS, avg=50.0, status="partially_filled"))
     assert rig.journal.order(c).status == "canceled"
+    assert "illegal status move" not in caplog.text  # recognised as old news, not a conflict
 
 
 def test_a_rejection_is_reported_once(rig) -> None:
@@ -709,3 +711,14 @@ def test_the_log_tells_each_cancel_and_what_became_of_it(rig, caplog) -> None:
     caplog.clear()
     rig.ex.execute(OrderPlan(T + 60_000, (), cancels=(("TNA", "buy"),)))
     assert lines(caplog) == [("WARNING", f"cannot read back the cancel of {cid('TNA')} now: connection reset")]
+
+
+def test_the_journal_takes_the_broker_s_fill_figures_from_every_report(rig) -> None:
+    c = rig.intent(cid("TQQQ"))
+    rig.ex.apply(order(c, filled=40, status="partially_filled"))  # no average yet: no fill to price
+    rec = rig.journal.order(c)
+    assert (rec.filled_qty, rec.filled_avg_price, rig.fills()) == (40, None, [])
+    other = rig.intent(cid("SSO"), symbol="SSO")
+    rig.ex.apply_event(fill_event(order(other, oid="b-2", symbol="SSO", filled=40, avg=50.0, status="partially_filled"),
+                                  "x-1", 40, 50.0037))  # fmt: skip
+    assert rig.fills()[0].price == 50.0037 and rig.journal.order(other).filled_avg_price == 50.0  # the broker's

@@ -468,3 +468,15 @@ def test_the_log_tells_a_lost_intent_planned_again(journal: Journal, caplog) -> 
 def test_an_intent_without_a_reason_has_an_empty_one(journal: Journal) -> None:
     journal.record_intent(CID, strategy="rotation", session_date=DAY, t_ms=T, symbol="TQQQ", side="buy", qty=1)
     assert journal.order(CID).reason == ""
+
+
+def test_a_journal_that_cannot_be_created_or_opened_names_its_path(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(JournalUnusableError) as ei:
+        Journal(tmp_path / "file" / "journal.sqlite")
+    assert ei.value.path == tmp_path / "file" / "journal.sqlite"
+    assert ei.value.reason.startswith("cannot create its directory: ")
+    (tmp_path / "dir.sqlite").mkdir()  # a directory where the file should be
+    with pytest.raises(JournalUnusableError) as ei:
+        Journal(tmp_path / "dir.sqlite")
+    assert ei.value.path == tmp_path / "dir.sqlite" and ei.value.reason.startswith("opening it: OperationalError")
