@@ -471,7 +471,8 @@ def test_a_follow_up_that_meets_a_broker_error_sends_nothing_and_says_so(journal
 
     broker.get_positions = down  # type: ignore[method-assign]
     assert eod.follow_up(EOD + MINUTE_MS, PRICES, managed=()) == []
-    assert "EOD follow-up on 2025-10-16T15:58:00-04:00: connection refused" in caplog.text
+    assert ("WARNING", "EOD follow-up on 2025-10-16T15:58:00-04:00: connection refused") in [
+        (r.levelname, r.getMessage()) for r in caplog.records if r.name == "engine.eod"]  # fmt: skip
 
 
 def test_a_broker_error_during_the_flatten_is_kept_in_the_result_cut_to_300_characters(journal) -> None:
