@@ -401,6 +401,10 @@ def main(root: Path = Path("mutants"), equivalents_path: Path = EQUIVALENT_FILE)
             print(f"  {s.key}" + (f" ({s.why})" if s.why else ""))
             for line in s.mutant.diff if s.mutant else ():
                 print(f"      {line}")
+    unused = sorted(set(equivalents) - {s.key for s in survivors})
+    if unused:
+        print(f"\nentries of {EQUIVALENT_FILE.name} that match no survivor (killed now, or renamed): "
+              + ", ".join(unused))  # fmt: skip
     for module, functions in sorted(no_test.items()):
         print(f"\nreached by no selected test in {module}: " + ", ".join(f"{f} {n}" for f, n in sorted(functions.items())))
     return 0

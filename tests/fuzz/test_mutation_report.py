@@ -97,6 +97,7 @@ def test_the_kill_rate_counts_every_survivor_and_the_second_rate_leaves_out_the_
             "3 unexplained)") in out
     assert "engine.x.x_f__mutmut_9: a is 1 or 3" in out and "+if a >= 1:" in out
     assert "reached by no selected test in engine/x.py: f 1" in out
+    assert "match no survivor" not in out
 
 
 def test_an_entry_without_a_reason_is_refused(tmp_path: Path) -> None:
@@ -119,3 +120,11 @@ def x_g__mutmut_2(t):
     mutated = report.MutatedModule(path)
     assert report.message_only(mutated.mutant("m.x_g__mutmut_1")) is None  # it could raise
     assert report.message_only(mutated.mutant("m.x_g__mutmut_2")) == "log message"
+
+
+def test_an_entry_for_a_mutant_that_no_longer_survives_is_reported(root: Path, capsys) -> None:
+    meta = root / "engine" / "x.py.meta"
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    meta.write_text(json.dumps({"exit_code_by_key": {**codes, "engine.x.x_f__mutmut_9": 1}}))
+    report.main(root, root.parent / "equivalent.toml")
+    assert "that match no survivor (killed now, or renamed): engine.x.x_f__mutmut_9" in capsys.readouterr().out
