@@ -85,6 +85,10 @@ def _get(cfg: StrategyConfig, key: str) -> Any:
     return node
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _on_grid(v: float, low: float, high: float, step: float | None) -> bool:
     if not low - ON_GRID_TOL <= v <= high + ON_GRID_TOL:
         return False
@@ -142,7 +146,9 @@ class Dim:
         return (self.key,)
 
     def contains(self, value: Any) -> bool:
-        """``value`` is one this row can sample (within the range, on its grid)."""
+        """``value`` is one this row can sample (within the range, on its grid; None never is)."""
+        if not _is_number(value):
+            return False
         return _on_grid(float(value), self.low, self.high, 1 if self.integer else self.step)
 
     def values_of(self, cfg: StrategyConfig) -> dict[str, Any]:
@@ -170,6 +176,8 @@ class Levels:
         return (self.key,)
 
     def contains(self, value: Any) -> bool:
+        if not _is_number(value):
+            return False
         return any(abs(float(value) - v) <= ON_GRID_TOL * max(1.0, abs(v)) for v in self.values)
 
     def values_of(self, cfg: StrategyConfig) -> dict[str, Any]:
@@ -303,9 +311,9 @@ SIGNAL_PHASE1 = Phase(
     (
         Levels("ewrls_lambda", "oes_config.ewrls_lambda", (0.999, 0.9995, 0.9999, 1.0)),
         Levels("regularization", "oes_config.regularization", (1.0, 3.0, 10.0, 30.0)),
-        Dim("buy_threshold", "oes_config.buy_threshold", 0.50, 0.80, step=0.005),
-        Dim("sell_threshold", "oes_config.sell_threshold", 0.35, 0.50, step=0.005),
-        Dim("bb_amplification", "oes_config.bb_amplification", 0.0, 0.20, step=0.005),
+        Dim("buy_threshold", "oes_config.buy_threshold", 0.50, 0.80, step=0.01),
+        Dim("sell_threshold", "oes_config.sell_threshold", 0.35, 0.50, step=0.01),
+        Levels("bb_amplification", "oes_config.bb_amplification", (0.0, 0.05, 0.10, 0.20)),
     ),
     (Gap("oes_config.buy_threshold", "oes_config.sell_threshold", 0.01),),
 )
@@ -315,10 +323,10 @@ SIGNAL_PHASE2 = Phase(
     (
         Simplex(("w_h1", "w_h5"), "oes_config.horizon_weights", (0.0, 0.40, 0.0),
                 (0.40, 1.0, 0.40), step=0.05),  # fmt: skip
-        Dim("probability_scale", "oes_config.probability_scale", 500.0, 8000.0, log=True),
-        Dim("calibration_z", "oes_config.calibration_z", 0.0, 1.5, step=0.05),
+        Dim("probability_scale", "oes_config.probability_scale", 1000.0, 4000.0, log=True),
+        Dim("calibration_z", "oes_config.calibration_z", 0.0, 1.0, step=0.1),
         Levels("calibration_lambda", "oes_config.calibration_lambda", (0.999, 0.9995, 0.9998)),
-        Dim("entry_cost_margin", "oes_config.entry_cost_margin", 0.5, 3.0, step=0.1),
+        Dim("entry_cost_margin", "oes_config.entry_cost_margin", 0.5, 2.0, step=0.1),
         Dim("bb_period", "oes_config.bb_period", 5, 40, integer=True, when=BB_ON),
         Dim("bb_std", "oes_config.bb_std", 1.0, 3.0, step=0.05, when=BB_ON),
         Dim("bb_proximity", "oes_config.bb_proximity", 0.10, 0.50, step=0.01, when=BB_ON),

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from common.config import config_with_params, default_config_json, validate_strategy_config
 from engine.backtest import simulate
+from engine.signals import ensemble_params
 from optimize.dataset import Dataset
 from optimize.signal_cache import SignalCache
-from common.config import config_with_params, default_config_json, validate_strategy_config
-from engine.signals import ensemble_params
 from optimize.spaces import FORECAST_KEYS, SPACES, Dim, Infeasible, Levels, Phase, Simplex
 
 from .conftest import Home
