@@ -24,21 +24,29 @@ grid, so a phase can keep them; :meth:`Phase.start_values` is the phase's start 
 which the study runs first (:mod:`optimize.study`), so TPE knows from its first trial what
 it has to beat. Where the tables depart from strategy-reference.md ("Optimization"):
 
-- ``ewrls_lambda`` at 0.999-1 instead of 0.985-0.999: memories of 70-1,000 bars fit noise
-  with 47 features (issue 10: the 5-bar forecast's IC about 0 at 0.98, 0.05-0.10 at 0.9999).
+- ``ewrls_lambda`` at 4 levels 0.999-1 instead of 0.985-0.999: memories of 70-500 bars fit
+  noise with 47 features (issue 10: the 5-bar forecast's IC about 0 at 0.98, 0.05-0.10 at
+  0.9999; 0.9995 already scores less).
 - ``regularization`` moved to phase 1 and to 1-30 instead of 0-0.10: it changes the EWRLS
   forecasts (in phase 2 each trial was a new run), and the ridge is per sample on
   unit-variance features, so 0.1 is almost none (issue 10 chose 10; 1-30 score alike).
 - horizon weights h1 0-0.4, h5 0.4-1, h10 0-0.4 instead of 0.1-0.6 / 0.2-0.7 / 0.05-0.6: the
   default (0, 1, 0) holds for the 5 bars the strategies hold and the cost gate prices;
   the 1-bar return never pays a round trip and the 10-bar model forecasts worse (issue 10).
-- new in phase 2: ``probability_scale`` (500-8,000, log: with calibrated forecasts of a
+- new in phase 2: ``probability_scale`` (1,000-4,000, log: with calibrated forecasts of a
   few bp it sets which forecast crosses the thresholds and PSM's ladder), ``calibration_z``
-  (0-1.5: how much demonstrated skill a horizon needs), ``calibration_lambda`` (the
-  calibration's memory, 3 levels) and ``entry_cost_margin`` (0.5-3: how far an entry's
-  expected return must beat its round trip). The ranges come from a research run
-  (``python -m bench.edge``'s markets, seeds 400-403; the optimizer's report of it is in
-  the branch's commit message).
+  (0-1: how much demonstrated skill a horizon needs), ``calibration_lambda`` (the
+  calibration's memory, 3 levels) and ``entry_cost_margin`` (0.5-2: how far an entry's
+  expected return must beat its round trip). Ranges from ``python -m bench.edge compare``
+  on seeds 400-405 (PSM, signal 0.2, paired against the defaults): z 0 +0.25 %/day (t 2.0),
+  calibration_lambda 0.999 +0.10 (t 1.4), margin 0.7 +0.07, scale 1,000 +0.03 and 4,000
+  0.00 (t < 1); without the signal PSM trades none of them; rotation (seeds 400-403) was
+  within noise of its defaults with the signal (|t| < 1) and lost 0.05-0.07 %/day without
+  it at z 0, calibration_lambda 0.999 or margin 0.7.
+- ``buy_threshold`` up to 0.80 instead of 0.65: at ``probability_scale`` 2,000 the cost gate
+  already asks p of about 0.75 of a rotation entry, so a threshold below it decided nothing.
+- ``bb_amplification`` at 4 levels from 0 (the default, off) instead of 0-0.20: a point at
+  0 lets TPE keep it off, and the Bollinger rows of phase 2 are then not searched.
 - the strategies' own knobs (rotation's strengths and holds, PSM's ladder) are not searched:
   issue 10 found each within noise of its default on 20 seeds (``RotationManagerConfig``,
   ``PsmSection``).

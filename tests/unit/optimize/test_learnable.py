@@ -2,7 +2,7 @@
 
 - From the shipped defaults (issue 10), which the phase spaces are centred on, with the
   learnable component off there is nothing to learn: the gate keeps the defaults and
-  ``best_params.json`` is not written.
+  ``best_params.json`` is not written (PSM and rotation).
 - From the ported system's tuning (``config/original/``), with the learnable component on,
   the optimized parameters beat their start on the held-out sessions, net of costs.
 
@@ -38,11 +38,12 @@ DEFAULTS_WINDOWS = WindowSpec(8, 6, 5)
 trading: a few warm-up sessions more than :data:`SMALL` let them trade at all."""
 
 
-def _optimize(root: Path, seed: int, signal: float, *, original: bool, windows: WindowSpec):
-    home = make_home(root, "psm", seed=seed, signal=signal, sessions=windows.total + 1,
-                     config=config_json("psm", original=original))  # fmt: skip
-    opts = OptimizeOptions("psm", home.data_dir, home.config_dir, trials=TRIALS, windows=windows,
-                           seed=seed, progress=False)  # fmt: skip
+def _optimize(root: Path, seed: int, signal: float, *, original: bool, windows: WindowSpec,
+              strategy: str = "psm"):  # fmt: skip
+    home = make_home(root, strategy, seed=seed, signal=signal, sessions=windows.total + 1,
+                     config=config_json(strategy, original=original))  # fmt: skip
+    opts = OptimizeOptions(strategy, home.data_dir, home.config_dir, trials=TRIALS,
+                           windows=windows, seed=seed, progress=False)  # fmt: skip
     return home, run_optimizer(opts, now_ms=NOW_MS)
 
 
@@ -57,9 +58,11 @@ def test_from_the_ported_tuning_the_optimized_set_beats_its_start_held_out(tmp_p
     )
 
 
+@pytest.mark.parametrize("strategy", ["psm", "rotation"])
 @pytest.mark.parametrize("seed", SEEDS)
-def test_from_the_defaults_without_the_signal_the_gate_keeps_them(tmp_path, seed):
-    home, out = _optimize(tmp_path, seed, 0.0, original=False, windows=DEFAULTS_WINDOWS)
+def test_from_the_defaults_without_the_signal_the_gate_keeps_them(tmp_path, seed, strategy):
+    home, out = _optimize(tmp_path, seed, 0.0, original=False, windows=DEFAULTS_WINDOWS,
+                          strategy=strategy)  # fmt: skip
     assert out.current == {}  # the shipped defaults, no best_params.json
     assert out.trials == 2 * TRIALS
     assert not out.promoted and not out.verdict.promote, out.verdict.headline()
