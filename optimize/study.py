@@ -9,6 +9,8 @@
 - **Workers**: ``workers`` processes (``spawn``: nothing inherited but the job), each
   loading the data itself, each running its share of the trials against the one storage.
   One worker runs in this process.
+- **The start first**: a new study's first trial is the parameters the phase starts from
+  (the ones its space can express), so a phase never ends knowing less than its start.
 - **Resumable**: the study's name (:func:`study_name`) says what it optimizes: strategy,
   data range (ending with today's last minute when today's partial session is in it),
   phase, seed and a digest of the strategy file, the phase's starting parameters and the
@@ -145,6 +147,10 @@ def run_phase(
                                 direction="maximize", load_if_exists=True,
                                 sampler=make_sampler(job.seed),
                                 pruner=make_pruner(len(data.windows.scored)))  # fmt: skip
+    if not study.get_trials(deepcopy=False):
+        # the phase's start is its first trial: TPE knows what it has to beat (spaces.py)
+        phase = phases(job.strategy)[job.phase_no - 1]
+        study.enqueue_trial(phase.start_values(data.config(job.start, "<phase start>")))
     done = len(finished_trials(study))
     remaining = trials - done
     if done:
