@@ -30,7 +30,7 @@ import logging
 import math
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -260,13 +260,17 @@ class CompiledDay:
         return 100.0 * (self.end_equity / self.start_equity - 1.0)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Recorded:
     """Every order (decided bar, symbol, side, qty) and fill (symbol, side, qty, price,
-    fee, t_ms, decided bar, cash delta, position after) of a compiled run."""
+    fee, t_ms, decided bar, cash delta, position after) of a compiled run, and why it went
+    on on the reference simulator if it did (``fallback``; the records then stop there)."""
 
-    orders: list[tuple[int, str, str, float]]
-    fills: list[tuple[str, str, float, float, float, int, int, float, float]]
+    orders: list[tuple[int, str, str, float]] = field(default_factory=list)
+    fills: list[tuple[str, str, float, float, float, int, int, float, float]] = field(
+        default_factory=list
+    )
+    fallback: str | None = None
 
 
 class CompiledSimulator:
@@ -313,7 +317,7 @@ class CompiledSimulator:
             return self.fallback.days(cfg, grid, signals, ks, liquidity=liquidity, costs=costs), None
         assert isinstance(cfg, RotationStrategyConfig)
         ga = _grid_arrays(grid)
-        rec = Recorded([], []) if record else None
+        rec = Recorded() if record else None
         return self._days(cfg, grid, signals, ks, liquidity, costs, ga, rec), rec
 
     def _days(
@@ -349,6 +353,8 @@ class CompiledSimulator:
             if rec is not None:
                 self._drain(loop, ga, rec)
             if got is None:
+                if rec is not None:
+                    rec.fallback = loop.reason
                 log.info("compiled simulator: %s (session %s): the run goes on on the reference "
                          "simulator", loop.reason, session.date)  # fmt: skip
                 rest = self.fallback.days(cfg, grid, signals, ks, liquidity=liquidity, costs=costs)
