@@ -60,7 +60,7 @@ from engine_core.rolling cimport roll_init, roll_mean, roll_push, roll_var
 
 from engine_core.params import EnsembleParams
 from engine_core.results import BatchResult
-from engine_core.timeinfo import MinuteInfo, minute_info
+from engine_core.timeinfo import checked_minutes
 
 cnp.import_array()
 
@@ -350,20 +350,7 @@ cdef class Combiner:
             i, j = np.argwhere(bad)[0]
             raise ValueError(f"a ready bar without open, close and volume at symbol {i}, "
                              f"minute index {j}")
-        t = np.asarray(t_ms)
-        if t.shape != (N,):
-            raise ValueError(f"t_ms has shape {t.shape}, expected ({N},)")
-        if N and not np.issubdtype(t.dtype, np.integer):
-            raise ValueError(f"t_ms must be integer Unix milliseconds, got dtype {t.dtype}")
-        t = t.astype(np.int64, copy=False)
-        if N > 1 and not (np.diff(t) > 0).all():
-            raise ValueError("t_ms must be strictly increasing")
-        if N and self._last_t is not None and t[0] <= self._last_t:
-            raise ValueError(f"t_ms[0]={t[0]} is not after the last minute consumed ({self._last_t})")
-        if info is None:
-            info = minute_info(t)
-        elif not isinstance(info, MinuteInfo) or any(len(a) != N for a in info):
-            raise ValueError("info must be minute_info(t_ms) for the same minutes")
+        t, info = checked_minutes(t_ms, N, self._last_t, info)
         day = np.ascontiguousarray(info.day, dtype=np.int_)
         res = BatchResult(np.full((S, N), 0.5), np.zeros((S, N)), np.zeros((S, N)), pr, cf,
                           rd, np.zeros((S, N), dtype=np.bool_), np.zeros((H, S, N)),

@@ -50,7 +50,7 @@ from engine_core.inputs import (
     FIELDS, MAX_PRICE, MIN_PRICE, BadBarError, as_price_arrays, check_bars,
 )
 from engine_core.results import BatchResult
-from engine_core.timeinfo import MinuteInfo, minute_fields, minute_info
+from engine_core.timeinfo import checked_minutes, minute_fields
 
 cnp.import_array()
 
@@ -377,21 +377,7 @@ cdef class Ensemble:
         S, N = arrays[3].shape
         if S != self.n_symbols:
             raise ValueError(f"got {S} rows of bars for {self.n_symbols} symbols")
-        t = np.asarray(t_ms)
-        if t.shape != (N,):
-            raise ValueError(f"t_ms has shape {t.shape}, expected ({N},)")
-        if N and not np.issubdtype(t.dtype, np.integer):
-            raise ValueError(f"t_ms must be integer Unix milliseconds, got dtype {t.dtype}")
-        t = t.astype(np.int64, copy=False)
-        if N > 1 and not (np.diff(t) > 0).all():
-            k = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
-            raise ValueError(f"t_ms must be strictly increasing: t_ms[{k}]={t[k]} after {t[k - 1]}")
-        if N and self._last_t is not None and t[0] <= self._last_t:
-            raise ValueError(f"t_ms[0]={t[0]} is not after the last minute consumed ({self._last_t})")
-        if info is None:
-            info = minute_info(t)
-        elif not isinstance(info, MinuteInfo) or any(len(a) != N for a in info):
-            raise ValueError("info must be minute_info(t_ms) for the same minutes")
+        t, info = checked_minutes(t_ms, N, self._last_t, info)
         mod = np.ascontiguousarray(info.mod, dtype=np.intc)
         dow = np.ascontiguousarray(info.dow, dtype=np.intc)
         day = np.ascontiguousarray(info.day, dtype=np.int_)

@@ -66,3 +66,29 @@ def minute_info(t_ms: np.ndarray | list[int] | int) -> MinuteInfo:
     mod = ((local - day * DAY_MS) // MINUTE_MS).astype(np.int32)
     dow = ((day + 3) % 7).astype(np.int32)  # 1970-01-01 was a Thursday
     return MinuteInfo(mod, dow, day.astype(np.int64))
+
+
+def checked_minutes(
+    t_ms: np.ndarray | list[int], n: int, last_t: int | None, info: MinuteInfo | None = None
+) -> tuple[np.ndarray, MinuteInfo]:
+    """``t_ms`` as int64 and its :func:`minute_info`, after the checks every batch entry makes.
+
+    ``n`` minutes, integer Unix milliseconds, strictly increasing, after ``last_t`` (the last
+    minute the state consumed, or None); ``info``, when given, must cover the same minutes.
+    """
+    t = np.asarray(t_ms)
+    if t.shape != (n,):
+        raise ValueError(f"t_ms has shape {t.shape}, expected ({n},)")
+    if n and not np.issubdtype(t.dtype, np.integer):
+        raise ValueError(f"t_ms must be integer Unix milliseconds, got dtype {t.dtype}")
+    t = t.astype(np.int64, copy=False)
+    if n > 1 and not (np.diff(t) > 0).all():
+        k = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
+        raise ValueError(f"t_ms must be strictly increasing: t_ms[{k}]={t[k]} after {t[k - 1]}")
+    if n and last_t is not None and t[0] <= last_t:
+        raise ValueError(f"t_ms[0]={t[0]} is not after the last minute consumed ({last_t})")
+    if info is None:
+        info = minute_info(t)
+    elif not isinstance(info, MinuteInfo) or any(len(a) != n for a in info):
+        raise ValueError("info must be minute_info(t_ms) for the same minutes")
+    return t, info
