@@ -1,7 +1,7 @@
 """The optimizer's fast :class:`~optimize.simulator.Simulator`: the compiled decision-and-fill loop.
 
-:class:`CompiledSimulator` runs a trial's sessions through ``engine_core.rotation_loop``
-(the rotation strategy, its order plan and the paper account, compiled: the module's
+:class:`CompiledSimulator` runs a trial's sessions through ``engine_core.decision_loop``
+(the rotation or PSM strategy, the order plan and the paper account, compiled: the module's
 docstring says what it models) and gives the same orders, fills, daily net returns and
 round trips as :func:`engine.backtest.simulate` (``tests/unit/optimize/test_compiled_simulator.py``
 proves it on random parameter sets and markets). This module is the thin adapter around it:
@@ -16,12 +16,12 @@ proves it on random parameter sets and markets). This module is the thin adapter
   loop asks for it and memoized (the same fills recur from trial to trial);
 - the decision knobs become the loop's parameters; the fee rates integers.
 
-Never silently different: a config that uses something the loop does not model (the PSM
-strategy, a knob the loop does not know, fee rates with more decimals than it keeps, a
-fill rule other than the next real bar) runs on the reference simulator, and so does the
-rest of a run in which the loop meets a case it does not model exactly (a partial
-reduction of a position whose entry cost it cannot keep exact, a fractional or huge
-quantity): one INFO log line names the reason each time.
+Both strategies are compiled (rotation and PSM). Never silently different: a config that
+uses something the loop does not model (a knob the loop does not know, fee rates with more
+decimals than it keeps, a fill rule other than the next real bar) runs on the reference
+simulator, and so does the rest of a run in which the loop meets a case it does not model
+exactly (a fractional or huge quantity, a position whose cost has more than 4 decimals
+left without a mark): one INFO log line names the reason each time.
 """
 
 from __future__ import annotations
@@ -37,13 +37,20 @@ from typing import Any
 
 import numpy as np
 
-from common.config import RotationStrategyConfig, StrategyConfig
+from common.config import (
+    PsmStrategyConfig,
+    RotationManagerConfig,
+    RotationStrategyConfig,
+    SignalAggregatorConfig,
+    StrategyConfig,
+)
 from engine.backtest import _check_inputs
 from engine.cost_estimates import round_trip_costs, session_prices
 from engine.market_grid import MinuteGrid
 from engine.signals import BatchSignals
 from engine.sim_liquidity import SessionLiquidity
-from engine_core.rotation_loop import FEE_SCALE, FEES, PARAMS, RotationLoop
+from engine.strategies.psm_ladder import ALLOCATIONS, Ladder, PsmState, state_leverage
+from engine_core.decision_loop import FEE_SCALE, FEES, PARAMS, PSM_STATES, DecisionLoop
 from ledger.costs import CostModel
 from ledger.money import cents, parse_decimal, price_of
 from ledger.no_bar_rule import NoBarRule
@@ -54,8 +61,17 @@ log = logging.getLogger(__name__)
 PRICE_UNITS = 10_000
 """$0.0001: the loop's price unit (every ledger price has at most 4 decimals)."""
 
-MODELLED: dict[str, frozenset[str]] = {
+COMMON: dict[str, frozenset[str]] = {
     "oes_config": frozenset({"buy_threshold", "sell_threshold", "entry_cost_margin"}),
+    "risk": frozenset({
+        "daily_loss_limit_pct", "max_position_pct", "max_orders_per_minute",
+        "capital_fraction", "allocated_capital",
+    }),
+    "session": frozenset({"eod_minutes_before_close", "no_entry_minutes_before_close"}),
+    "backtest": frozenset({"starting_cash"}),
+}
+MODELLED: dict[str, frozenset[str]] = {
+    **COMMON,
     "signal_aggregator_config": frozenset({
         "min_probability", "min_confidence", "min_strength", "smoothing_alpha",
         "max_signal_age_bars", "default_boost", "leverage_boosts",
@@ -65,27 +81,31 @@ MODELLED: dict[str, frozenset[str]] = {
         "rotation_strength_delta", "min_hold_bars", "profit_target", "stop_loss",
         "min_rank_to_hold", "cooldown_bars", "eod_liquidation", "eod_exit_time_minutes",
     }),
-    "risk": frozenset({
-        "daily_loss_limit_pct", "max_position_pct", "max_orders_per_minute",
-        "capital_fraction", "allocated_capital",
-    }),
-    "session": frozenset({"eod_minutes_before_close", "no_entry_minutes_before_close"}),
-    "backtest": frozenset({"starting_cash"}),
 }
 """The knobs of each rotation config section the loop implements. ``oes_config``'s other
 knobs shape the signals (given to the loop); ``reconciliation`` is start-up only and
 ``costs`` comes as the cost model."""
+MODELLED_PSM: dict[str, frozenset[str]] = {
+    **COMMON,
+    "psm_config": frozenset({"signal_symbol", "ladder_offsets", "min_hold_bars", "profit_target",
+                             "stop_loss"}),
+}
+"""The same for PSM configs."""
 IGNORED_SECTIONS = frozenset({"strategy", "symbols", "reconciliation", "costs"})
 
 
 def unsupported_reason(cfg: StrategyConfig, costs: CostModel) -> str | None:
     """Why ``cfg`` under ``costs`` cannot run on the compiled loop (None: it can)."""
-    if not isinstance(cfg, RotationStrategyConfig):
-        return f"the {cfg.strategy} strategy is not compiled"
+    if isinstance(cfg, RotationStrategyConfig):
+        modelled = MODELLED
+    elif isinstance(cfg, PsmStrategyConfig):
+        modelled = MODELLED_PSM
+    else:
+        return f"the {getattr(cfg, 'strategy', type(cfg).__name__)} strategy is not compiled"
     for name in type(cfg).model_fields:
         if name in IGNORED_SECTIONS:
             continue
-        known = MODELLED.get(name)
+        known = modelled.get(name)
         if known is None:
             return f"config section {name!r} is not modelled by the compiled loop"
         section = getattr(cfg, name)
@@ -123,15 +143,41 @@ def fee_rates(costs: CostModel) -> dict[str, int] | None:
     return out
 
 
-def loop_params(cfg: RotationStrategyConfig) -> dict[str, Any]:
-    """The loop's parameters (:data:`engine_core.rotation_loop.PARAMS`) from a rotation config."""
+def loop_params(cfg: StrategyConfig) -> dict[str, Any]:
+    """The loop's parameters (:data:`engine_core.decision_loop.PARAMS`) from a config (a PSM
+    config gives rotation's knobs their defaults: the loop does not read them for PSM)."""
     out: dict[str, Any] = {}
-    for section in ("rotation_manager_config", "signal_aggregator_config", "risk", "session"):
+    if isinstance(cfg, RotationStrategyConfig):
+        out.update(cfg.rotation_manager_config.model_dump())
+        out.update(cfg.signal_aggregator_config.model_dump())
+    else:
+        out.update(RotationManagerConfig().model_dump())
+        out.update(SignalAggregatorConfig().model_dump())
+    for section in ("risk", "session"):
         out.update(getattr(cfg, section).model_dump())
     oes = cfg.oes_config
     out.update(buy_threshold=oes.buy_threshold, sell_threshold=oes.sell_threshold,
                entry_cost_margin=oes.entry_cost_margin)  # fmt: skip
     return {k: out[k] for k in PARAMS}
+
+
+def psm_params(cfg: PsmStrategyConfig, symbols: Sequence[str]) -> dict[str, Any]:
+    """The loop's ``psm`` argument: the ladder, states and signal of a PSM config, with
+    ``symbols`` the loop's rows (sorted)."""
+    row = {s: i for i, s in enumerate(symbols)}
+    psm = cfg.psm_config
+    edges = Ladder.from_config(cfg).boundaries()
+    states = [PsmState(name) for name in PSM_STATES]
+    return {
+        "signal_row": row[psm.signal_symbol],
+        "min_hold_bars": psm.min_hold_bars,
+        "profit_target": psm.profit_target,
+        "stop_loss": psm.stop_loss,
+        "edges": (edges["bull2"], edges["bull1"], edges["sell"], edges["bear1"], edges["bear2"]),
+        "alloc": [[(row[s], w) for s, w in ALLOCATIONS[st].items()] for st in states],
+        "leverage": [state_leverage(st, psm.signal_symbol) for st in states],
+        "order": [row[s] for s in cfg.symbols],
+    }
 
 
 def _p4(value: float) -> int:
@@ -271,6 +317,8 @@ class Recorded:
         default_factory=list
     )
     fallback: str | None = None
+    decimal_reductions: int = 0
+    """Partial reductions whose cost the loop kept as the ledger's Decimal."""
 
 
 class CompiledSimulator:
@@ -280,7 +328,7 @@ class CompiledSimulator:
     :meth:`run` with ``record=True`` also answers every order and fill (the tests').
     """
 
-    name = "compiled (engine_core.rotation_loop)"
+    name = "compiled (engine_core.decision_loop)"
 
     def __init__(self, fallback: Simulator = REFERENCE) -> None:
         self.fallback = fallback
@@ -315,14 +363,13 @@ class CompiledSimulator:
         if why is not None:
             log.info("compiled simulator: %s: this trial runs on the reference simulator", why)
             return self.fallback.days(cfg, grid, signals, ks, liquidity=liquidity, costs=costs), None
-        assert isinstance(cfg, RotationStrategyConfig)
         ga = _grid_arrays(grid)
         rec = Recorded() if record else None
         return self._days(cfg, grid, signals, ks, liquidity, costs, ga, rec), rec
 
     def _days(
         self,
-        cfg: RotationStrategyConfig,
+        cfg: StrategyConfig,
         grid: MinuteGrid,
         signals: BatchSignals,
         ks: list[int],
@@ -335,9 +382,15 @@ class CompiledSimulator:
         market = _market(liquidity, grid, costs)
         fees = fee_rates(costs)
         assert fees is not None
-        boost = np.array([cfg.signal_aggregator_config.boost(s) for s in ga.symbols], dtype=np.float64)
+        if isinstance(cfg, RotationStrategyConfig):
+            boost = np.array([cfg.signal_aggregator_config.boost(s) for s in ga.symbols])
+            psm = None
+        else:
+            boost = np.ones(len(ga.symbols))
+            psm = psm_params(cfg, ga.symbols)
         cash = int(cents(parse_decimal(cfg.backtest.starting_cash, "starting_cash")) * 100)
-        loop = RotationLoop(loop_params(cfg), boost, fees, cash, rec is not None)
+        loop = DecisionLoop(loop_params(cfg), boost.astype(np.float64), fees, cash,
+                            rec is not None, psm)  # fmt: skip
         for j, k in enumerate(ks):
             s = ga.session(grid, k)
             session = grid.sessions[k]
@@ -367,7 +420,7 @@ class CompiledSimulator:
                               halted, unsent, canceled)  # fmt: skip
 
     @staticmethod
-    def _drain(loop: RotationLoop, ga: _GridArrays, rec: Recorded) -> None:
+    def _drain(loop: DecisionLoop, ga: _GridArrays, rec: Recorded) -> None:
         sym = ga.symbols
         rec.orders.extend((t, sym[i], side, q) for t, i, side, q in loop.orders)
         rec.fills.extend(
@@ -376,6 +429,7 @@ class CompiledSimulator:
         )
         loop.orders.clear()
         loop.fills.clear()
+        rec.decimal_reductions = loop.decimal_reductions
 
     @staticmethod
     def _costs(
@@ -424,4 +478,4 @@ class CompiledSimulator:
 COMPILED = CompiledSimulator()
 
 __all__ = ["COMPILED", "CompiledDay", "CompiledSimulator", "Recorded", "fee_rates",
-           "loop_params", "unsupported_reason"]  # fmt: skip
+           "loop_params", "psm_params", "unsupported_reason"]  # fmt: skip

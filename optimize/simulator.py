@@ -5,7 +5,7 @@ computed, one session at a time (so it can report each to the pruner and stop ea
 :class:`Simulator` is that call; :data:`REFERENCE` runs it with the backtest itself
 (:func:`engine.backtest.simulate_days`: the live strategy code, mockmarket's fill rule
 and costs). The optimizer's default is the compiled loop behind the same call
-(:data:`optimize.compiled_simulator.COMPILED`, ``engine_core/rotation_loop.pyx``): it gives
+(:data:`optimize.compiled_simulator.COMPILED`, ``engine_core/decision_loop.pyx``): it gives
 the same orders, fills and daily returns (``tests/unit/optimize/test_compiled_simulator.py``)
 and hands whatever it does not model to this reference; ``python -m engine backtest``
 stays the reference it is tested against.

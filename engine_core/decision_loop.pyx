@@ -1,13 +1,16 @@
 # cython: boundscheck=False, wraparound=False
-"""The rotation strategy's decision-and-fill loop over one account, compiled (the optimizer's trials).
+"""The strategies' decision-and-fill loop over one account, compiled (the optimizer's trials).
 
-A numeric transcription of what the backtest does per minute (``engine.backtest._Run.session``)
-for the rotation strategy, so a trial decides a 20-session window in milliseconds:
+A numeric transcription of what the backtest does per minute (``engine.backtest._Run.session``),
+so a trial decides a 20-session window in milliseconds:
 
-- the strategy (``engine.strategies.rotation`` with its aggregator and cost gate): filters,
+- rotation (``engine.strategies.rotation`` with its aggregator and cost gate): filters,
   smoothing, ranking; stop loss / profit target / signal / strength / rank exits; entries
   into free slots, strongest first, behind the cost gate; rotation over the weakest
   holding; end of day (the calendar's, or ``eod_exit_time_minutes``);
+- or PSM (``engine.strategies.psm``, ``psm_ladder``): profit target and stop loss on the
+  holdings' value-weighted return, the probability ladder, the minimum hold, the no-entry
+  window, the cost gate on the state's leverage, sizing in whole shares at a transition;
 - the order plan (``engine.order_plan.plan_orders``): the daily loss halt, the per-position
   cap, orders that never cross zero, cancels of working orders that run against a target,
   reducing orders first and the cap on orders per minute; the end-of-day flatten
@@ -25,17 +28,23 @@ The execution price of a fill (half-spread and slippage over the reference price
 from a Python callable, the shared cost model itself (``optimize.compiled_simulator``
 memoizes it), so a price is the ledger's by construction.
 
-Whatever the loop does not model exactly (a partial reduction whose cost is not a whole
-number of $0.0001 x shares, a fractional quantity, an amount past the integer ranges) ends
-the run with a nonzero :attr:`RotationLoop.status` and a reason; the caller then runs the
-reference instead. :meth:`RotationLoop.session` returns the session's figures; with
+A partial reduction whose cost is not a whole number of $0.0001 x shares (``pos.cost * q1 /
+q0`` rounded to 28 digits) keeps that position's cost as the ledger's own Decimal until it
+is flat (rare: the slow path is Python's ``decimal``). Whatever the loop does not model
+exactly (such a position without a mark, a fractional quantity, an amount past the integer
+ranges) ends the run with a nonzero :attr:`DecisionLoop.status` and a reason; the caller then runs the
+reference instead. :meth:`DecisionLoop.session` returns the session's figures; with
 ``record=True`` the orders and fills are kept (tests compare them with the reference's).
 """
 
 from libc.math cimport fabs, floor, isfinite
 from libc.stdlib cimport free, malloc
 
+from decimal import Decimal
+
 import numpy as np
+
+ENTRY_STEP = Decimal("0.000001")
 
 cdef long long MINUTE_MS = 60000
 cdef double QTY_EPS = 1e-6
@@ -48,6 +57,15 @@ cdef int MAX_WORKING = 4096
 STATUS_OK = 0
 STATUS_UNSUPPORTED = 1
 
+ROTATION = 0
+PSM = 1
+PSM_STATES = ("CASH_ONLY", "SPY_ONLY", "SPXL_ONLY", "BASE_BULL_3X", "SH_ONLY", "SDS_ONLY",
+              "BASE_BEAR_2X")
+"""The PSM states by number (the loop's ``psm["alloc"]`` and ``psm["leverage"]`` follow it)."""
+DEF N_STATES = 7
+DEF MAX_ALLOC = 4
+DEF CASH = 0
+
 PARAMS = (
     "max_positions", "min_strength_to_enter", "min_strength_to_exit", "rotation_strength_delta",
     "min_hold_bars", "profit_target", "stop_loss", "min_rank_to_hold", "cooldown_bars",
@@ -57,7 +75,7 @@ PARAMS = (
     "capital_fraction", "allocated_capital", "eod_minutes_before_close",
     "no_entry_minutes_before_close",
 )
-"""The knobs :class:`RotationLoop` takes (config section knobs under their own names)."""
+"""The knobs :class:`DecisionLoop` takes (config section knobs under their own names)."""
 FEES = ("sec", "taf", "taf_max", "cat", "commission")
 """Fee rates in integers: ``sec`` = sec_fee_per_million x 100 (1e-12 dollars per share x
 $0.0001), the others in 1e-12 dollars (per share, or per trade for ``taf_max``)."""
@@ -93,6 +111,17 @@ cdef struct Params:
     double allocated_capital
     long long eod_minutes_before_close
     long long no_entry_minutes_before_close
+    # PSM
+    int strategy  # ROTATION or PSM
+    int signal_row
+    long long psm_min_hold_bars
+    double psm_profit_target
+    double psm_stop_loss
+    double bull2
+    double bull1
+    double sell_edge
+    double bear1
+    double bear2
 
 
 cdef struct Fees:
@@ -145,7 +174,7 @@ cdef inline int leg_after(Leg* a, Leg* b):
     return a.sym > b.sym
 
 
-cdef class RotationLoop:
+cdef class DecisionLoop:
     """One account across sessions, the rotation strategy deciding (module docstring)."""
 
     cdef Params p
@@ -157,6 +186,10 @@ cdef class RotationLoop:
     cdef long long charged  # ... charged so far, cents
     cdef long long[:] qty
     cdef long long[:] cost  # signed, $0.0001 x shares
+    cdef int[:] exotic
+    cdef list cost_dec
+    """A position's cost as the ledger's Decimal, once a partial reduction left it with more
+    than 4 decimals (``exotic``); until the position is flat again."""
     # the strategy's state (reset every session)
     cdef int[:] in_book
     cdef long long[:] slot_qty
@@ -175,10 +208,22 @@ cdef class RotationLoop:
     cdef int[:] entered
     cdef int[:] queue
     cdef long long[:] targets
+    # PSM
+    cdef int psm_state
+    cdef int psm_has_entered
+    cdef long long psm_entered
+    cdef long long[:] psm_targets
+    cdef int[:] cfg_order
+    cdef int alloc_n[N_STATES]
+    cdef int alloc_row[N_STATES][MAX_ALLOC]
+    cdef double alloc_w[N_STATES][MAX_ALLOC]
+    cdef double leverage[N_STATES]
     cdef Working* working
     cdef int n_working
     cdef Leg* legs
     cdef public int status
+    cdef public int decimal_reductions
+    """Partial reductions that left a cost with more than 4 decimals (the Decimal path)."""
     cdef public str reason
     cdef public bint record
     cdef public list orders
@@ -189,16 +234,22 @@ cdef class RotationLoop:
         self.legs = NULL
 
     def __init__(self, dict params, double[:] boost, dict fees, long long starting_cash_cents,
-                 bint record=False):
+                 bint record=False, dict psm=None):
         """``params``: the decision knobs by name (:data:`PARAMS`); ``boost``: each row's
         leverage boost; ``fees``: the fee rates as integers (:data:`FEES`); ``record``:
-        keep :attr:`orders` and :attr:`fills`."""
+        keep :attr:`orders` and :attr:`fills`. ``psm`` (the PSM strategy instead of rotation):
+        ``signal_row``, ``min_hold_bars``, ``profit_target``, ``stop_loss``, ``edges`` (the
+        ladder's bull2, bull1, sell, bear1, bear2 as it compares them; buy is
+        ``buy_threshold``), ``alloc`` (per state of :data:`PSM_STATES`, its (row, weight)
+        pairs in the strategy's order), ``leverage`` (per state) and ``order`` (the rows in
+        the config's symbol order)."""
         cdef Params* p = &self.p
+        cdef int k, j
         self.S = boost.shape[0]
         S = self.S
-        missing = [k for k in PARAMS if k not in params] + [k for k in FEES if k not in fees]
+        missing = [n for n in PARAMS if n not in params] + [n for n in FEES if n not in fees]
         if missing:
-            raise ValueError(f"RotationLoop: missing knob(s) {missing}")
+            raise ValueError(f"DecisionLoop: missing knob(s) {missing}")
         p.max_positions = params["max_positions"]
         p.min_strength_to_enter = params["min_strength_to_enter"]
         p.min_strength_to_exit = params["min_strength_to_exit"]
@@ -229,6 +280,26 @@ cdef class RotationLoop:
         p.no_entry_minutes_before_close = params["no_entry_minutes_before_close"]
         if p.max_positions < 1:
             raise ValueError(f"max_positions={p.max_positions} must be >= 1")
+        p.strategy = ROTATION if psm is None else PSM
+        self.psm_targets = np.zeros(S, dtype=np.int64)
+        self.cfg_order = np.arange(S, dtype=np.int32)
+        if psm is not None:
+            p.signal_row = psm["signal_row"]
+            p.psm_min_hold_bars = psm["min_hold_bars"]
+            p.psm_profit_target = psm["profit_target"]
+            p.psm_stop_loss = psm["stop_loss"]
+            p.bull2, p.bull1, p.sell_edge, p.bear1, p.bear2 = psm["edges"]
+            if len(psm["alloc"]) != N_STATES or len(psm["leverage"]) != N_STATES:
+                raise ValueError(f"psm alloc and leverage need one entry per state {PSM_STATES}")
+            for k in range(N_STATES):
+                if len(psm["alloc"][k]) > MAX_ALLOC:
+                    raise ValueError(f"psm state {PSM_STATES[k]} holds more than {MAX_ALLOC} symbols")
+                self.alloc_n[k] = len(psm["alloc"][k])
+                for j, (row, w) in enumerate(psm["alloc"][k]):
+                    self.alloc_row[k][j] = row
+                    self.alloc_w[k][j] = w
+                self.leverage[k] = psm["leverage"][k]
+            self.cfg_order = np.array(psm["order"], dtype=np.int32)
         self.fees.sec = fees["sec"]
         self.fees.taf = fees["taf"]
         self.fees.taf_max = fees["taf_max"]
@@ -240,6 +311,8 @@ cdef class RotationLoop:
         self.charged = 0
         self.qty = np.zeros(S, dtype=np.int64)
         self.cost = np.zeros(S, dtype=np.int64)
+        self.exotic = np.zeros(S, dtype=np.int32)
+        self.cost_dec = [None] * S
         self.in_book = np.zeros(S, dtype=np.int32)
         self.slot_qty = np.zeros(S, dtype=np.int64)
         self.slot_t = np.zeros(S, dtype=np.int64)
@@ -261,6 +334,7 @@ cdef class RotationLoop:
             raise MemoryError()
         self.n_working = 0
         self.status = STATUS_OK
+        self.decimal_reductions = 0
         self.reason = ""
         self.record = record
         self.orders = []
@@ -280,6 +354,8 @@ cdef class RotationLoop:
     cdef long long _avg6(self, int i):
         """The position's avg_entry_price quantized to $0.000001 (half even), in 1e-6 dollars."""
         cdef long long num = self.cost[i] * 100, den = self.qty[i]
+        if self.exotic[i]:
+            return int((self.cost_dec[i] / Decimal(self.qty[i])).quantize(ENTRY_STEP).scaleb(6))
         if den < 0:
             num, den = -num, -den
         return div_half_even(num, den)
@@ -292,6 +368,9 @@ cdef class RotationLoop:
             if self.qty[i] != 0:
                 if has_mark[i]:
                     total += self.qty[i] * marks[i]
+                elif self.exotic[i]:
+                    self._unsupported("an unmarked position whose cost has more than 4 decimals")
+                    return 0
                 else:
                     total += self.cost[i]
         return div_half_even(total, 100)
@@ -351,18 +430,29 @@ cdef class RotationLoop:
         elif q1 == 0:
             self.qty[i] = 0
             self.cost[i] = 0
+            self.exotic[i] = 0
+            self.cost_dec[i] = None
         elif (q0 > 0) == (sgn > 0):
-            self.cost[i] += sgn * px
+            if self.exotic[i]:  # Portfolio: pos.cost += signed * price, in Decimal
+                self.cost_dec[i] = self.cost_dec[i] + Decimal(sgn) * Decimal(px).scaleb(-4)
+            else:
+                self.cost[i] += sgn * px
             self.qty[i] = q1
         elif (q0 > 0) == (q1 > 0):
-            if (self.cost[i] * q1) % q0 != 0:
-                self._unsupported("a partial reduction whose entry cost is not a whole $0.0001")
-                return -1
-            self.cost[i] = self.cost[i] * q1 / q0
+            if not self.exotic[i] and (self.cost[i] * q1) % q0 == 0:
+                self.cost[i] = self.cost[i] * q1 / q0
+            else:  # pos.cost * q1 / q0 is inexact: the ledger's Decimal from here on
+                if not self.exotic[i]:
+                    self.cost_dec[i] = Decimal(self.cost[i]).scaleb(-4)
+                    self.exotic[i] = 1
+                self.decimal_reductions += 1
+                self.cost_dec[i] = self.cost_dec[i] * Decimal(q1) / Decimal(q0)
             self.qty[i] = q1
         else:
             self.qty[i] = q1
             self.cost[i] = q1 * px
+            self.exotic[i] = 0
+            self.cost_dec[i] = None
         if q1 == 0:
             trades[0] += 1
         if self.record:
@@ -547,6 +637,117 @@ cdef class RotationLoop:
         for i in range(self.S):
             self.targets[i] = self.slot_qty[i] if self.in_book[i] else 0
 
+    # ------------------------------------------------------------------ PSM
+
+    cdef int _psm_go(self, int state, long long t, double equity, double[:, :] close, int r):
+        """PsmStrategy._go: size ``state`` from equity (whole shares); 0 when a price is missing."""
+        cdef Params* p = &self.p
+        cdef int j, i
+        cdef double capital, dollars, price
+        if state == self.psm_state and state == CASH:
+            return 0
+        base = equity
+        if p.has_allocated and p.allocated_capital < base:
+            base = p.allocated_capital
+        capital = base * p.capital_fraction
+        if not (capital > 0.0):
+            capital = 0.0
+        for j in range(self.alloc_n[state]):
+            if close[self.alloc_row[state][j], r] != close[self.alloc_row[state][j], r]:
+                return 0  # hold: a symbol of the state has no price
+        for i in range(self.S):
+            self.psm_targets[i] = 0
+        for j in range(self.alloc_n[state]):
+            i = self.alloc_row[state][j]
+            price = close[i, r]
+            dollars = capital * self.alloc_w[state][j]
+            if isfinite(dollars) and dollars > 0:
+                self.psm_targets[i] = <long long> floor(dollars / price + 1e-9)
+        self.psm_state = state
+        self.psm_entered = t
+        self.psm_has_entered = 1
+        return 1
+
+    cdef void _psm_decide(self, int r, long long t, int is_eod, int entries_allowed, double equity,
+                          double[:, :] close, double[:, :] prob, double[:, :] rhat,
+                          long long[:, :] age, double[:] rt_cost, unsigned char[:] has_cost):
+        """PsmStrategy.decide; the targets in :attr:`targets`."""
+        cdef Params* p = &self.p
+        cdef long long bars
+        cdef int i, j, x, desired, ok, priced
+        cdef double pnl, cost, price, entry, ret, pr, rh, expected, gate_cost
+        cdef int sig = p.signal_row
+        if not self.psm_has_entered:
+            bars = 1 << 30
+        else:
+            bars = (t - self.psm_entered) / MINUTE_MS
+            if bars < 0:
+                bars = 0
+        if is_eod:
+            self._psm_go(CASH, t, equity, close, r)
+        else:
+            while True:
+                if self.psm_state != CASH:
+                    pnl = cost = 0.0
+                    priced = 1
+                    for x in range(self.S):  # in the config's symbol order
+                        i = self.cfg_order[x]
+                        if self.qty[i] == 0:
+                            continue
+                        price = close[i, r]
+                        if price != price:
+                            priced = 0
+                            break
+                        entry = <double> self._avg6(i) / 1e6
+                        pnl += <double> self.qty[i] * (price - entry)
+                        cost += <double> (self.qty[i] if self.qty[i] > 0 else -self.qty[i]) * entry
+                    if priced and cost > 0:
+                        ret = pnl / cost
+                        if ret >= p.psm_profit_target or ret <= -p.psm_stop_loss:
+                            self._psm_go(CASH, t, equity, close, r)
+                            break
+                if age[sig, r] < 0:
+                    break  # hold: no signal
+                pr = prob[sig, r]
+                rh = rhat[sig, r]
+                if pr >= p.buy_threshold:
+                    desired = 2 if pr >= p.bull2 else 3 if pr >= p.bull1 else 1
+                elif pr > p.sell_edge:
+                    desired = CASH
+                elif pr > p.bear1:
+                    desired = 4
+                elif pr > p.bear2:
+                    desired = 6
+                else:
+                    desired = 5
+                if desired == self.psm_state:
+                    break
+                if self.psm_state != CASH and bars < p.psm_min_hold_bars:
+                    break
+                if desired != CASH and not entries_allowed:
+                    break
+                if desired != CASH and p.has_margin:
+                    expected = rh * self.leverage[desired]
+                    gate_cost = 0.0
+                    ok = 1
+                    for j in range(self.alloc_n[desired]):
+                        i = self.alloc_row[desired][j]
+                        if not has_cost[i]:
+                            ok = 0
+                            break
+                        gate_cost = gate_cost + self.alloc_w[desired][j] * rt_cost[i]
+                    if ok:
+                        ok = expected > p.entry_cost_margin * gate_cost
+                    if not ok:
+                        if self.psm_state != CASH and rh * self.leverage[self.psm_state] > 0:
+                            break  # hold: the position still expects a gain
+                        self._psm_go(CASH, t, equity, close, r)
+                        break
+                self._psm_go(desired, t, equity, close, r)
+                break
+        for i in range(self.S):
+            self.targets[i] = self.psm_targets[i]
+
     # ------------------------------------------------------------------ the order plan
 
     cdef int _legs(self, int n, int i, double effective, double target):
@@ -721,12 +922,17 @@ cdef class RotationLoop:
         if self.status != STATUS_OK:
             return None
         start_cents = self._equity_cents(start_marks, has_start_mark)
+        if self.status != STATUS_OK:
+            return None
         start_equity = <double> start_cents / 100.0
         self.accrued = 0
         self.charged = 0
         for i in range(self.S):
             self.in_book[i] = 0
             self.has_cooldown[i] = 0
+            self.psm_targets[i] = 0
+        self.psm_state = CASH
+        self.psm_has_entered = 0
         for r in range(m):
             t = t_ms[r]
             if r + 1 < m:
@@ -740,9 +946,13 @@ cdef class RotationLoop:
             is_eod = t + MINUTE_MS >= close_ms - self.p.eod_minutes_before_close * MINUTE_MS
             entries_allowed = t + MINUTE_MS < close_ms - self.p.no_entry_minutes_before_close * MINUTE_MS
             allowed = t + MINUTE_MS < close_ms
-            self._aggregate(r, prob, conf, age, r == 0)
-            self._decide(r, t, (t - open_ms) / MINUTE_MS, is_eod, entries_allowed, equity,
-                         close, prob, rhat, age, rt_cost, has_cost)
+            if self.p.strategy == PSM:
+                self._psm_decide(r, t, is_eod, entries_allowed, equity, close, prob, rhat, age,
+                                 rt_cost, has_cost)
+            else:
+                self._aggregate(r, prob, conf, age, r == 0)
+                self._decide(r, t, (t - open_ms) / MINUTE_MS, is_eod, entries_allowed, equity,
+                             close, prob, rhat, age, rt_cost, has_cost)
             for i in range(self.S):
                 self.pending[i] = 0.0
             for j in range(self.n_working):
@@ -767,4 +977,6 @@ cdef class RotationLoop:
                             &trades, &fills) < 0:
                 return None
         end_cents = self._equity_cents(end_marks, has_end_mark) if m else start_cents
+        if self.status != STATUS_OK:
+            return None
         return (start_cents, end_cents, orders, fills, trades, bool(halted), unsent, canceled)
