@@ -22,8 +22,9 @@ from common.config import (
 )
 from engine.backtest import simulate
 from engine.market_grid import MinuteGrid, build_grid
-from engine.signals import batch_signals
+from engine.signals import BatchSignals, batch_signals
 from engine.sim_liquidity import backtest_liquidity
+from engine.strategies.psm_ladder import Ladder
 from ledger.costs import CostModel
 from mockmarket.synthetic import SyntheticConfig, generate_market, market_sessions
 from optimize import compiled_simulator
@@ -63,9 +64,10 @@ def psm_config(original: bool, params: dict[str, dict[str, Any]]) -> PsmStrategy
     return PsmStrategyConfig.model_validate(data)
 
 
-def both(cfg: StrategyConfig, grid: MinuteGrid, simulator: CompiledSimulator = COMPILED):
+def both(cfg: StrategyConfig, grid: MinuteGrid, simulator: CompiledSimulator = COMPILED,
+         signals: BatchSignals | None = None):  # fmt: skip
     """(reference BacktestResult, compiled days, compiled records) of the scored sessions."""
-    signals = batch_signals(grid, cfg.oes_config)
+    signals = batch_signals(grid, cfg.oes_config) if signals is None else signals
     ks = list(range(WARMUP, len(grid.sessions)))
     costs = CostModel.from_config(cfg.costs)
     liquidity = backtest_liquidity(grid, ks, costs.liquidity_sessions)
@@ -270,6 +272,47 @@ prices: its cost ``pos.cost * q1 / q0`` is no whole $0.0001 (the ledger's Decima
 def test_a_partial_reduction_with_an_inexact_cost_is_the_ledgers():
     ref, days, rec = both(psm_config(False, DECIMAL_CASE), market(3, 0.25, False, PSM_SYMBOLS))
     assert rec is not None and rec.decimal_reductions > 0
+    assert_same(ref, days, rec)
+
+
+def with_signals(signals: BatchSignals, edit) -> BatchSignals:
+    """``signals`` with its arrays copied and changed by ``edit(prob, conf, rhat, age)``."""
+    arrays = [a.copy() for a in (signals.prob, signals.confidence, signals.rhat, signals.age)]
+    edit(*arrays)
+    return BatchSignals(signals.symbols, signals.t_ms, *arrays)
+
+
+def test_ties_break_as_the_reference_breaks_them():
+    """Two symbols with the very same signals and boosts: equal strengths, ranked and
+    rotated out by symbol name."""
+    knobs = {"rotation_manager_config": {"max_positions": 2, "min_rank_to_hold": 4,
+                                         "rotation_strength_delta": 0.0, "min_hold_bars": 0,
+                                         "cooldown_bars": 0},
+             "signal_aggregator_config": {"leverage_boosts": dict.fromkeys(SYMBOLS, 1.5)}}  # fmt: skip
+    cfg = config(True, knobs)
+    grid = market(0, 0.25)
+
+    def pairs(prob, conf, rhat, age):
+        prob[1], conf[1], rhat[1], age[1] = prob[0], conf[0], rhat[0], age[0]
+
+    ref, days, rec = both(cfg, grid, signals=with_signals(batch_signals(grid, cfg.oes_config), pairs))
+    assert any("rotated out" in o.reason for o in ref.orders)
+    assert_same(ref, days, rec)
+
+
+def test_probabilities_on_the_ladders_edges_are_the_same():
+    cfg = psm_config(True, {"psm_config": {"min_hold_bars": 0}})
+    grid = market(1, 0.25, False, PSM_SYMBOLS)
+    edges = Ladder.from_config(cfg).boundaries()
+    cycle = [edges[k] for k in ("bull2", "bull1", "buy", "sell", "bear1", "bear2", "buy")]
+    row = grid.symbols.index(cfg.psm_config.signal_symbol)
+
+    def on_edges(prob, conf, rhat, age):
+        n = prob.shape[1]
+        prob[row] = [cycle[(i // 3) % len(cycle)] for i in range(n)]
+
+    ref, days, rec = both(cfg, grid, signals=with_signals(batch_signals(grid, cfg.oes_config), on_edges))
+    assert len({st for _, st in ref.states}) >= 6  # the edges reach (almost) every state
     assert_same(ref, days, rec)
 
 
