@@ -46,7 +46,7 @@ tail: ## follow the latest run's logs (launch, bridge, trader); MODE=live|mock p
 
 test: $(BUILT) tools ## lint, then run the whole test suite (unit, integration, e2e)
 	@$(PY) -m ruff check .
-	@$(PY) -m pytest
+	@$(PY) -m pytest -n 2 --dist loadgroup
 
 # what the report's browser test and the status view's terminal test drive: Debian's packages,
 # installed once (as root with apt-get usable; elsewhere those tests are skipped, and say why)

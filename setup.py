@@ -86,6 +86,7 @@ RUNTIME = [
 TEST = [
     "pytest>=8.0",
     "pytest-timeout>=2.2",
+    "pytest-xdist>=3.0",  # make test's two workers: --dist loadgroup and the xdist_group mark (2.5), pytest 7+ (3.0)
     "hypothesis>=6.100",
     "alpaca-py>=0.30",
     "ta>=0.11",

@@ -35,7 +35,7 @@ def test_a_live_run_leaves_no_key_anywhere_and_its_account_files_private(home: H
     log_dir, data_dir = home.dir / live.log_dir, home.dir / live.data_dir
     home.write_config(apply_params(original_config_json("rotation"), HOLDS, source="<test>", strategy="rotation"))
     with run_market(tmp_path / "market", data_dir=market_files(DAY), seed=SEED, sessions=SESSIONS,
-                    date=DAY.isoformat(), start_time="14:50", speed=120.0,
+                    date=DAY.isoformat(), start_time="15:10", speed=180.0,
                     extra_args=["--correction-rate", "0", "--paused"], key=KEY, secret=SECRET) as m:  # fmt: skip
         shutil.copytree(history(m, DAY), data_dir / "equities")
         launcher = home.launch_live(m.env(), "--skip-optimize", "--download-sessions", str(SESSIONS - 2))

@@ -19,7 +19,7 @@ from engine.order_lifecycle import OrderProgress, advance, allowed
 
 S = OrderStatus
 ALL = list(OrderStatus)
-ROWS = [(a, b) for a, outs in MOVES.items() for b in sorted(outs)]
+ROWS = [(a, b) for a in sorted(MOVES) for b in sorted(MOVES[a])]  # sorted: the same ids in every process
 NOT_ROWS = [(a, b) for a, b in itertools.product(ALL, ALL) if a != b and b not in MOVES[a]]
 WORKING = OPEN - {S.INTENT, S.UNKNOWN}
 
