@@ -36,10 +36,11 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from optimize.compiled_simulator import COMPILED
 from optimize.dataset import Dataset, load_dataset
 from optimize.objective import Objective
 from optimize.signal_cache import SignalCache
-from optimize.simulator import REFERENCE, Simulator
+from optimize.simulator import Simulator
 from optimize.spaces import phases
 from optimize.storage import open_storage, quiet_optuna
 from optimize.windows import Windows
@@ -84,7 +85,7 @@ class PhaseJob:
     phase_no: int
     start: dict[str, Any]
     seed: int
-    simulator: Simulator = field(default=REFERENCE)
+    simulator: Simulator = field(default=COMPILED)
     deadline: float | None = None
     """Wall-clock time (``time.time()``) after which no trial starts (None: no limit)."""
 
