@@ -40,6 +40,8 @@ def engine_core_extensions() -> list:
         "linetrace": profile,
     }
     opt = ["-O0", "-g"] if _flag("ENGINE_CORE_DEBUG") else ["-O3"]
+    # no fused multiply-add: the compiled loops repeat the engine's float arithmetic bit for bit
+    opt.append("-ffp-contract=off")
     macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
     if profile:
         macros.append(("CYTHON_TRACE_NOGIL", "1"))

@@ -5,7 +5,9 @@ Build: ``make install`` (or ``python setup.py build_ext --inplace``) compiles
 one symbol, normalized online), ``ewrls`` (multi-horizon EWRLS with one shared covariance
 recursion; the exact objective is in its docstring), ``combine`` (the step after it:
 each horizon's forecast calibrated by the skill it has shown, the horizons combined, the
-probability), ``ensemble`` (many symbols: features -> EWRLS -> combine).
+probability), ``ensemble`` (many symbols: features -> EWRLS -> combine), ``decision_loop``
+(the optimizer's trials: the strategies' decision-and-fill loop over precomputed signals,
+numeric only; ``optimize.compiled_simulator`` adapts it).
 ``engine_core.reference`` is a pure-Python/numpy reference of the same math, for tests
 and benchmarks only.
 

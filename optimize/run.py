@@ -32,13 +32,14 @@ import optuna
 from common.calendar import MINUTE_MS, TradingCalendar, from_ms, nyse
 from engine.backtest import simulate
 from optimize.best_params import best_params_path, current_params, provenance, write_best_params
+from optimize.compiled_simulator import COMPILED
 from optimize.dataset import Dataset, load_dataset
 from optimize.gate import DEFAULT_MARGIN_PCT, Verdict, judge
 from optimize.last_run import LastRun, write_last_run
 from optimize.objective import HELD_OUT, IN_SAMPLE, Score, score
 from optimize.report import TrialProgress, TrialRow, best_trials_table, emit, verdict_table
 from optimize.signal_cache import SignalCache
-from optimize.simulator import REFERENCE, Simulator
+from optimize.simulator import Simulator
 from optimize.spaces import check_horizons, phases
 from optimize.storage import default_storage, describe
 from optimize.study import PhaseJob, best_trial, finished_trials, run_phase, study_name
@@ -68,7 +69,10 @@ class OptimizeOptions:
     """Write best_params.json when the gate promotes (False: report only)."""
     progress: bool | None = None
     """Draw the progress bar (None: on a terminal)."""
-    simulator: Simulator = field(default=REFERENCE)
+    simulator: Simulator = field(default=COMPILED)
+    """What decides and fills a trial's sessions: the compiled loop (``optimize.compiled_simulator``,
+    which hands what it does not model to the reference); ``optimize.simulator.REFERENCE``
+    runs the backtest's own loop instead."""
     today: bool = False
     """End the windows with today's partial session (its bars in ``tmp/todays_bars/``) when a
     session is open at ``now_ms``: the midday re-optimization (:mod:`optimize.windows`)."""

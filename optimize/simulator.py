@@ -4,9 +4,11 @@ A trial asks one thing: the sessions of a config decided and filled on signals a
 computed, one session at a time (so it can report each to the pruner and stop early).
 :class:`Simulator` is that call; :data:`REFERENCE` runs it with the backtest itself
 (:func:`engine.backtest.simulate_days`: the live strategy code, mockmarket's fill rule
-and costs). A faster implementation (a compiled loop) plugs in behind the same call and
-must give the same orders, fills and daily returns; ``python -m engine backtest`` stays
-the reference it is tested against.
+and costs). The optimizer's default is the compiled loop behind the same call
+(:data:`optimize.compiled_simulator.COMPILED`, ``engine_core/decision_loop.pyx``): it gives
+the same orders, fills and daily returns (``tests/unit/optimize/test_compiled_simulator.py``)
+and hands whatever it does not model to this reference; ``python -m engine backtest``
+stays the reference it is tested against.
 
 What a simulator yields per session is anything with ``return_pct`` (the session's net
 return, % of its start equity) and ``trades`` (round trips closed) —

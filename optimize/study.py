@@ -9,6 +9,8 @@
 - **Workers**: ``workers`` processes (``spawn``: nothing inherited but the job), each
   loading the data itself, each running its share of the trials against the one storage.
   One worker runs in this process.
+- **The start first**: a new study's first trial is the parameters the phase starts from
+  (the ones its space can express), so a phase never ends knowing less than its start.
 - **Resumable**: the study's name (:func:`study_name`) says what it optimizes: strategy,
   data range (ending with today's last minute when today's partial session is in it),
   phase, seed and a digest of the strategy file, the phase's starting parameters and the
@@ -34,10 +36,11 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from optimize.compiled_simulator import COMPILED
 from optimize.dataset import Dataset, load_dataset
 from optimize.objective import Objective
 from optimize.signal_cache import SignalCache
-from optimize.simulator import REFERENCE, Simulator
+from optimize.simulator import Simulator
 from optimize.spaces import phases
 from optimize.storage import open_storage, quiet_optuna
 from optimize.windows import Windows
@@ -82,7 +85,7 @@ class PhaseJob:
     phase_no: int
     start: dict[str, Any]
     seed: int
-    simulator: Simulator = field(default=REFERENCE)
+    simulator: Simulator = field(default=COMPILED)
     deadline: float | None = None
     """Wall-clock time (``time.time()``) after which no trial starts (None: no limit)."""
 
@@ -145,6 +148,10 @@ def run_phase(
                                 direction="maximize", load_if_exists=True,
                                 sampler=make_sampler(job.seed),
                                 pruner=make_pruner(len(data.windows.scored)))  # fmt: skip
+    if not study.get_trials(deepcopy=False):
+        # the phase's start is its first trial: TPE knows what it has to beat (spaces.py)
+        phase = phases(job.strategy)[job.phase_no - 1]
+        study.enqueue_trial(phase.start_values(data.config(job.start, "<phase start>")))
     done = len(finished_trials(study))
     remaining = trials - done
     if done:

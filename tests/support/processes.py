@@ -18,8 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
-    """This environment without any ALPACA_* variable, plus ``extra``, with the repo importable."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPACA_")}
+    """This environment without any ALPACA_* variable, plus ``extra``, with the repo importable.
+
+    ``LINES`` and ``COLUMNS`` are left out too: they describe the terminal of the process that
+    set them (pytest-xdist sets 24 x 80 in its workers), and a child in a terminal of its own
+    (the status view in tmux) must measure that one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPACA_") and k not in ("LINES", "COLUMNS")}
     env.update(extra)
     return with_pythonpath(ROOT, env)
 

@@ -6,7 +6,7 @@ mockmarket's synthetic market has a weak short-horizon autocorrelation of streng
 horizon-1 prediction (and of the combined r_hat) with the realized next-minute return,
 pooled over the 12 rotation symbols per session, for the 15 sessions after a 5-session
 warm-up; sessions are close to independent, so mean / standard error is a t-statistic.
-Parameters: lambda 0.999, regularization 0.1 (inside the optimizer's ranges), the raw
+Parameters: lambda 0.999, regularization 0.1 (strategy-reference.md's optimizer ranges), the raw
 combination (calibration off: what the EWRLS itself learns).
 """
 

@@ -9,11 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.config import BEST_PARAMS_FILE
+from common.config import BEST_PARAMS_FILE, ORIGINAL_PARAMS
 from engine.backtest import run_backtest
 from optimize.best_params import write_best_params
+from optimize.compiled_simulator import COMPILED
 from optimize.objective import IN_SAMPLE, TRADE_PENALTY_PCT, Score, score, trade_penalty
+from optimize.run import OptimizeOptions
 from optimize.signal_cache import SignalCache
+from optimize.study import PhaseJob
 
 from .conftest import Home
 
@@ -144,3 +147,29 @@ def test_a_pruned_trial_stops_at_the_session_it_is_told(psm_market: Home):
     with pytest.raises(Stop):
         score(data.base, data, SignalCache(data.grid), data.windows.scored_index, on_session=on_session)
     assert seen == [0, 1]
+
+
+ROTATION_ORIGINAL = {k: v for k, v in ORIGINAL_PARAMS["rotation"].items()
+                     if not k.endswith("leverage_boosts") and v is not None}  # fmt: skip
+"""The ported tuning on the four-symbol rotation market, as best_params.json can carry it
+(its null cost margin cannot be: the gate stays on); it trades a lot."""
+
+
+@pytest.mark.parametrize("params", [{"oes_config.buy_threshold": 0.52}, ROTATION_ORIGINAL],
+                         ids=["default", "original"])  # fmt: skip
+def test_the_optimizers_default_simulator_scores_as_the_reference_backtest(params, rotation_market,
+                                                                          tmp_path):  # fmt: skip
+    """The optimizer trials on the compiled loop by default; its score is the backtest's."""
+    assert OptimizeOptions().simulator is COMPILED
+    assert PhaseJob.__dataclass_fields__["simulator"].default is COMPILED
+    home = rotation_market
+    data = home.dataset()
+    ks = range(4, len(data.grid.sessions))
+    got = score(data.config(params), data, SignalCache(data.grid), ks,
+                simulator=OptimizeOptions().simulator)  # fmt: skip
+    ref = _reference(home, params, ks, tmp_path)
+    assert got.daily_pct == tuple(d.return_pct for d in ref.days)
+    assert got.trades == ref.n_trades
+    assert got.mrd_pct == pytest.approx(ref.mrd_pct, abs=0, rel=1e-12)
+    if params is ROTATION_ORIGINAL:
+        assert ref.n_trades > len(ks)  # the comparison covers real trading

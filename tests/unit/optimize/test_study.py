@@ -5,7 +5,7 @@ from __future__ import annotations
 from optimize.run import OptimizeOptions, run_optimizer
 from optimize.signal_cache import SignalCache
 from optimize.storage import default_storage, describe
-from optimize.study import PhaseJob, finished_trials, run_phase, study_name
+from optimize.study import PhaseJob, best_trial, finished_trials, run_phase, study_name
 
 from .conftest import NOW_MS, SMALL, Home
 
@@ -56,3 +56,35 @@ def test_a_whole_run_reports_and_writes_only_through_the_gate(psm_market: Home, 
     # set itself when no trial beats it
     assert out.candidate_in_sample.value >= out.current_in_sample.value
     assert (out.candidate == out.current) or out.candidate_in_sample.value > out.current_in_sample.value
+
+
+def _phase_job(data, home: Home, storage: str, no: int, start: dict, seed: int = 1) -> PhaseJob:
+    return PhaseJob("psm", home.data_dir, home.config_dir / "psm_strategy.json", data.windows,
+                    storage, study_name(data, no, start, seed), no, start, seed)  # fmt: skip
+
+
+def test_phase_2_is_served_by_one_ewrls_run_of_phase_1s_best(psm_market: Home, tmp_path):
+    data = psm_market.dataset()
+    storage = str(tmp_path / "j.log")
+    p1_cache = SignalCache(data.grid)
+    p1 = run_phase(_phase_job(data, psm_market, storage, 1, {}), data, p1_cache, trials=12)
+    assert p1_cache.stats.computed > 1  # phase 1 searches the EWRLS knobs
+    start = dict(best_trial(p1).user_attrs["params"])
+    cache = SignalCache(data.grid)  # nothing of phase 1's runs kept
+    p2 = run_phase(_phase_job(data, psm_market, storage, 2, start), data, cache, trials=12)
+    assert len(finished_trials(p2)) == 12
+    assert cache.stats.computed == 1, cache.stats  # every trial recombined from one run
+    assert cache.stats.recombined >= 2
+
+
+def test_a_new_study_runs_its_start_first(psm_market: Home, tmp_path):
+    data = psm_market.dataset()
+    start = {"oes_config.calibration_z": 0.3}
+    study = run_phase(_phase_job(data, psm_market, str(tmp_path / "j.log"), 2, start), data,
+                      SignalCache(data.grid), trials=3)  # fmt: skip
+    first = min(finished_trials(study), key=lambda t: t.number)
+    cfg = data.config(start)
+    assert first.params["calibration_z"] == 0.3
+    assert first.params["entry_cost_margin"] == cfg.oes_config.entry_cost_margin
+    assert [first.params["w_h1"], first.params["w_h5"]] == list(cfg.oes_config.horizon_weights[:2])
+    assert first.user_attrs["params"]["oes_config.calibration_z"] == 0.3
