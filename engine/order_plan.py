@@ -60,8 +60,12 @@ class OrderPlan:
 
 
 def _legs(effective: float, target: float) -> list[tuple[str, float, bool]]:
-    """(side, qty, reduces) legs that take ``effective`` to ``target`` without crossing zero."""
-    delta = target - effective
+    """(side, qty, reduces) legs that take ``effective`` to ``target`` without crossing zero.
+
+    The difference is taken to Alpaca's 9 decimals first, so a float residue (5 - 4.999999 is
+    1.0000000006e-06) does not turn a difference of :data:`QTY_EPS`, which the plan treats as
+    none, into a dust order."""
+    delta = round(target - effective, 9)
     if abs(delta) <= QTY_EPS:
         return []
     legs: list[tuple[str, float, bool]] = []

@@ -221,6 +221,12 @@ def test_within_qty_eps_of_the_target_no_buy_is_deferred_or_capped(t) -> None:
     assert p.deferred == () and p.notes == ()
 
 
+@pytest.mark.parametrize(("held", "target"), [(5 - 1e-6, 5), (5 + 1e-6, 5), (1e-6, 0), (-1e-6, 0)])
+def test_within_qty_eps_of_the_target_no_dust_order_is_planned(t, held, target) -> None:
+    p = plan(t, {"AAA": target}, {"AAA": held}, prices={"AAA": 10.0})
+    assert p.orders == () and p.deferred == () and p.cancels == ()
+
+
 def test_a_dust_short_of_qty_eps_is_no_short_to_cover(t) -> None:
     p = plan(t, {"AAA": 3}, {"AAA": -1e-6}, prices={})
     assert p.orders == () and p.deferred == ("AAA: buy to 3 deferred: no price",)
