@@ -143,6 +143,9 @@ class JournalWatcher:
         try:
             db = self._connect()
             try:
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if not {"fills", "events"} <= tables:  # the engine is creating it: nothing yet
+                    return []
                 fills = db.execute(
                     "SELECT rowid AS rid, * FROM fills WHERE rowid > ? AND strategy=? AND session_date=?"
                     " ORDER BY rowid", (self.cursor.fills, *args)).fetchall()  # fmt: skip

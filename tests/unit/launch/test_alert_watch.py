@@ -65,3 +65,18 @@ def test_a_journal_seen_for_the_first_time_is_read_from_its_end(tmp_path):
         add_fill(j, "new")
     (a,) = w.poll()
     assert a.detail["fills"][0]["client_order_id"] == "new"
+
+
+def test_a_journal_the_engine_is_still_creating_is_nothing_yet_not_an_error(tmp_path, caplog):
+    import sqlite3
+
+    path = tmp_path / "journal.sqlite"
+    w = JournalWatcher(path, "rotation", DAY, tmp_path / "cursor.json")
+    sqlite3.connect(path).close()  # the file exists, its tables do not yet
+    with caplog.at_level("WARNING", logger="launch.alert_watch"):
+        assert w.poll() == []
+    assert caplog.records == [] and w.errors == 0
+    with Journal(path) as j:
+        add_fill(j, "a")
+    (only,) = w.poll()
+    assert only.kind is AlertKind.FILL and only.detail["fills"][0]["client_order_id"] == "a"
