@@ -82,7 +82,7 @@ chaos-kills: $(BUILT) ## seeded SIGKILLs of the engine, bridge and launcher in w
 	  test $$r0 -eq 0 -a $$r1 -eq 0 -a $$rt -eq 0 || { echo "chaos: FAILED (replay: make chaos-kills SEED=$(SEED) KILLS=$(KILLS) SESSIONS=$(SESSIONS); see $(CHAOS_DIR)/shard*.log)"; exit 1; }
 
 chaos-fuzz: $(BUILT) ## fuzz every parser (>= 100,000 inputs each), then mutation-test the order-safety core
-	@FUZZ_PROFILE=long $(PY) -m pytest tests/fuzz -p no:randomly -p no:timeout
+	@FUZZ_PROFILE=long $(PY) -m pytest tests/fuzz -n 2 -p no:randomly -p no:timeout
 	@$(PY) -m pip install --disable-pip-version-check -q 'mutmut==3.8.1'
 	@rm -rf mutants && $(PY) -m mutmut run --max-children 2 >/dev/null; $(PY) tests/fuzz/mutation_report.py
 
