@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from common.config import (
     original_config_json,
     validate_strategy_config,
 )
+from engine.journal import Journal
 from engine.strategies import Holding, MinuteInput, Signal, minute_input
 
 FULL_DAY = date(2025, 10, 16)  # a Thursday, EDT
@@ -109,3 +111,22 @@ class Feed:
 @pytest.fixture
 def feed() -> Callable[..., Feed]:
     return Feed
+
+
+class JournalClock:
+    """A journal's ``now_ms``: 1001, 1002, ... one millisecond per read."""
+
+    def __init__(self) -> None:
+        self.now = 1_000
+
+    def __call__(self) -> int:
+        self.now += 1
+        return self.now
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    """A fresh journal in ``tmp_path`` on a :class:`JournalClock`."""
+    j = Journal(tmp_path / "journal.sqlite", now_ms=JournalClock())
+    yield j
+    j.close()

@@ -21,22 +21,6 @@ T = 1_760_621_400_000  # 09:30 of DAY
 REPO = Path(__file__).resolve().parents[3]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000
-
-    def __call__(self) -> int:
-        self.now += 1
-        return self.now
-
-
-@pytest.fixture
-def journal(tmp_path: Path):
-    j = Journal(tmp_path / "journal.sqlite", now_ms=Clock())
-    yield j
-    j.close()
-
-
 def intent(
     j: Journal, cid: str = "it-rot-20251016-0930-TQQQ-b-0", qty: float = 100, side: str = "buy"
 ) -> str:

@@ -21,22 +21,6 @@ T = 1_760_621_400_000  # 09:30 of DAY
 CID = "it-rot-20251016-0930-TQQQ-b-0"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000
-
-    def __call__(self) -> int:
-        self.now += 1
-        return self.now
-
-
-@pytest.fixture
-def journal(tmp_path: Path):
-    j = Journal(tmp_path / "journal.sqlite", now_ms=Clock())
-    yield j
-    j.close()
-
-
 def intent(j: Journal, cid: str = CID, *, qty: float = 100, side: str = "buy", symbol: str = "TQQQ",
            strategy: str = "rotation", t_ms: int = T, day: date = DAY) -> str:  # fmt: skip
     j.record_intent(cid, strategy=strategy, session_date=day, t_ms=t_ms, symbol=symbol, side=side, qty=qty,
